@@ -1,0 +1,139 @@
+"""Agents (Django users with a role, tier, teams, skills, languages, capacity), teams and API tokens."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    AGENT = "agent", "Agent"
+    LEAD = "lead", "Team lead"
+    ADMIN = "admin", "Admin"
+
+
+class Tier(models.TextChoices):
+    JUNIOR = "junior", "Junior"
+    MID = "mid", "Mid-level"
+    SENIOR = "senior", "Senior"
+    LEAD = "lead", "Lead"
+
+
+TIER_ORDER = [Tier.JUNIOR, Tier.MID, Tier.SENIOR, Tier.LEAD]
+
+
+class Presence(models.TextChoices):
+    ONLINE = "online", "Online"
+    AWAY = "away", "Away"
+    OFFLINE = "offline", "Offline"
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    email_address = models.EmailField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Skill(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields: object) -> User:
+        if not email:
+            raise ValueError("An agent needs an email address.")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields: object) -> User:
+        fields.setdefault("role", Role.ADMIN)
+        fields.setdefault("tier", Tier.LEAD)
+        fields.setdefault("is_staff", True)
+        fields.setdefault("is_superuser", True)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """An agent, team lead or admin of the support team (customers are not users)."""
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=150)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
+    tier = models.CharField(max_length=10, choices=Tier.choices, default=Tier.JUNIOR)
+    teams = models.ManyToManyField(Team, related_name="members", blank=True)
+    skills = models.ManyToManyField(Skill, related_name="agents", blank=True)
+    languages = models.JSONField(default=list, blank=True)
+    capacity = models.PositiveSmallIntegerField(default=10, help_text="Concurrent async tickets")
+    time_zone = models.CharField(max_length=64, default="UTC")
+    presence = models.CharField(max_length=10, choices=Presence.choices, default=Presence.OFFLINE)
+    signature = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["name"]
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name or self.email
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def is_lead(self) -> bool:
+        return self.role in (Role.LEAD, Role.ADMIN)
+
+    def team_ids(self) -> list[int]:
+        cached = getattr(self, "_team_ids", None)
+        if cached is None:
+            cached = list(self.teams.values_list("id", flat=True))
+            self._team_ids = cached
+        return cached
+
+
+class TokenScope(models.TextChoices):
+    READ = "read", "Read"
+    WRITE = "write", "Read and write"
+
+
+class ApiToken(models.Model):
+    """A per-agent API token. Only its SHA-256 is stored; the token is shown once."""
+
+    agent = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=12, db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=5, choices=TokenScope.choices, default=TokenScope.WRITE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.agent})"

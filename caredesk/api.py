@@ -1,0 +1,130 @@
+"""The REST API: OpenAPI at /api/openapi.json, docs at /api/docs, resources under /api/v1/.
+
+Errors are always JSON: {"error": {"code": ..., "message": ...}}.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from caredesk.core.api_auth import agent_auth
+from caredesk.core.errors import DomainError
+
+api = NinjaAPI(
+    title="caredesk API",
+    version="1",
+    description="Tickets, messages, customers and the rest of caredesk. Authenticate with `Authorization: Bearer <token>`.",
+    auth=agent_auth,
+    urls_namespace="api",
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+
+
+class ErrorBody(Schema):
+    code: str
+    message: str
+
+
+class ErrorOut(Schema):
+    error: ErrorBody
+
+
+def error_response(
+    request: HttpRequest, status: int, code: str, message: str, **extra: object
+) -> HttpResponse:
+    return api.create_response(
+        request, {"error": {"code": code, "message": message, **extra}}, status=status
+    )
+
+
+@api.exception_handler(DomainError)
+def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return error_response(request, exc.status, exc.code, exc.message)
+
+
+@api.exception_handler(NinjaValidationError)
+def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    details = []
+    for item in exc.errors:
+        loc = ".".join(str(p) for p in item.get("loc", []) if p not in ("body", "payload"))
+        details.append(
+            f"{loc}: {item.get('msg', 'invalid')}" if loc else item.get("msg", "invalid")
+        )
+    message = "; ".join(details) or "The request is not valid."
+    return error_response(request, 422, "validation_failed", message, details=exc.errors)
+
+
+@api.exception_handler(AuthenticationError)
+def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return error_response(
+        request,
+        401,
+        "unauthenticated",
+        "Send a valid API token (Authorization: Bearer ...) or sign in.",
+    )
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    codes = {
+        400: "bad_request",
+        401: "unauthenticated",
+        403: "forbidden",
+        404: "not_found",
+        409: "conflict",
+        413: "too_large",
+        429: "rate_limited",
+    }
+    return error_response(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
+
+
+class HealthOut(Schema):
+    status: str
+    database: str
+    queue: str
+    channels: str
+
+
+@api.get("/v1/health", auth=None, response={200: HealthOut, 503: HealthOut}, tags=["health"])
+def health(request: HttpRequest) -> tuple[int, dict[str, str]]:
+    """Liveness of the database, the job queue and the channel layer."""
+    result = {"status": "ok", "database": "ok", "queue": "ok", "channels": "ok"}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # report, never crash the health check
+        result["database"] = f"error: {type(exc).__name__}"
+    try:
+        from huey.contrib.djhuey import HUEY
+
+        HUEY.pending_count()
+    except Exception as exc:
+        result["queue"] = f"error: {type(exc).__name__}"
+    try:
+        from channels.layers import get_channel_layer
+
+        if get_channel_layer() is None:
+            result["channels"] = "not configured"
+    except Exception as exc:
+        result["channels"] = f"error: {type(exc).__name__}"
+    healthy = all(v == "ok" for k, v in result.items() if k != "status")
+    result["status"] = "ok" if healthy else "degraded"
+    return (200 if healthy else 503), result
+
+
+def _register_routers() -> None:
+    from caredesk.accounts.api import router as accounts_router
+    from caredesk.customers.api import router as customers_router
+    from caredesk.tickets.api import router as tickets_router
+
+    api.add_router("/v1/tickets", tickets_router)
+    api.add_router("/v1/customers", customers_router)
+    api.add_router("/v1", accounts_router)
+
+
+_register_routers()

@@ -1,0 +1,1 @@
+"""Live chat channel: the widget, WebSocket consumers and presence."""

@@ -1,0 +1,1 @@
+"""Email channel: SMTP listener, IMAP/POP3 polling, provider webhooks, outbound mail."""

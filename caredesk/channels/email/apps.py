@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EmailChannelConfig(AppConfig):
+    name = "caredesk.channels.email"
+    label = "email_channel"

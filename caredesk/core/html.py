@@ -1,0 +1,116 @@
+"""Untrusted HTML from customers: sanitized with nh3 before it is stored or shown."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+
+import nh3
+
+ALLOWED_TAGS = {
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "div",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "u",
+    "ul",
+    "font",
+    "center",
+    "small",
+    "big",
+    "dl",
+    "dt",
+    "dd",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+    "*": {"dir", "lang"},
+}
+_SAFE_SCHEMES = {"http", "https", "mailto", "tel", "cid"}
+
+
+def sanitize_html(value: str, *, allow_remote_images: bool = False) -> str:
+    """Return HTML that cannot run script; remote images become inert unless allowed."""
+    if not value:
+        return ""
+
+    def filter_attribute(tag: str, attribute: str, attr_value: str) -> str | None:
+        if tag == "img" and attribute == "src":
+            lowered = attr_value.strip().lower()
+            if lowered.startswith("cid:") or lowered.startswith("/"):
+                return attr_value
+            if allow_remote_images and lowered.startswith(("http://", "https://")):
+                return attr_value
+            return None
+        return attr_value
+
+    return nh3.clean(
+        value,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=_SAFE_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        attribute_filter=filter_attribute,
+        strip_comments=True,
+    )
+
+
+_BLOCK_BREAKS = re.compile(r"<\s*(br|/p|/div|/li|/tr|/h[1-6])\s*/?>", re.I)
+_TAGS = re.compile(r"<[^>]+>")
+_SPACES = re.compile(r"[ \t]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def html_to_text(value: str) -> str:
+    """A readable plain-text rendering of (already sanitized) HTML."""
+    if not value:
+        return ""
+    cleaned = nh3.clean(
+        value,
+        tags={"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6"},
+        attributes={},
+    )
+    text = _BLOCK_BREAKS.sub("\n", cleaned)
+    text = _TAGS.sub("", text)
+    text = html_lib.unescape(text)
+    text = _SPACES.sub(" ", text)
+    return _BLANK_LINES.sub("\n\n", "\n".join(line.strip() for line in text.splitlines())).strip()
+
+
+def text_to_html(value: str) -> str:
+    """Escape plain text and keep its line breaks."""
+    escaped = html_lib.escape(value or "")
+    paragraphs = [p.replace("\n", "<br>") for p in escaped.split("\n\n")]
+    return "".join(f"<p>{p}</p>" for p in paragraphs if p)

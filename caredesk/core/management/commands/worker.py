@@ -1,0 +1,15 @@
+"""`caredesk worker`: run the Huey job consumer (same as run_huey)."""
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the background job worker (Huey consumer)."
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--workers", type=int, default=None, help="Worker threads")
+
+    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+        extra = ["--workers", str(options["workers"])] if options["workers"] else []
+        call_command("run_huey", *extra)

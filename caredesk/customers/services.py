@@ -1,0 +1,206 @@
+"""CRM domain logic: identities are normalised here, and a (kind, value) has one owner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+
+from caredesk.core.errors import Conflict, NotFound, ValidationFailed
+from caredesk.customers.models import Customer, Identity, IdentityKind, Organization
+
+DEFAULT_PHONE_REGION = "US"
+
+
+def normalize_identity(kind: str, value: str) -> str:
+    """Canonical form of an identity value; raises ValidationFailed for a bad one."""
+    value = (value or "").strip()
+    if kind not in IdentityKind.values:
+        raise ValidationFailed(f"Unknown identity kind {kind!r}.", code="bad_identity")
+    if not value:
+        raise ValidationFailed(f"The {kind} identity is empty.", code="bad_identity")
+    if kind == IdentityKind.EMAIL:
+        value = value.lower()
+        try:
+            validate_email(value)
+        except ValidationError as exc:
+            raise ValidationFailed(
+                f"{value!r} is not a valid email address.", code="bad_email"
+            ) from exc
+        return value
+    if kind in (IdentityKind.PHONE, IdentityKind.WHATSAPP):
+        return normalize_phone(value)
+    if len(value) > 320:
+        raise ValidationFailed("Identity values are at most 320 characters.", code="bad_identity")
+    return value
+
+
+def normalize_phone(value: str, region: str = DEFAULT_PHONE_REGION) -> str:
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationFailed(f"{value!r} is not a phone number.", code="bad_phone") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationFailed(f"{value!r} is not a valid phone number.", code="bad_phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def find_by_identity(kind: str, value: str) -> Customer | None:
+    normalized = normalize_identity(kind, value)
+    identity = (
+        Identity.objects.select_related("customer").filter(kind=kind, value=normalized).first()
+    )
+    return identity.customer if identity else None
+
+
+def _organization_for_email(email: str) -> Organization | None:
+    domain = email.rsplit("@", 1)[-1]
+    return Organization.objects.filter(domain__iexact=domain).first() if domain else None
+
+
+@transaction.atomic
+def create_customer(
+    *,
+    name: str = "",
+    email: str = "",
+    phone: str = "",
+    identities: list[tuple[str, str]] | None = None,
+    organization: Organization | None = None,
+    language: str = "",
+    vip: bool = False,
+    notes: str = "",
+    custom_fields: dict[str, Any] | None = None,
+) -> Customer:
+    pairs: list[tuple[str, str]] = []
+    if email:
+        pairs.append((IdentityKind.EMAIL, normalize_identity(IdentityKind.EMAIL, email)))
+    if phone:
+        pairs.append((IdentityKind.PHONE, normalize_identity(IdentityKind.PHONE, phone)))
+    for kind, value in identities or []:
+        pairs.append((kind, normalize_identity(kind, value)))
+    if len(name) > 200:
+        raise ValidationFailed("name is at most 200 characters.")
+    for kind, value in pairs:
+        if Identity.objects.filter(kind=kind, value=value).exists():
+            raise Conflict(
+                f"The {kind} {value} already belongs to another customer.", code="identity_taken"
+            )
+    primary_email = next((v for k, v in pairs if k == IdentityKind.EMAIL), "")
+    customer = Customer.objects.create(
+        name=name.strip(),
+        email=primary_email,
+        phone=next((v for k, v in pairs if k == IdentityKind.PHONE), ""),
+        organization=organization
+        or (_organization_for_email(primary_email) if primary_email else None),
+        language=language,
+        vip=vip,
+        notes=notes,
+        custom_fields=custom_fields or {},
+    )
+    Identity.objects.bulk_create(
+        [
+            Identity(customer=customer, kind=kind, value=value)
+            for kind, value in dict.fromkeys(pairs)
+        ]
+    )
+    return customer
+
+
+def find_or_create_customer(kind: str, value: str, *, name: str = "") -> tuple[Customer, bool]:
+    """The customer owning this identity, or a new one. Safe against a concurrent insert."""
+    normalized = normalize_identity(kind, value)
+    existing = (
+        Identity.objects.select_related("customer").filter(kind=kind, value=normalized).first()
+    )
+    if existing:
+        return existing.customer, False
+    try:
+        with transaction.atomic():
+            kwargs: dict[str, Any] = {"name": name}
+            if kind == IdentityKind.EMAIL:
+                kwargs["email"] = normalized
+            elif kind == IdentityKind.PHONE:
+                kwargs["phone"] = normalized
+            else:
+                kwargs["identities"] = [(kind, normalized)]
+            return create_customer(**kwargs), True
+    except (IntegrityError, Conflict):
+        identity = Identity.objects.select_related("customer").get(kind=kind, value=normalized)
+        return identity.customer, False
+
+
+@transaction.atomic
+def add_identity(customer: Customer, kind: str, value: str) -> Identity:
+    normalized = normalize_identity(kind, value)
+    owner = Identity.objects.filter(kind=kind, value=normalized).select_related("customer").first()
+    if owner is not None:
+        if owner.customer_id == customer.pk:
+            return owner
+        raise Conflict(
+            f"The {kind} {normalized} already belongs to another customer.", code="identity_taken"
+        )
+    identity = Identity.objects.create(customer=customer, kind=kind, value=normalized)
+    changed = []
+    if kind == IdentityKind.EMAIL and not customer.email:
+        customer.email = normalized
+        changed.append("email")
+    if kind == IdentityKind.PHONE and not customer.phone:
+        customer.phone = normalized
+        changed.append("phone")
+    if changed:
+        customer.save(update_fields=[*changed, "updated_at"])
+    return identity
+
+
+@transaction.atomic
+def remove_identity(customer: Customer, identity_id: int) -> None:
+    deleted, _ = Identity.objects.filter(customer=customer, pk=identity_id).delete()
+    if not deleted:
+        raise NotFound("That identity is not on this customer.")
+
+
+EDITABLE_FIELDS = {"name", "language", "vip", "notes", "custom_fields", "organization"}
+
+
+@transaction.atomic
+def update_customer(customer: Customer, changes: dict[str, Any]) -> Customer:
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise ValidationFailed(f"Unknown customer fields: {', '.join(sorted(unknown))}.")
+    for field, value in changes.items():
+        setattr(customer, field, value)
+    customer.save()
+    return customer
+
+
+def get_customer(customer_id: int) -> Customer:
+    try:
+        return Customer.objects.select_related("organization").get(pk=customer_id)
+    except Customer.DoesNotExist as exc:
+        raise NotFound(f"Customer {customer_id} does not exist.") from exc
+
+
+def timeline(customer: Customer, limit: int = 50) -> list[dict[str, Any]]:
+    """Every interaction with this customer, newest first: their tickets' messages across channels."""
+    from caredesk.tickets.models import Message
+
+    messages = (
+        Message.objects.filter(ticket__requester=customer)
+        .select_related("ticket")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    return [
+        {
+            "at": m.created_at,
+            "ticket_id": m.ticket_id,
+            "subject": m.ticket.subject,
+            "channel": m.channel or m.ticket.channel,
+            "author_kind": m.author_kind,
+            "internal": m.internal,
+            "excerpt": m.body_text[:200],
+        }
+        for m in messages
+    ]

@@ -1,0 +1,254 @@
+"""Settings: everything comes from the environment, with defaults that work on one small box.
+
+SQLite in CAREDESK_DATA_DIR unless DATABASE_URL is set; Redis (channel layer, cache,
+Huey queue) only when REDIS_URL is set.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DATA_DIR = Path(env_str("CAREDESK_DATA_DIR", str(Path.cwd() / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """Use CAREDESK_SECRET_KEY, else a key generated once and kept in the data dir."""
+    configured = env_str("CAREDESK_SECRET_KEY")
+    if configured:
+        return configured
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("CAREDESK_DEBUG", False)
+ALLOWED_HOSTS = env_list("CAREDESK_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CAREDESK_CSRF_TRUSTED_ORIGINS", "")
+BASE_URL = env_str("CAREDESK_BASE_URL", "http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "huey.contrib.djhuey",
+    "channels",
+    "anymail",
+    "caredesk.core",
+    "caredesk.accounts",
+    "caredesk.customers",
+    "caredesk.tickets",
+    "caredesk.channels.email",
+    "caredesk.channels.chat",
+    "caredesk.routing",
+    "caredesk.sla",
+    "caredesk.automation",
+    "caredesk.knowledge",
+    "caredesk.assist",
+    "caredesk.compliance",
+    "caredesk.agent",
+    "caredesk.portal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "caredesk.core.idempotency.IdempotencyMiddleware",
+]
+
+ROOT_URLCONF = "caredesk.urls"
+ASGI_APPLICATION = "caredesk.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+# Database: SQLite in WAL mode with IMMEDIATE transactions (no upgrade deadlocks), or DATABASE_URL.
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=env_int("CAREDESK_DB_CONN_MAX_AGE", 60)
+        )
+    }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+        "CAREDESK_DB_POOL", False
+    ):
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 2,
+            "max_size": env_int("CAREDESK_DB_POOL_SIZE", 10),
+        }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(DATA_DIR / "caredesk.sqlite3"),
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    "PRAGMA foreign_keys=ON; PRAGMA cache_size=-20000; PRAGMA temp_store=MEMORY;"
+                ),
+            },
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "/agent/login/"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+REDIS_URL = env_str("REDIS_URL")
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    HUEY = {
+        "huey_class": "huey.RedisHuey",
+        "name": "caredesk",
+        "url": REDIS_URL,
+        "immediate": False,
+        "consumer": {"workers": env_int("CAREDESK_WORKER_THREADS", 2), "worker_type": "thread"},
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "caredesk",
+        "filename": str(DATA_DIR / "queue.sqlite3"),
+        "immediate": env_bool("CAREDESK_HUEY_IMMEDIATE", False),
+        "consumer": {"workers": env_int("CAREDESK_WORKER_THREADS", 2), "worker_type": "thread"},
+    }
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+MEDIA_ROOT = DATA_DIR / "media"
+MEDIA_URL = "/media/"
+
+# Uploads: size and type limits for every attachment, whichever channel it came from.
+CAREDESK_MAX_ATTACHMENT_BYTES = env_int("CAREDESK_MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024)
+CAREDESK_BLOCKED_ATTACHMENT_EXTENSIONS = env_list(
+    "CAREDESK_BLOCKED_ATTACHMENT_EXTENSIONS", ".exe,.bat,.cmd,.com,.scr,.js,.vbs,.msi,.ps1,.jar"
+)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CAREDESK_MAX_REQUEST_BYTES", 40 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Email
+EMAIL_BACKEND = env_str("CAREDESK_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("CAREDESK_EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("CAREDESK_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("CAREDESK_EMAIL_USER")
+EMAIL_HOST_PASSWORD = env_str("CAREDESK_EMAIL_PASSWORD")
+EMAIL_USE_TLS = env_bool("CAREDESK_EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("CAREDESK_DEFAULT_FROM_EMAIL", "support@demo.caredesk.test")
+CAREDESK_SMTP_HOST = env_str("CAREDESK_SMTP_HOST", "127.0.0.1")
+CAREDESK_SMTP_PORT = env_int("CAREDESK_SMTP_PORT", 2525)
+ANYMAIL: dict[str, str] = {}
+
+# Security defaults (HTTPS-only settings switch on with CAREDESK_HTTPS=1 behind TLS).
+HTTPS = env_bool("CAREDESK_HTTPS", False)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("CAREDESK_SESSION_SECONDS", 12 * 3600)
+SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("CAREDESK_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "huey": {"level": "WARNING"}},
+}

@@ -1,0 +1,1187 @@
+"""Ticket domain logic. Every change to a ticket goes through a function here, in a transaction,
+and leaves a TicketEvent. The API, the UI, every channel and every job call these functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from caredesk.accounts.models import Team, User
+from caredesk.assist.redaction import redact, redact_bytes
+from caredesk.core.errors import (
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    ValidationFailed,
+)
+from caredesk.core.events import announce_on_commit
+from caredesk.core.html import html_to_text, sanitize_html, text_to_html
+from caredesk.customers.models import Customer
+from caredesk.customers.services import find_or_create_customer
+from caredesk.tickets.models import (
+    ALLOWED_TRANSITIONS,
+    Attachment,
+    AuthorKind,
+    Channel,
+    CustomField,
+    DeliveryStatus,
+    EventKind,
+    FieldType,
+    LinkKind,
+    Message,
+    Priority,
+    RawInbound,
+    Status,
+    Tag,
+    Ticket,
+    TicketEvent,
+    TicketLink,
+)
+
+MAX_SUBJECT = 255
+MAX_BODY = 1_000_000
+
+
+# --- actors ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change: an agent, a customer, a bot or the system."""
+
+    kind: str
+    agent: User | None = None
+    customer: Customer | None = None
+    name: str = ""
+
+    @classmethod
+    def of_agent(cls, agent: User) -> Actor:
+        return cls(kind=AuthorKind.AGENT, agent=agent)
+
+    @classmethod
+    def of_customer(cls, customer: Customer) -> Actor:
+        return cls(kind=AuthorKind.CUSTOMER, customer=customer)
+
+    @classmethod
+    def system(cls, name: str = "system") -> Actor:
+        return cls(kind=AuthorKind.SYSTEM, name=name)
+
+    @classmethod
+    def bot(cls, name: str = "bot") -> Actor:
+        return cls(kind=AuthorKind.BOT, name=name)
+
+
+def as_actor(who: User | Actor) -> Actor:
+    return who if isinstance(who, Actor) else Actor.of_agent(who)
+
+
+# --- inbound --------------------------------------------------------------------------------
+
+
+@dataclass
+class InboundAttachment:
+    filename: str
+    content_type: str
+    content: bytes
+    content_id: str = ""
+    inline: bool = False
+
+
+@dataclass
+class SenderIdentity:
+    kind: str
+    value: str
+    name: str = ""
+
+
+@dataclass
+class InboundMessage:
+    """A message from any channel, normalised by its adapter before `ingest`."""
+
+    channel: str
+    sender: SenderIdentity
+    body_text: str = ""
+    body_html: str = ""
+    subject: str = ""
+    external_id: str = ""
+    references: list[str] = field(default_factory=list)
+    ticket_hint: int | None = None
+    thread_key: str = ""
+    attachments: list[InboundAttachment] = field(default_factory=list)
+    cc: list[SenderIdentity] = field(default_factory=list)
+    raw: bytes = b""
+    raw_id: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    author_kind: str = AuthorKind.CUSTOMER
+    priority: int | None = None
+    team: Team | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestResult:
+    ticket: Ticket
+    message: Message
+    created_ticket: bool
+    duplicate: bool = False
+
+
+# --- visibility -----------------------------------------------------------------------------
+
+
+def visible_tickets(agent: User) -> QuerySet[Ticket]:
+    """Tickets an agent may see: admins all; others their teams', unrouted ones, assigned or followed.
+
+    Restricted tickets are limited to leads/admins and the assignee.
+    """
+    qs = Ticket.objects.all()
+    if agent.is_admin:
+        return qs
+    team_ids = agent.team_ids()
+    followed = Ticket.followers.through.objects.filter(ticket_id=OuterRef("pk"), user_id=agent.pk)
+    scope = (
+        Q(team_id__in=team_ids)
+        | Q(team__isnull=True)
+        | Q(assignee_id=agent.pk)
+        | Q(Exists(followed))
+    )
+    qs = qs.filter(scope)
+    if not agent.is_lead:
+        qs = qs.filter(Q(restricted=False) | Q(assignee_id=agent.pk))
+    return qs
+
+
+def can_see(agent: User, ticket: Ticket) -> bool:
+    if agent.is_admin:
+        return True
+    if ticket.restricted and not agent.is_lead and ticket.assignee_id != agent.pk:
+        return False
+    if (
+        ticket.team_id is None
+        or ticket.team_id in agent.team_ids()
+        or ticket.assignee_id == agent.pk
+    ):
+        return True
+    return ticket.followers.filter(pk=agent.pk).exists()
+
+
+def access_ticket(agent: User, ticket_id: int, *, lock: bool = False) -> Ticket:
+    """Load a ticket the agent may see, or raise NotFound (never reveal that it exists)."""
+    qs = Ticket.objects.select_related("requester", "organization", "team", "assignee")
+    if lock:
+        qs = qs.select_for_update()
+    try:
+        ticket = qs.get(pk=ticket_id)
+    except (Ticket.DoesNotExist, ValueError, TypeError) as exc:
+        raise NotFound(f"Ticket {ticket_id} does not exist.") from exc
+    if not can_see(agent, ticket):
+        raise NotFound(f"Ticket {ticket_id} does not exist.")
+    return ticket
+
+
+def customer_tickets(customer: Customer) -> QuerySet[Ticket]:
+    """What a customer sees in the portal: their own tickets, plus their organization's if shared."""
+    scope = Q(requester=customer) | Q(cc=customer)
+    if customer.organization_id and customer.organization and customer.organization.shared_tickets:
+        scope |= Q(organization_id=customer.organization_id)
+    return Ticket.objects.filter(scope).distinct()
+
+
+def access_ticket_as_customer(customer: Customer, ticket_id: int) -> Ticket:
+    ticket = customer_tickets(customer).filter(pk=ticket_id).first()
+    if ticket is None:
+        raise NotFound(f"Ticket {ticket_id} does not exist.")
+    return ticket
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+class _EventBatch:
+    """Collects the events of one service call so they are announced together after commit."""
+
+    def __init__(self, ticket: Ticket, actor: Actor) -> None:
+        self.ticket = ticket
+        self.actor = actor
+        self.events: list[TicketEvent] = []
+
+    def add(self, kind: str, **data: Any) -> TicketEvent:
+        event = TicketEvent.objects.create(
+            ticket=self.ticket,
+            kind=kind,
+            actor_kind=self.actor.kind,
+            actor_agent=self.actor.agent,
+            actor_customer=self.actor.customer,
+            data=data,
+        )
+        self.events.append(event)
+        return event
+
+    def announce(self) -> None:
+        if self.events:
+            announce_on_commit(
+                self.ticket.pk,
+                [e.pk for e in self.events],
+                [e.kind for e in self.events],
+            )
+
+
+def record_event(ticket: Ticket, kind: str, actor: Actor, **data: Any) -> TicketEvent:
+    """Record one event (for other apps: SLA, escalation, delivery) and announce it on commit."""
+    batch = _EventBatch(ticket, actor)
+    event = batch.add(kind, **data)
+    batch.announce()
+    return event
+
+
+def _touch(ticket: Ticket, fields: Iterable[str]) -> None:
+    """Save changed fields, bump the version and updated_at."""
+    Ticket.objects.filter(pk=ticket.pk).update(version=F("version") + 1)
+    ticket.version += 1
+    ticket.save(update_fields=[*fields, "updated_at"])
+
+
+# --- attachments ----------------------------------------------------------------------------
+
+
+def check_attachment(filename: str, size: int) -> None:
+    if size > settings.CAREDESK_MAX_ATTACHMENT_BYTES:
+        limit_mb = settings.CAREDESK_MAX_ATTACHMENT_BYTES // (1024 * 1024)
+        raise PayloadTooLarge(
+            f"{filename} is larger than the {limit_mb} MB attachment limit.",
+            code="attachment_too_large",
+        )
+    extension = os.path.splitext(filename or "")[1].lower()
+    if extension in settings.CAREDESK_BLOCKED_ATTACHMENT_EXTENSIONS:
+        raise ValidationFailed(
+            f"Files of type {extension} are not accepted.", code="attachment_type"
+        )
+
+
+def _clean_filename(filename: str) -> str:
+    name = os.path.basename((filename or "attachment").replace("\\", "/")).strip() or "attachment"
+    return "".join(ch for ch in name if ch.isprintable())[:255]
+
+
+def store_attachment(message: Message | None, upload: InboundAttachment) -> Attachment:
+    filename = _clean_filename(upload.filename)
+    check_attachment(filename, len(upload.content))
+    digest = hashlib.sha256(upload.content).hexdigest()
+    attachment = Attachment(
+        message=message,
+        filename=filename,
+        content_type=(upload.content_type or "application/octet-stream")[:100],
+        size=len(upload.content),
+        sha256=digest,
+        content_id=upload.content_id[:255],
+        inline=upload.inline,
+    )
+    attachment.file.save(f"{digest[:16]}-{filename}", ContentFile(upload.content), save=False)
+    attachment.save()
+    return attachment
+
+
+# --- creation and ingestion -----------------------------------------------------------------
+
+
+def _clean_subject(subject: str, body_text: str) -> str:
+    subject = " ".join((subject or "").split())
+    if not subject:
+        subject = " ".join(body_text.split())[:80] or "(no subject)"
+    return redact(subject[:MAX_SUBJECT])
+
+
+def _bodies(body_text: str, body_html: str) -> tuple[str, str]:
+    if len(body_text or "") > MAX_BODY or len(body_html or "") > MAX_BODY:
+        raise PayloadTooLarge(
+            "The message body is larger than 1,000,000 characters.", code="body_too_large"
+        )
+    safe_html = sanitize_html(redact(body_html)) if body_html else ""
+    text = redact(body_text) if body_text else html_to_text(safe_html)
+    if not safe_html and text:
+        safe_html = text_to_html(text)
+    return text, safe_html
+
+
+def _set_tags(ticket: Ticket, names: Iterable[str]) -> list[str]:
+    cleaned = sorted({n.strip().lower()[:64] for n in names if n and n.strip()})
+    tags = []
+    for name in cleaned:
+        tag, _ = Tag.objects.get_or_create(name=name)
+        tags.append(tag)
+    ticket.tags.set(tags)
+    return cleaned
+
+
+def validate_custom_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """Check values against the admin-defined fields; unknown keys and wrong types are refused."""
+    if not values:
+        return {}
+    definitions = {f.key: f for f in CustomField.objects.filter(active=True, key__in=list(values))}
+    cleaned: dict[str, Any] = {}
+    for key, value in values.items():
+        definition = definitions.get(key)
+        if definition is None:
+            raise ValidationFailed(f"Unknown custom field {key!r}.", code="unknown_field")
+        if value is None:
+            cleaned[key] = None
+            continue
+        kind = definition.field_type
+        ok = (
+            (kind == FieldType.TEXT and isinstance(value, str) and len(value) <= 10_000)
+            or (
+                kind == FieldType.NUMBER
+                and isinstance(value, int | float)
+                and not isinstance(value, bool)
+            )
+            or (kind == FieldType.BOOLEAN and isinstance(value, bool))
+            or (kind == FieldType.CHOICE and value in definition.choices)
+        )
+        if kind == FieldType.DATE and isinstance(value, str):
+            try:
+                datetime.strptime(value, "%Y-%m-%d")  # noqa: DTZ007 - a calendar date, no time zone
+                ok = True
+            except ValueError:
+                ok = False
+        if not ok:
+            raise ValidationFailed(
+                f"Custom field {key!r} expects a {kind} value.", code="bad_field_value"
+            )
+        cleaned[key] = value
+    return cleaned
+
+
+@transaction.atomic
+def create_ticket(
+    actor: User | Actor,
+    *,
+    subject: str,
+    requester: Customer,
+    body_text: str = "",
+    body_html: str = "",
+    channel: str = Channel.API,
+    priority: int = Priority.NORMAL,
+    team: Team | None = None,
+    assignee: User | None = None,
+    tags: Iterable[str] = (),
+    custom_fields: dict[str, Any] | None = None,
+    category: str = "",
+    language: str = "",
+    attachments: Iterable[InboundAttachment] = (),
+    author_kind: str | None = None,
+    external_id: str = "",
+    thread_key: str = "",
+    raw: RawInbound | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Ticket:
+    """Open a ticket with its first message (written by the requester unless author_kind says so)."""
+    who = as_actor(actor)
+    if channel not in Channel.values:
+        raise ValidationFailed(f"Unknown channel {channel!r}.", code="bad_channel")
+    if priority not in Priority.values:
+        raise ValidationFailed("Unknown priority.", code="bad_priority")
+    text, html = _bodies(body_text, body_html)
+    attachments = list(attachments)
+    for upload in attachments:
+        check_attachment(_clean_filename(upload.filename), len(upload.content))
+    fields = validate_custom_fields(custom_fields or {})
+    ticket = Ticket.objects.create(
+        subject=_clean_subject(subject, text),
+        status=Status.NEW,
+        priority=priority,
+        channel=channel,
+        requester=requester,
+        organization_id=requester.organization_id,
+        team=team,
+        custom_fields=fields,
+        category=category[:100],
+        language=language[:10] or requester.language,
+        thread_key=thread_key[:255],
+    )
+    batch = _EventBatch(ticket, who)
+    batch.add(
+        EventKind.CREATED,
+        channel=channel,
+        subject=ticket.subject,
+        priority=Priority(priority).label,
+        team=team.pk if team else None,
+    )
+    tag_names = _set_tags(ticket, tags) if tags else []
+    if tag_names:
+        batch.add(EventKind.TAGS_CHANGED, added=tag_names, removed=[])
+    if text or html or attachments:
+        kind = author_kind or (
+            AuthorKind.CUSTOMER if who.kind != AuthorKind.AGENT else AuthorKind.CUSTOMER
+        )
+        message = Message.objects.create(
+            ticket=ticket,
+            author_kind=kind,
+            author_customer=requester if kind == AuthorKind.CUSTOMER else None,
+            author_agent=who.agent if kind == AuthorKind.AGENT else None,
+            body_text=text,
+            body_html=html,
+            channel=channel,
+            external_id=external_id[:255],
+            delivery_status=DeliveryStatus.RECEIVED
+            if kind == AuthorKind.CUSTOMER
+            else DeliveryStatus.NONE,
+            raw=raw,
+            metadata=metadata or {},
+        )
+        for upload in attachments:
+            store_attachment(message, upload)
+        if kind == AuthorKind.CUSTOMER:
+            ticket.last_customer_message_at = message.created_at
+            ticket.save(update_fields=["last_customer_message_at"])
+        batch.add(EventKind.MESSAGE_ADDED, message_id=message.pk, author_kind=kind, internal=False)
+    if assignee is not None:
+        _assign(ticket, assignee, batch)
+    batch.announce()
+    return ticket
+
+
+# Parsers that can turn a stored raw payload back into an InboundMessage (for re-processing).
+RAW_PARSERS: dict[str, Callable[[bytes, dict[str, Any]], InboundMessage]] = {}
+
+
+def register_raw_parser(
+    channel: str, parser: Callable[[bytes, dict[str, Any]], InboundMessage]
+) -> None:
+    RAW_PARSERS[channel] = parser
+
+
+def store_raw(
+    channel: str, payload: bytes, *, external_id: str = "", metadata: dict[str, Any] | None = None
+) -> RawInbound:
+    """Keep an inbound payload (redacted of card numbers, compressed) before anything else."""
+    clean = redact_bytes(payload)
+    return RawInbound.objects.create(
+        channel=channel,
+        external_id=external_id[:255],
+        payload_compressed=RawInbound.compress(clean),
+        size=len(clean),
+        metadata=metadata or {},
+    )
+
+
+def quarantine(
+    channel: str,
+    payload: bytes,
+    error: str,
+    *,
+    raw: RawInbound | None = None,
+    external_id: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> RawInbound:
+    """Keep a payload that could not be processed, with the reason: never dropped."""
+    if raw is None:
+        raw = store_raw(channel, payload, external_id=external_id, metadata=metadata)
+    raw.state = RawInbound.State.QUARANTINED
+    raw.error = error[:10_000]
+    raw.save(update_fields=["state", "error"])
+    return raw
+
+
+def reprocess(raw_id: int) -> IngestResult:
+    """Run a quarantined payload through its channel's parser and `ingest` again."""
+    raw = RawInbound.objects.filter(pk=raw_id).first()
+    if raw is None:
+        raise NotFound(f"Inbound payload {raw_id} does not exist.")
+    parser = RAW_PARSERS.get(raw.channel)
+    if parser is None:
+        raise ValidationFailed(f"No parser is registered for the {raw.channel} channel.")
+    RawInbound.objects.filter(pk=raw.pk).update(attempts=F("attempts") + 1)
+    try:
+        inbound = parser(raw.payload, raw.metadata)
+        inbound.raw_id = raw.pk
+        result = ingest(inbound)
+    except Exception as exc:  # the error is kept on the quarantined payload for the admin
+        RawInbound.objects.filter(pk=raw.pk).update(error=f"{type(exc).__name__}: {exc}"[:10_000])
+        raise
+    return result
+
+
+def _thread(inbound: InboundMessage, customer: Customer) -> Ticket | None:
+    if inbound.references:
+        refs = [r[:255] for r in inbound.references if r][-50:]
+        hit = (
+            Message.objects.filter(external_id__in=refs)
+            .exclude(external_id="")
+            .order_by("-created_at")
+            .values_list("ticket_id", flat=True)
+            .first()
+        )
+        if hit:
+            return Ticket.objects.filter(pk=hit).first()
+    if inbound.ticket_hint:
+        ticket = Ticket.objects.filter(pk=inbound.ticket_hint).first()
+        if ticket is not None:
+            return ticket
+    if inbound.thread_key:
+        return (
+            Ticket.objects.filter(thread_key=inbound.thread_key[:255], channel=inbound.channel)
+            .exclude(status=Status.CLOSED)
+            .order_by("-id")
+            .first()
+        )
+    return None
+
+
+def _follow_merges(ticket: Ticket) -> Ticket:
+    seen = set()
+    while ticket.merged_into_id and ticket.pk not in seen:
+        seen.add(ticket.pk)
+        ticket = Ticket.objects.get(pk=ticket.merged_into_id)
+    return ticket
+
+
+def ingest(inbound: InboundMessage) -> IngestResult:
+    """The one entry point for every channel: customer, threading, message, raw payload, events.
+
+    Idempotent on (channel, external_id): the same message twice makes one message.
+    """
+    if inbound.channel not in Channel.values:
+        raise ValidationFailed(f"Unknown channel {inbound.channel!r}.", code="bad_channel")
+    external_id = (inbound.external_id or "")[:255]
+    if external_id:
+        existing = (
+            Message.objects.select_related("ticket")
+            .filter(channel=inbound.channel, external_id=external_id)
+            .first()
+        )
+        if existing is not None:
+            return IngestResult(
+                ticket=existing.ticket, message=existing, created_ticket=False, duplicate=True
+            )
+    try:
+        with transaction.atomic():
+            return _ingest(inbound, external_id)
+    except IntegrityError:
+        existing = (
+            Message.objects.select_related("ticket")
+            .filter(channel=inbound.channel, external_id=external_id)
+            .first()
+        )
+        if existing is None:
+            raise
+        return IngestResult(
+            ticket=existing.ticket, message=existing, created_ticket=False, duplicate=True
+        )
+
+
+def _ingest(inbound: InboundMessage, external_id: str) -> IngestResult:
+    raw = None
+    if inbound.raw_id:
+        raw = RawInbound.objects.filter(pk=inbound.raw_id).first()
+    elif inbound.raw:
+        raw = store_raw(inbound.channel, inbound.raw, external_id=external_id)
+    customer, _ = find_or_create_customer(
+        inbound.sender.kind, inbound.sender.value, name=inbound.sender.name
+    )
+    actor = Actor(
+        kind=inbound.author_kind,
+        customer=customer if inbound.author_kind == AuthorKind.CUSTOMER else None,
+        name=inbound.sender.name,
+    )
+    ticket = _thread(inbound, customer)
+    if ticket is not None:
+        ticket = _follow_merges(ticket)
+    created = False
+    if ticket is None or ticket.status == Status.CLOSED:
+        previous = ticket
+        ticket = create_ticket(
+            actor,
+            subject=inbound.subject,
+            requester=customer,
+            body_text=inbound.body_text,
+            body_html=inbound.body_html,
+            channel=inbound.channel,
+            priority=inbound.priority if inbound.priority is not None else Priority.NORMAL,
+            team=inbound.team,
+            tags=inbound.tags,
+            attachments=_acceptable_attachments(inbound),
+            author_kind=inbound.author_kind,
+            external_id=external_id,
+            thread_key=inbound.thread_key,
+            raw=raw,
+            metadata={**inbound.metadata, **_dropped_attachments(inbound)},
+        )
+        if previous is not None:
+            TicketLink.objects.create(source=ticket, target=previous, kind=LinkKind.FOLLOW_UP)
+        message = ticket.messages.order_by("id").first()
+        created = True
+    else:
+        message = _add_inbound_message(ticket, inbound, customer, actor, raw, external_id)
+    if inbound.cc:
+        _add_cc(ticket, inbound.cc, actor)
+    if raw is not None:
+        RawInbound.objects.filter(pk=raw.pk).update(
+            state=RawInbound.State.PROCESSED, processed_at=timezone.now(), error=""
+        )
+    assert message is not None
+    return IngestResult(ticket=ticket, message=message, created_ticket=created)
+
+
+def _acceptable_attachments(inbound: InboundMessage) -> list[InboundAttachment]:
+    accepted = []
+    for upload in inbound.attachments:
+        try:
+            check_attachment(_clean_filename(upload.filename), len(upload.content))
+        except (PayloadTooLarge, ValidationFailed):
+            continue
+        accepted.append(upload)
+    return accepted
+
+
+def _dropped_attachments(inbound: InboundMessage) -> dict[str, Any]:
+    """Attachments refused by the limits are named on the message; the raw payload still has them."""
+    dropped = []
+    for upload in inbound.attachments:
+        try:
+            check_attachment(_clean_filename(upload.filename), len(upload.content))
+        except (PayloadTooLarge, ValidationFailed) as exc:
+            dropped.append({"filename": _clean_filename(upload.filename), "reason": exc.message})
+    return {"dropped_attachments": dropped} if dropped else {}
+
+
+def _add_inbound_message(
+    ticket: Ticket,
+    inbound: InboundMessage,
+    customer: Customer,
+    actor: Actor,
+    raw: RawInbound | None,
+    external_id: str,
+) -> Message:
+    text, html = _bodies(inbound.body_text, inbound.body_html)
+    batch = _EventBatch(ticket, actor)
+    message = Message.objects.create(
+        ticket=ticket,
+        author_kind=inbound.author_kind,
+        author_customer=customer if inbound.author_kind == AuthorKind.CUSTOMER else None,
+        body_text=text,
+        body_html=html,
+        channel=inbound.channel,
+        external_id=external_id,
+        delivery_status=DeliveryStatus.RECEIVED,
+        raw=raw,
+        metadata={**inbound.metadata, **_dropped_attachments(inbound)},
+    )
+    for upload in _acceptable_attachments(inbound):
+        store_attachment(message, upload)
+    batch.add(
+        EventKind.MESSAGE_ADDED,
+        message_id=message.pk,
+        author_kind=inbound.author_kind,
+        internal=False,
+    )
+    fields = []
+    if inbound.author_kind == AuthorKind.CUSTOMER:
+        ticket.last_customer_message_at = message.created_at
+        fields.append("last_customer_message_at")
+        if customer.pk != ticket.requester_id and not ticket.cc.filter(pk=customer.pk).exists():
+            ticket.cc.add(customer)
+            batch.add(EventKind.CC_ADDED, customer_id=customer.pk)
+        # A customer writing back reopens a solved ticket and takes a pending one off hold.
+        if ticket.status in (Status.SOLVED, Status.PENDING):
+            old = ticket.status
+            ticket.status = Status.OPEN
+            fields.append("status")
+            if old == Status.SOLVED:
+                ticket.reopened_count += 1
+                ticket.solved_at = None
+                fields += ["reopened_count", "solved_at"]
+                batch.add(EventKind.REOPENED, reason="customer replied")
+            batch.add(EventKind.STATUS_CHANGED, old=old, new=Status.OPEN)
+    _touch(ticket, fields)
+    batch.announce()
+    return message
+
+
+def _add_cc(ticket: Ticket, identities: list[SenderIdentity], actor: Actor) -> None:
+    batch = _EventBatch(ticket, actor)
+    for identity in identities[:50]:
+        try:
+            cc_customer, _ = find_or_create_customer(
+                identity.kind, identity.value, name=identity.name
+            )
+        except ValidationFailed:
+            continue
+        if cc_customer.pk == ticket.requester_id or ticket.cc.filter(pk=cc_customer.pk).exists():
+            continue
+        ticket.cc.add(cc_customer)
+        batch.add(EventKind.CC_ADDED, customer_id=cc_customer.pk)
+    batch.announce()
+
+
+# --- agent actions --------------------------------------------------------------------------
+
+
+def _check_version(ticket: Ticket, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != ticket.version:
+        raise Conflict(
+            f"Ticket {ticket.pk} was changed by someone else (version {ticket.version}, you had "
+            f"{expected_version}). Reload to see their change.",
+            code="stale_version",
+        )
+
+
+def _check_transition(ticket: Ticket, new_status: str) -> None:
+    if new_status not in Status.values:
+        raise ValidationFailed(f"Unknown status {new_status!r}.", code="bad_status")
+    if new_status != ticket.status and new_status not in ALLOWED_TRANSITIONS[ticket.status]:
+        raise ValidationFailed(
+            f"A {ticket.status} ticket cannot become {new_status}.", code="bad_transition"
+        )
+
+
+def _apply_status(ticket: Ticket, new_status: str, batch: _EventBatch) -> list[str]:
+    old = ticket.status
+    if new_status == old:
+        return []
+    ticket.status = new_status
+    fields = ["status"]
+    now = timezone.now()
+    if new_status == Status.SOLVED:
+        ticket.solved_at = now
+        fields.append("solved_at")
+    if new_status == Status.CLOSED:
+        ticket.closed_at = now
+        fields.append("closed_at")
+    if old == Status.SOLVED and new_status == Status.OPEN:
+        ticket.reopened_count += 1
+        ticket.solved_at = None
+        fields += ["reopened_count", "solved_at"]
+        batch.add(EventKind.REOPENED, reason="reopened by agent")
+    batch.add(EventKind.STATUS_CHANGED, old=old, new=new_status)
+    return fields
+
+
+@transaction.atomic
+def change_status(
+    actor: User | Actor, ticket: Ticket, new_status: str, *, expected_version: int | None = None
+) -> Ticket:
+    who = as_actor(actor)
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    _check_version(ticket, expected_version)
+    _check_transition(ticket, new_status)
+    batch = _EventBatch(ticket, who)
+    fields = _apply_status(ticket, new_status, batch)
+    if fields:
+        _touch(ticket, fields)
+    batch.announce()
+    return ticket
+
+
+def check_assign(ticket: Ticket, assignee: User | None, team: Team | None) -> None:
+    if assignee is None:
+        return
+    if not assignee.is_active:
+        raise ValidationFailed(
+            f"{assignee} is deactivated and cannot take tickets.", code="inactive_agent"
+        )
+    if team is not None and not assignee.is_admin and team.pk not in assignee.team_ids():
+        raise ValidationFailed(
+            f"{assignee} is not a member of the {team} team.", code="agent_not_in_team"
+        )
+
+
+def _assign(ticket: Ticket, assignee: User | None, batch: _EventBatch) -> list[str]:
+    if ticket.assignee_id == (assignee.pk if assignee else None):
+        return []
+    old = ticket.assignee_id
+    ticket.assignee = assignee
+    fields = ["assignee"]
+    batch.add(EventKind.ASSIGNED, old=old, new=assignee.pk if assignee else None)
+    if assignee is not None and ticket.status == Status.NEW:
+        fields += _apply_status(ticket, Status.OPEN, batch)
+    return fields
+
+
+@transaction.atomic
+def assign(
+    actor: User | Actor,
+    ticket: Ticket,
+    assignee: User | None,
+    *,
+    team: Team | None = None,
+    expected_version: int | None = None,
+) -> Ticket:
+    """Assign to an agent (and optionally move team); the agent must belong to the ticket's team."""
+    who = as_actor(actor)
+    ticket = Ticket.objects.select_for_update().select_related("team").get(pk=ticket.pk)
+    _check_version(ticket, expected_version)
+    target_team = team if team is not None else ticket.team
+    check_assign(ticket, assignee, target_team)
+    batch = _EventBatch(ticket, who)
+    fields: list[str] = []
+    if team is not None and team.pk != ticket.team_id:
+        batch.add(EventKind.TEAM_CHANGED, old=ticket.team_id, new=team.pk)
+        ticket.team = team
+        fields.append("team")
+    fields += _assign(ticket, assignee, batch)
+    if fields:
+        _touch(ticket, fields)
+    batch.announce()
+    return ticket
+
+
+EDITABLE = {
+    "subject",
+    "status",
+    "priority",
+    "team",
+    "assignee",
+    "tags",
+    "custom_fields",
+    "category",
+    "language",
+    "restricted",
+}
+
+
+@transaction.atomic
+def update_ticket(
+    actor: User | Actor,
+    ticket: Ticket,
+    changes: dict[str, Any],
+    *,
+    expected_version: int | None = None,
+) -> Ticket:
+    """Apply several field changes at once (the API's PATCH, the UI's inline edits, bulk edit).
+
+    `team` and `assignee` are Team/User objects (or None); `priority` a Priority value or name.
+    """
+    who = as_actor(actor)
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown ticket fields: {', '.join(sorted(unknown))}.", code="unknown_field"
+        )
+    ticket = Ticket.objects.select_for_update().select_related("team").get(pk=ticket.pk)
+    _check_version(ticket, expected_version)
+    batch = _EventBatch(ticket, who)
+    fields: list[str] = []
+    if "status" in changes:
+        _check_transition(ticket, changes["status"])
+    if "priority" in changes:
+        value = changes["priority"]
+        from caredesk.tickets.models import PRIORITY_BY_NAME
+
+        value = PRIORITY_BY_NAME.get(value, value) if isinstance(value, str) else value
+        if value not in Priority.values:
+            raise ValidationFailed(
+                "priority must be one of low, normal, high, urgent.", code="bad_priority"
+            )
+        if value != ticket.priority:
+            batch.add(
+                EventKind.PRIORITY_CHANGED,
+                old=Priority(ticket.priority).label,
+                new=Priority(value).label,
+            )
+            ticket.priority = value
+            fields.append("priority")
+    if "subject" in changes:
+        subject = " ".join(str(changes["subject"] or "").split())
+        if not subject or len(subject) > MAX_SUBJECT:
+            raise ValidationFailed(
+                f"subject must be 1 to {MAX_SUBJECT} characters.", code="bad_subject"
+            )
+        if subject != ticket.subject:
+            batch.add(EventKind.FIELD_CHANGED, field="subject", old=ticket.subject, new=subject)
+            ticket.subject = subject
+            fields.append("subject")
+    for simple in ("category", "language"):
+        if simple in changes and changes[simple] != getattr(ticket, simple):
+            batch.add(
+                EventKind.FIELD_CHANGED,
+                field=simple,
+                old=getattr(ticket, simple),
+                new=changes[simple],
+            )
+            setattr(ticket, simple, str(changes[simple] or "")[:100])
+            fields.append(simple)
+    if "restricted" in changes and bool(changes["restricted"]) != ticket.restricted:
+        if who.agent is not None and not who.agent.is_lead:
+            raise PermissionDenied("Only team leads and admins can restrict a ticket.")
+        batch.add(
+            EventKind.FIELD_CHANGED,
+            field="restricted",
+            old=ticket.restricted,
+            new=bool(changes["restricted"]),
+        )
+        ticket.restricted = bool(changes["restricted"])
+        fields.append("restricted")
+    if "custom_fields" in changes:
+        cleaned = validate_custom_fields(changes["custom_fields"] or {})
+        merged = {**ticket.custom_fields, **cleaned}
+        if merged != ticket.custom_fields:
+            batch.add(
+                EventKind.FIELD_CHANGED,
+                field="custom_fields",
+                old={k: ticket.custom_fields.get(k) for k in cleaned},
+                new=cleaned,
+            )
+            ticket.custom_fields = merged
+            fields.append("custom_fields")
+    new_team = changes.get("team", ticket.team) if "team" in changes else ticket.team
+    if "team" in changes and (new_team.pk if new_team else None) != ticket.team_id:
+        batch.add(EventKind.TEAM_CHANGED, old=ticket.team_id, new=new_team.pk if new_team else None)
+        ticket.team = new_team
+        fields.append("team")
+        # Moving teams drops an assignee who is not in the new team.
+        if (
+            "assignee" not in changes
+            and ticket.assignee
+            and new_team
+            and not ticket.assignee.is_admin
+            and new_team.pk not in ticket.assignee.team_ids()
+        ):
+            fields += _assign(ticket, None, batch)
+    if "assignee" in changes:
+        check_assign(ticket, changes["assignee"], ticket.team)
+        fields += _assign(ticket, changes["assignee"], batch)
+    if "status" in changes:
+        fields += _apply_status(ticket, changes["status"], batch)
+    if "tags" in changes:
+        before = set(ticket.tags.values_list("name", flat=True))
+        after = set(_set_tags(ticket, changes["tags"] or []))
+        if before != after:
+            batch.add(
+                EventKind.TAGS_CHANGED, added=sorted(after - before), removed=sorted(before - after)
+            )
+            fields.append("updated_at")
+    if fields:
+        _touch(ticket, [f for f in dict.fromkeys(fields) if f != "updated_at"])
+    batch.announce()
+    return ticket
+
+
+@transaction.atomic
+def add_tags(actor: User | Actor, ticket: Ticket, names: Iterable[str]) -> Ticket:
+    current = set(ticket.tags.values_list("name", flat=True))
+    return update_ticket(
+        actor, ticket, {"tags": sorted(current | {n.strip().lower() for n in names if n.strip()})}
+    )
+
+
+@transaction.atomic
+def post_message(
+    actor: User | Actor,
+    ticket: Ticket,
+    *,
+    body_text: str = "",
+    body_html: str = "",
+    internal: bool = False,
+    attachments: Iterable[InboundAttachment] = (),
+    status_after: str | None = None,
+) -> Message:
+    """An agent's public reply or internal note (or a bot/system message).
+
+    A public reply on a closed ticket is refused (the customer is answered on a follow-up);
+    a reply to a solved ticket reopens it unless status_after says otherwise.
+    """
+    who = as_actor(actor)
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    attachments = list(attachments)
+    if not (body_text or "").strip() and not (body_html or "").strip() and not attachments:
+        raise ValidationFailed("The message is empty.", code="empty_message")
+    if ticket.status == Status.CLOSED and not internal:
+        raise ValidationFailed(
+            f"Ticket {ticket.pk} is closed; create a follow-up ticket to write to the customer.",
+            code="ticket_closed",
+        )
+    if ticket.merged_into_id:
+        raise ValidationFailed(
+            f"Ticket {ticket.pk} was merged into #{ticket.merged_into_id}; write there.",
+            code="ticket_merged",
+        )
+    for upload in attachments:
+        check_attachment(_clean_filename(upload.filename), len(upload.content))
+    text, html = _bodies(body_text, body_html)
+    author_kind = who.kind if who.kind != AuthorKind.CUSTOMER else AuthorKind.CUSTOMER
+    message = Message.objects.create(
+        ticket=ticket,
+        author_kind=author_kind,
+        author_agent=who.agent,
+        author_customer=who.customer,
+        internal=internal,
+        body_text=text,
+        body_html=html,
+        channel=ticket.channel,
+        delivery_status=DeliveryStatus.NONE
+        if internal or author_kind == AuthorKind.CUSTOMER
+        else DeliveryStatus.QUEUED,
+    )
+    for upload in attachments:
+        store_attachment(message, upload)
+    batch = _EventBatch(ticket, who)
+    batch.add(
+        EventKind.NOTE_ADDED if internal else EventKind.MESSAGE_ADDED,
+        message_id=message.pk,
+        author_kind=author_kind,
+        internal=internal,
+    )
+    fields: list[str] = []
+    now = message.created_at
+    if not internal and author_kind in (AuthorKind.AGENT, AuthorKind.BOT):
+        if ticket.first_response_at is None and author_kind == AuthorKind.AGENT:
+            ticket.first_response_at = now
+            fields.append("first_response_at")
+        ticket.last_agent_message_at = now
+        fields.append("last_agent_message_at")
+        if status_after is None and ticket.status in (Status.NEW, Status.SOLVED):
+            status_after = Status.OPEN
+    if not internal and author_kind == AuthorKind.CUSTOMER:
+        ticket.last_customer_message_at = now
+        fields.append("last_customer_message_at")
+        if status_after is None and ticket.status in (Status.SOLVED, Status.PENDING):
+            status_after = Status.OPEN
+    if status_after:
+        _check_transition(ticket, status_after)
+        fields += _apply_status(ticket, status_after, batch)
+    _touch(ticket, fields)
+    batch.announce()
+    return message
+
+
+def set_delivery_status(message: Message, status: str, error: str = "") -> None:
+    if status not in DeliveryStatus.values:
+        raise ValidationFailed(f"Unknown delivery status {status!r}.")
+    Message.objects.filter(pk=message.pk).update(
+        delivery_status=status, delivery_error=error[:2000]
+    )
+    message.delivery_status = status
+    message.delivery_error = error
+    record_event(
+        message.ticket,
+        EventKind.DELIVERY,
+        Actor.system("delivery"),
+        message_id=message.pk,
+        status=status,
+        error=error[:500],
+    )
+
+
+@transaction.atomic
+def merge(actor: User | Actor, source: Ticket, target: Ticket) -> Ticket:
+    """Move source's messages into target, close source, link them. Returns target."""
+    who = as_actor(actor)
+    if source.pk == target.pk:
+        raise ValidationFailed("A ticket cannot be merged into itself.", code="merge_into_self")
+    locked = {
+        t.pk: t for t in Ticket.objects.select_for_update().filter(pk__in=[source.pk, target.pk])
+    }
+    source, target = locked[source.pk], locked[target.pk]
+    if source.merged_into_id:
+        raise ValidationFailed(
+            f"Ticket {source.pk} is already merged into #{source.merged_into_id}.",
+            code="already_merged",
+        )
+    if target.merged_into_id:
+        raise ValidationFailed(
+            f"Ticket {target.pk} was merged into #{target.merged_into_id}; merge there.",
+            code="already_merged",
+        )
+    if target.status == Status.CLOSED:
+        raise ValidationFailed(
+            f"Ticket {target.pk} is closed; it cannot take more messages.", code="ticket_closed"
+        )
+    moved = Message.objects.filter(ticket=source).update(ticket=target)
+    if source.requester_id != target.requester_id:
+        target.cc.add(source.requester_id)
+    target.cc.add(*source.cc.all())
+    target.tags.add(*source.tags.all())
+    source_batch = _EventBatch(source, who)
+    source_batch.add(EventKind.MERGED, into=target.pk, messages=moved)
+    fields = ["merged_into"]
+    source.merged_into = target
+    if source.status != Status.CLOSED:
+        fields += _apply_status(source, Status.CLOSED, source_batch)
+    _touch(source, fields)
+    TicketLink.objects.get_or_create(source=source, target=target, kind=LinkKind.DUPLICATE)
+    target_batch = _EventBatch(target, who)
+    target_batch.add(EventKind.MERGED_IN, source=source.pk, messages=moved)
+    _touch(target, [])
+    source_batch.announce()
+    target_batch.announce()
+    return target
+
+
+@transaction.atomic
+def split(
+    actor: User | Actor, ticket: Ticket, message_ids: list[int], *, subject: str = ""
+) -> Ticket:
+    """Move some messages of a ticket into a new ticket for the same requester."""
+    who = as_actor(actor)
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    ids = list(dict.fromkeys(message_ids))
+    messages = list(Message.objects.filter(ticket=ticket, pk__in=ids))
+    if not ids or len(messages) != len(ids):
+        raise ValidationFailed("Choose messages that belong to this ticket.", code="bad_messages")
+    if Message.objects.filter(ticket=ticket).count() == len(messages):
+        raise ValidationFailed(
+            "At least one message must stay on the original ticket.", code="split_all"
+        )
+    new = Ticket.objects.create(
+        subject=(subject or f"Split from #{ticket.pk}: {ticket.subject}")[:MAX_SUBJECT],
+        status=Status.OPEN,
+        priority=ticket.priority,
+        channel=ticket.channel,
+        requester_id=ticket.requester_id,
+        organization_id=ticket.organization_id,
+        team_id=ticket.team_id,
+        language=ticket.language,
+    )
+    Message.objects.filter(pk__in=ids).update(ticket=new)
+    TicketLink.objects.create(source=new, target=ticket, kind=LinkKind.SPLIT_FROM)
+    new_batch = _EventBatch(new, who)
+    new_batch.add(EventKind.CREATED, channel=new.channel, subject=new.subject, split_from=ticket.pk)
+    old_batch = _EventBatch(ticket, who)
+    old_batch.add(EventKind.SPLIT, into=new.pk, messages=ids)
+    _touch(ticket, [])
+    new_batch.announce()
+    old_batch.announce()
+    return new
+
+
+@transaction.atomic
+def link(
+    actor: User | Actor, source: Ticket, target: Ticket, kind: str = LinkKind.RELATED
+) -> TicketLink:
+    who = as_actor(actor)
+    if source.pk == target.pk:
+        raise ValidationFailed("A ticket cannot be linked to itself.", code="link_to_self")
+    if kind not in LinkKind.values:
+        raise ValidationFailed(f"Unknown link kind {kind!r}.")
+    record, created = TicketLink.objects.get_or_create(source=source, target=target, kind=kind)
+    if created:
+        record_event(source, EventKind.LINKED, who, target=target.pk, link_kind=kind)
+    return record
+
+
+@transaction.atomic
+def set_following(actor: User, ticket: Ticket, follower: User, following: bool = True) -> None:
+    who = as_actor(actor)
+    present = ticket.followers.filter(pk=follower.pk).exists()
+    if following and not present:
+        ticket.followers.add(follower)
+        record_event(ticket, EventKind.FOLLOWER_ADDED, who, agent=follower.pk)
+    elif not following and present:
+        ticket.followers.remove(follower)
+        record_event(ticket, EventKind.FOLLOWER_REMOVED, who, agent=follower.pk)
+
+
+def timeline(ticket: Ticket) -> list[TicketEvent]:
+    return list(ticket.events.select_related("actor_agent", "actor_customer").order_by("id"))

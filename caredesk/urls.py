@@ -1,0 +1,15 @@
+"""URL map: the API under /api/, the agent workspace under /agent/, the portal under /help/."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from caredesk.api import api
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/help/", permanent=False)),
+    path("api/", api.urls),
+    path("agent/", include("caredesk.agent.urls")),
+    path("help/", include("caredesk.portal.urls")),
+    path("django-admin/", admin.site.urls),
+]

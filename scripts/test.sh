@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, types, tests on SQLite, then on PostgreSQL when
+# CAREDESK_TEST_DATABASE_URL is set. Sets up everything it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+# Browser tests drive Debian's Chromium; install it when we can (root + apt).
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || echo "WARNING: could not install chromium; browser tests will fail" >&2
+fi
+export PATH="$PWD/.venv/bin:$PATH"
+echo "== ruff"
+ruff check caredesk tests bench
+ruff format --check caredesk tests bench
+echo "== mypy"
+mypy caredesk/*/services.py caredesk/channels caredesk/assist
+echo "== pytest (SQLite)"
+pytest -n 2 -q -p no:randomly "$@"
+if [ -n "${CAREDESK_TEST_DATABASE_URL:-}" ]; then
+  echo "== pytest (PostgreSQL: $CAREDESK_TEST_DATABASE_URL)"
+  CAREDESK_TEST_DB=postgres pytest -n 2 -q -m "not e2e" "$@"
+else
+  echo "WARNING: CAREDESK_TEST_DATABASE_URL is not set: the PostgreSQL run is SKIPPED" >&2
+fi
