@@ -22,3 +22,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 HUEY = {**HUEY, "immediate": True}
 WHITENOISE_AUTOREFRESH = True
+
+if os.environ.get("CAREDESK_TEST_DB") == "postgres":
+    # A per-checkout name so parallel runs on one server do not collide.
+    DATABASES["default"]["TEST"] = {"NAME": "test_caredesk_" + os.environ.get("CAREDESK_TEST_DB_SUFFIX", "main")}  # noqa: F405
