@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "caredesk.accounts",
     "caredesk.customers",
     "caredesk.tickets",
+    "caredesk.search",
     "caredesk.channels.email",
     "caredesk.channels.chat",
     "caredesk.routing",

@@ -1,0 +1,1 @@
+"""One search service for articles, tickets and customers."""
