@@ -126,5 +126,9 @@ def _register_routers() -> None:
     api.add_router("/v1/customers", customers_router)
     api.add_router("/v1", accounts_router)
 
+    from caredesk.compliance.api import router as compliance_router
+
+    api.add_router("/v1", compliance_router)
+
 
 _register_routers()

@@ -68,6 +68,11 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "channels",
     "anymail",
+    "ninja",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "caredesk.core",
     "caredesk.accounts",
     "caredesk.customers",
@@ -92,10 +97,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "caredesk.accounts.twofactor.RequireTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "caredesk.core.idempotency.IdempotencyMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes requires: turns lockouts into a clear 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "caredesk.urls"
@@ -150,6 +160,10 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "caredesk.accounts.backends.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "/agent/login/"
 
 PASSWORD_HASHERS = [
@@ -253,3 +267,35 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("CAREDESK_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "huey": {"level": "WARNING"}},
 }
+
+# Login throttling and lockout (django-axes): an account locks after repeated failures.
+AXES_FAILURE_LIMIT = env_int("CAREDESK_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_int("CAREDESK_LOGIN_LOCKOUT_MINUTES", 15) / 60
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "caredesk.accounts.backends.lockout_response"
+AXES_VERBOSE = False
+
+# Two-factor: admins can require TOTP for everyone (or set CAREDESK_REQUIRE_2FA=1).
+CAREDESK_REQUIRE_2FA = env_bool("CAREDESK_REQUIRE_2FA", False)
+OTP_TOTP_ISSUER = "caredesk"
+
+# Content-Security-Policy (django-csp): no inline or remote scripts anywhere.
+CSP_DEFAULT_SRC = ("'self'",)
+CSP_SCRIPT_SRC = ("'self'",)
+# Inline style attributes are allowed (the API docs page needs them); inline scripts never are.
+CSP_STYLE_SRC = ("'self'", "'unsafe-inline'")
+CSP_IMG_SRC = ("'self'", "data:", "blob:")
+CSP_CONNECT_SRC = ("'self'",)
+CSP_FONT_SRC = ("'self'",)
+CSP_OBJECT_SRC = ("'none'",)
+CSP_BASE_URI = ("'self'",)
+CSP_FORM_ACTION = ("'self'",)
+CSP_FRAME_ANCESTORS = ("'none'",)
+
+# Secrets at rest (mailbox passwords, API keys, webhook secrets) are encrypted with this key.
+CAREDESK_ENCRYPTION_KEY = env_str("CAREDESK_ENCRYPTION_KEY")
+
+# PII redaction at ingestion: national id formats to redact, by country code (us, uk, de, fr, es, nl, in).
+CAREDESK_PII_NATIONAL_IDS = env_list("CAREDESK_PII_NATIONAL_IDS", "us,uk")

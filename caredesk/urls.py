@@ -4,11 +4,14 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from caredesk.accounts import twofactor
 from caredesk.api import api
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/help/", permanent=False)),
     path("api/", api.urls),
+    path("agent/2fa/setup/", twofactor.setup_view, name="2fa-setup"),
+    path("agent/2fa/verify/", twofactor.verify_view, name="2fa-verify"),
     path("agent/", include("caredesk.agent.urls")),
     path("help/", include("caredesk.portal.urls")),
     path("django-admin/", admin.site.urls),

@@ -16,7 +16,7 @@ if os.environ.get("CAREDESK_TEST_DB") == "postgres":
     os.environ["DATABASE_URL"] = url
 
 from caredesk.settings import *  # noqa: E402,F403
-from caredesk.settings import HUEY  # noqa: E402
+from caredesk.settings import DATABASES, HUEY  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -25,4 +25,6 @@ WHITENOISE_AUTOREFRESH = True
 
 if os.environ.get("CAREDESK_TEST_DB") == "postgres":
     # A per-checkout name so parallel runs on one server do not collide.
-    DATABASES["default"]["TEST"] = {"NAME": "test_caredesk_" + os.environ.get("CAREDESK_TEST_DB_SUFFIX", "main")}  # noqa: F405
+    DATABASES["default"]["TEST"] = {
+        "NAME": "test_caredesk_" + os.environ.get("CAREDESK_TEST_DB_SUFFIX", "main")
+    }

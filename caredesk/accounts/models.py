@@ -137,3 +137,18 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.agent})"
+
+
+class SecurityPolicy(models.Model):
+    """Instance-wide security settings an admin changes at run time (one row)."""
+
+    require_two_factor = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return "Security policy"
+
+    @classmethod
+    def current(cls) -> SecurityPolicy:
+        policy, _ = cls.objects.get_or_create(pk=1)
+        return policy

@@ -181,13 +181,17 @@ def access_ticket(agent: User, ticket_id: int, *, lock: bool = False) -> Ticket:
     """Load a ticket the agent may see, or raise NotFound (never reveal that it exists)."""
     qs = Ticket.objects.select_related("requester", "organization", "team", "assignee")
     if lock:
-        qs = qs.select_for_update()
+        qs = qs.select_for_update(of=("self",))
     try:
         ticket = qs.get(pk=ticket_id)
     except (Ticket.DoesNotExist, ValueError, TypeError) as exc:
         raise NotFound(f"Ticket {ticket_id} does not exist.") from exc
     if not can_see(agent, ticket):
         raise NotFound(f"Ticket {ticket_id} does not exist.")
+    if ticket.restricted:
+        from caredesk.compliance.services import audit
+
+        audit(agent, "ticket.restricted_viewed", target=ticket)
     return ticket
 
 
@@ -820,7 +824,7 @@ def assign(
 ) -> Ticket:
     """Assign to an agent (and optionally move team); the agent must belong to the ticket's team."""
     who = as_actor(actor)
-    ticket = Ticket.objects.select_for_update().select_related("team").get(pk=ticket.pk)
+    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("team").get(pk=ticket.pk)
     _check_version(ticket, expected_version)
     target_team = team if team is not None else ticket.team
     check_assign(ticket, assignee, target_team)
@@ -869,7 +873,7 @@ def update_ticket(
         raise ValidationFailed(
             f"Unknown ticket fields: {', '.join(sorted(unknown))}.", code="unknown_field"
         )
-    ticket = Ticket.objects.select_for_update().select_related("team").get(pk=ticket.pk)
+    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("team").get(pk=ticket.pk)
     _check_version(ticket, expected_version)
     batch = _EventBatch(ticket, who)
     fields: list[str] = []
