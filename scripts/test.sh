@@ -4,10 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-# Browser tests drive Debian's Chromium; install it when we can (root + apt).
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-    || echo "WARNING: could not install chromium; browser tests will fail" >&2
+# Browser tests drive Debian's Chromium and the scale-out test runs nginx: install them when we can.
+missing=""
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+[ -x /usr/sbin/nginx ] || missing="$missing nginx-light"
+if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null && (pkill -x nginx || true)) \
+    || echo "WARNING: could not install$missing; browser and proxy tests will fail" >&2
 fi
 export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"
@@ -19,7 +22,7 @@ echo "== pytest (SQLite)"
 pytest -n 2 -q -p no:randomly "$@"
 if [ -n "${CAREDESK_TEST_DATABASE_URL:-}" ]; then
   echo "== pytest (PostgreSQL: $CAREDESK_TEST_DATABASE_URL)"
-  CAREDESK_TEST_DB=postgres pytest -n 2 -q -m "not e2e" "$@"
+  CAREDESK_TEST_DB=postgres pytest -n 2 -q -m "not e2e and not cluster" "$@"
 else
   echo "WARNING: CAREDESK_TEST_DATABASE_URL is not set: the PostgreSQL run is SKIPPED" >&2
 fi

@@ -22,8 +22,7 @@ PG = os.environ.get("CAREDESK_TEST_DATABASE_URL")
 REDIS = os.environ.get("CAREDESK_TEST_REDIS_URL")
 
 pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.redis,
+    pytest.mark.cluster,
     pytest.mark.skipif(
         not (PG and REDIS),
         reason="MULTI-PROCESS TEST SKIPPED: set CAREDESK_TEST_DATABASE_URL and CAREDESK_TEST_REDIS_URL (.ci/run does)",
@@ -217,3 +216,79 @@ def test_a_job_of_a_killed_worker_is_retried_by_the_other(cluster):
     assert len(attempts) == 2
     assert attempts[0][1] == "" and attempts[1][1] == "done"
     assert attempts[1][0].rsplit(":", 1)[1] != str(victim_pid)
+
+
+NGINX = "/usr/sbin/nginx"
+
+
+@pytest.fixture(scope="module")
+def nginx_front(cluster, tmp_path_factory):
+    """docs/deploy/nginx.conf, as shipped, in front of the two servers (only ports and paths changed)."""
+    import re
+
+    if not os.path.exists(NGINX):
+        pytest.fail(
+            "nginx is not installed: scripts/test.sh installs it (apt-get install nginx-light)"
+        )
+    work = tmp_path_factory.mktemp("nginx")
+    (work / "static").mkdir()
+    (work / "static" / "probe.txt").write_text("static ok")
+    site = (REPO / "docs" / "deploy" / "nginx.conf").read_text()
+    a, b = cluster["ports"]
+    site = site.replace("127.0.0.1:8001", f"127.0.0.1:{a}").replace(
+        "127.0.0.1:8002", f"127.0.0.1:{b}"
+    )
+    port = free_port()
+    site = re.sub(r"listen 80;", f"listen 127.0.0.1:{port};", site)
+    site = site.replace("/var/lib/caredesk/static/", f"{work}/static/")
+    # Test runs as root with private temp dirs: let nginx's workers read them.
+    user = "user root;" if os.geteuid() == 0 else ""
+    main = f"""
+{user}
+daemon off;
+pid {work}/nginx.pid;
+error_log {work}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log {work}/access.log;
+    client_body_temp_path {work}/body; proxy_temp_path {work}/proxy;
+    fastcgi_temp_path {work}/fcgi; uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
+    {site}
+}}
+"""
+    (work / "nginx.conf").write_text(main)
+    check = subprocess.run(
+        [NGINX, "-t", "-c", str(work / "nginx.conf"), "-p", str(work)],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stderr
+    process = subprocess.Popen([NGINX, "-c", str(work / "nginx.conf"), "-p", str(work)])
+    wait_for(lambda: _answers(port), timeout=20, what="nginx")
+    yield port
+    process.terminate()
+    process.wait()
+
+
+def _answers(port):
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_sample_nginx_config_proxies_api_and_static(cluster, nginx_front):
+    headers = {"Authorization": f"Bearer {cluster['token']}", "Host": "127.0.0.1"}
+    base = f"http://127.0.0.1:{nginx_front}"
+    assert httpx.get(f"{base}/static/probe.txt", timeout=5).text == "static ok"
+    ids = []
+    for i in range(4):
+        payload = {
+            "subject": f"via nginx {i}",
+            "requester": {"email": "n@example.test"},
+            "message": {"body": "hi"},
+        }
+        response = httpx.post(f"{base}/api/v1/tickets", json=payload, headers=headers, timeout=10)
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    assert len(set(ids)) == 4
