@@ -5,7 +5,9 @@ Errors are always JSON: {"error": {"code": ..., "message": ...}}.
 
 from __future__ import annotations
 
-from django.db import connection
+from typing import Any
+
+from django.db import DataError, connection
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
@@ -14,7 +16,54 @@ from ninja.errors import ValidationError as NinjaValidationError
 from caredesk.core.api_auth import agent_auth
 from caredesk.core.errors import DomainError
 
-api = NinjaAPI(
+ERROR_STATUSES = {
+    "400": "Malformed request (e.g. the body is not JSON)",
+    "401": "No valid API token or session",
+    "403": "Not allowed for your role or token scope",
+    "404": "Not found, or outside your scope",
+    "409": "Conflict (already exists, or changed by someone else)",
+    "413": "Too large (attachment or body)",
+    "422": "Validation failed",
+    "429": "Rate limited",
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+
+
+class CaredeskAPI(NinjaAPI):
+    """Documents the uniform JSON error answer on every operation."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in ERROR_STATUSES.items():
+                    responses.setdefault(
+                        status,
+                        {
+                            "description": description,
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Error"}
+                                }
+                            },
+                        },
+                    )
+        return schema
+
+
+api = CaredeskAPI(
     title="caredesk API",
     version="1",
     description="Tickets, messages, customers and the rest of caredesk. Authenticate with `Authorization: Bearer <token>`.",
@@ -59,6 +108,19 @@ def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> Http
     return error_response(request, 422, "validation_failed", message, details=exc.errors)
 
 
+@api.exception_handler(OverflowError)
+def on_overflow(request: HttpRequest, exc: OverflowError) -> HttpResponse:
+    return error_response(request, 422, "out_of_range", "A number in the request is out of range.")
+
+
+@api.exception_handler(DataError)
+def on_data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
+    # The database refused a value (too large, wrong encoding): the caller's input, not our fault.
+    return error_response(
+        request, 422, "out_of_range", "A value in the request is out of range for its field."
+    )
+
+
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return error_response(
@@ -80,7 +142,10 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         413: "too_large",
         429: "rate_limited",
     }
-    return error_response(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
+    message = str(exc)
+    if exc.status_code == 400 and message.startswith("Cannot parse request body"):
+        return error_response(request, 400, "malformed_json", "The request body is not valid JSON.")
+    return error_response(request, exc.status_code, codes.get(exc.status_code, "error"), message)
 
 
 class HealthOut(Schema):
@@ -119,11 +184,16 @@ def health(request: HttpRequest) -> tuple[int, dict[str, str]]:
 
 def _register_routers() -> None:
     from caredesk.accounts.api import router as accounts_router
+    from caredesk.customers.api import organizations_router
     from caredesk.customers.api import router as customers_router
+    from caredesk.tickets.api import attachments_router, catalog_router
     from caredesk.tickets.api import router as tickets_router
 
     api.add_router("/v1/tickets", tickets_router)
+    api.add_router("/v1/attachments", attachments_router)
+    api.add_router("/v1", catalog_router)
     api.add_router("/v1/customers", customers_router)
+    api.add_router("/v1/organizations", organizations_router)
     api.add_router("/v1", accounts_router)
 
     from caredesk.compliance.api import router as compliance_router

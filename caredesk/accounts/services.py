@@ -110,3 +110,41 @@ def get_agent(agent_id: int) -> User:
         return User.objects.get(pk=agent_id)
     except User.DoesNotExist as exc:
         raise NotFound(f"Agent {agent_id} does not exist.") from exc
+
+
+AGENT_FIELDS = {
+    "name",
+    "role",
+    "tier",
+    "languages",
+    "capacity",
+    "time_zone",
+    "is_active",
+    "presence",
+    "signature",
+}
+
+
+@transaction.atomic
+def update_agent(
+    agent: User, *, teams: list[Team] | None = None, skills: list | None = None, **changes: object
+) -> User:
+    """Change an agent's profile, role, tier, teams or skills (audited through signals)."""
+    unknown = set(changes) - AGENT_FIELDS
+    if unknown:
+        raise ValidationFailed(f"Unknown agent fields: {', '.join(sorted(unknown))}.")
+    if "role" in changes and changes["role"] not in Role.values:
+        raise ValidationFailed(f"role must be one of {', '.join(Role.values)}.")
+    if "tier" in changes and changes["tier"] not in Tier.values:
+        raise ValidationFailed(f"tier must be one of {', '.join(Tier.values)}.")
+    for field, value in changes.items():
+        setattr(agent, field, value)
+    if "role" in changes:
+        agent.is_staff = agent.is_superuser = changes["role"] == Role.ADMIN
+    agent.save()
+    if teams is not None:
+        agent.teams.set(teams)
+        agent._team_ids = None  # type: ignore[attr-defined]
+    if skills is not None:
+        agent.skills.set(skills)
+    return agent
