@@ -144,7 +144,7 @@ def update_agent(
     agent.save()
     if teams is not None:
         agent.teams.set(teams)
-        agent._team_ids = None  # type: ignore[attr-defined]
+        agent.__dict__.pop("_team_ids", None)
     if skills is not None:
         agent.skills.set(skills)
     return agent
