@@ -1,0 +1,540 @@
+"""The demo data set: a small online retailer's support team with a realistic history.
+
+Three teams (Billing, Technical Support, Orders & Logistics), twelve agents across the tiers,
+about 200 customers in organizations and about 1,000 tickets across channels and statuses with
+conversations. Ticket topics follow the ABCD customer-service guidelines (flows and subflows,
+agent actions) when the data set is present (CAREDESK_DEMO_DATA_DIR, or ../shared/data/abcd next
+to the project); otherwise a built-in copy of the topic list is used. Everything is created
+through the services, so events, timestamps and SLA-relevant fields are what real use produces.
+The generator is seeded: the same data every time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from caredesk.accounts.models import Role, Skill, Team, Tier, User
+from caredesk.accounts.services import create_agent
+from caredesk.customers.models import Customer, Organization
+from caredesk.customers.services import create_customer
+from caredesk.tickets.models import Message, Priority, Status, Ticket, TicketEvent
+from caredesk.tickets.services import Actor, assign, change_status, create_ticket, post_message
+
+DEMO_DOMAIN = "demo.caredesk.test"
+DEMO_PASSWORD = "caredesk-demo"
+ADMIN_EMAIL = f"admin@{DEMO_DOMAIN}"
+
+TEAMS = [
+    ("Billing", "billing", "Refunds, charges, subscriptions and disputes."),
+    ("Technical Support", "technical", "Sign-in, the website and account settings."),
+    ("Orders & Logistics", "orders", "Orders, shipping, returns and product questions."),
+]
+
+# ABCD flow -> team slug
+FLOW_TEAM = {
+    "Product Defect": "billing",
+    "Purchase Dispute": "billing",
+    "Subscription Inquiry": "billing",
+    "Account Access": "technical",
+    "Troubleshoot Site": "technical",
+    "Manage Account": "technical",
+    "Order Issue": "orders",
+    "Shipping Issue": "orders",
+    "Single-Item Query": "orders",
+    "Storewide Query": "orders",
+}
+
+BUILTIN_SUBFLOWS = {
+    "Product Defect": ["Initiate Refund", "Refund Status", "Return Due to Size"],
+    "Purchase Dispute": [
+        "Bad Price Competitor",
+        "Promo Code Invalid",
+        "Mistimed Billing Never Bought",
+    ],
+    "Subscription Inquiry": ["Status Due Amount", "Manage Pay Bill", "Manage Dispute Bill"],
+    "Account Access": ["Recover Username", "Recover Password", "Reset Two-Factor Auth"],
+    "Troubleshoot Site": ["Invalid Credit Card", "Cart Not Updating", "Website Too Slow"],
+    "Manage Account": ["Manage Change Address", "Manage Change Phone", "Manage Payment Method"],
+    "Order Issue": ["Status Delivery Time", "Status Mystery Fee", "Manage Cancel"],
+    "Shipping Issue": ["Shipping Status", "Missing Item", "Shipping Cost"],
+    "Single-Item Query": ["Boots FAQ", "Jeans FAQ", "Jacket FAQ"],
+    "Storewide Query": ["Pricing FAQ", "Membership FAQ", "Policy FAQ"],
+}
+
+OPENERS = {
+    "Product Defect": [
+        "I need to return an item I bought, {detail}.",
+        "Where is my refund? {detail}.",
+        "The {product} I received is faulty and I want my money back.",
+    ],
+    "Purchase Dispute": [
+        "I was charged for something I never bought.",
+        "The price of the {product} dropped the day after I bought it.",
+        "My promo code is not accepted at checkout.",
+    ],
+    "Subscription Inquiry": [
+        "How much do I owe on my subscription?",
+        "I want to pay my bill but the page fails.",
+        "I think my last bill is wrong.",
+    ],
+    "Account Access": [
+        "I can't sign in to my account.",
+        "I forgot my password and the reset email never arrives.",
+        "I lost my phone and can't get past two-factor.",
+    ],
+    "Troubleshoot Site": [
+        "My credit card keeps getting rejected on your site.",
+        "Items I add don't show up in my cart.",
+        "Your website is extremely slow today.",
+    ],
+    "Manage Account": [
+        "I moved and need to change my shipping address.",
+        "Please update the phone number on my account.",
+        "I want to change the card on file.",
+    ],
+    "Order Issue": [
+        "When will my order arrive?",
+        "There's a fee on my order I don't understand.",
+        "I'd like to cancel my order before it ships.",
+    ],
+    "Shipping Issue": [
+        "My package says delivered but I don't have it.",
+        "One item was missing from my box.",
+        "Why is shipping so expensive to my area?",
+    ],
+    "Single-Item Query": [
+        "Do the {product} run true to size?",
+        "What material is the {product} made of?",
+        "Is the {product} waterproof?",
+    ],
+    "Storewide Query": [
+        "Do you price-match other stores?",
+        "What do I get with a gold membership?",
+        "What is your return policy on sale items?",
+    ],
+}
+FOLLOW_UPS = [
+    "Thanks, that helps.",
+    "Any update on this?",
+    "I still have the problem.",
+    "Here is my order number.",
+    "Great, thank you so much!",
+    "Can you check again please?",
+]
+CLOSINGS = [
+    "Is there anything else I can help you with?",
+    "I've taken care of it; you'll get a confirmation email shortly.",
+    "Happy to help. Have a great day!",
+]
+PRODUCTS = ["jeans", "boots", "jacket", "shirt", "sneakers", "backpack"]
+FIRST = [
+    "Alex",
+    "Sam",
+    "Jordan",
+    "Taylor",
+    "Morgan",
+    "Casey",
+    "Riley",
+    "Jamie",
+    "Avery",
+    "Quinn",
+    "Dana",
+    "Robin",
+    "Chris",
+    "Pat",
+    "Lee",
+    "Kim",
+    "Noah",
+    "Emma",
+    "Liam",
+    "Olivia",
+    "Mia",
+    "Lucas",
+    "Sofia",
+    "Mateo",
+    "Yuki",
+    "Aisha",
+    "Omar",
+    "Ines",
+    "Hannah",
+    "Jonas",
+]
+LAST = [
+    "Smith",
+    "Garcia",
+    "Chen",
+    "Müller",
+    "Rossi",
+    "Kowalski",
+    "Nguyen",
+    "Okafor",
+    "Silva",
+    "Johansson",
+    "Patel",
+    "Dubois",
+    "Novak",
+    "Tanaka",
+    "Haddad",
+    "Fischer",
+    "Moreau",
+    "Costa",
+    "Lindqvist",
+    "Brown",
+]
+ORGS = [
+    "Acme Outfitters",
+    "Northwind Traders",
+    "Globex Retail",
+    "Initech",
+    "Umbrella Stores",
+    "Stark Supplies",
+    "Wayne Goods",
+    "Soylent Market",
+    "Hooli Shop",
+    "Vandelay Imports",
+    "Pied Piper Co",
+    "Tyrell Trading",
+    "Cyberdyne Apparel",
+    "Wonka Sweets",
+    "Oscorp Gear",
+    "Gringotts Finance",
+    "Monsters Inc",
+    "Duff Brewing",
+    "Aperture Labs",
+    "Black Mesa Supply",
+    "Blue Sun Foods",
+    "Zorg Industries",
+    "Massive Dynamic",
+    "Nakatomi Trading",
+]
+
+AGENTS = [
+    # (name, email local part, role, tier, team slugs, skills, languages)
+    (
+        "Ada Admin",
+        "admin",
+        Role.ADMIN,
+        Tier.LEAD,
+        ["billing", "technical", "orders"],
+        ["escalations"],
+        ["en", "de"],
+    ),
+    (
+        "Bea Billing",
+        "bea",
+        Role.LEAD,
+        Tier.LEAD,
+        ["billing"],
+        ["refunds", "disputes"],
+        ["en", "es"],
+    ),
+    ("Tom Tech", "tom", Role.LEAD, Tier.LEAD, ["technical"], ["accounts", "web"], ["en"]),
+    (
+        "Olga Orders",
+        "olga",
+        Role.LEAD,
+        Tier.LEAD,
+        ["orders"],
+        ["shipping", "returns"],
+        ["en", "pl"],
+    ),
+    (
+        "Sara Senior",
+        "sara",
+        Role.AGENT,
+        Tier.SENIOR,
+        ["billing"],
+        ["refunds", "disputes", "vip"],
+        ["en", "fr"],
+    ),
+    (
+        "Ravi Senior",
+        "ravi",
+        Role.AGENT,
+        Tier.SENIOR,
+        ["technical"],
+        ["accounts", "web", "vip"],
+        ["en", "hi"],
+    ),
+    ("Marta Mid", "marta", Role.AGENT, Tier.MID, ["orders"], ["shipping"], ["en", "es"]),
+    ("Mike Mid", "mike", Role.AGENT, Tier.MID, ["billing"], ["refunds"], ["en"]),
+    (
+        "Nina Mid",
+        "nina",
+        Role.AGENT,
+        Tier.MID,
+        ["technical", "orders"],
+        ["web", "returns"],
+        ["en", "de"],
+    ),
+    ("Jack Junior", "jack", Role.AGENT, Tier.JUNIOR, ["orders"], ["shipping"], ["en"]),
+    ("Julia Junior", "julia", Role.AGENT, Tier.JUNIOR, ["billing"], [], ["en", "it"]),
+    ("Jin Junior", "jin", Role.AGENT, Tier.JUNIOR, ["technical"], ["web"], ["en", "ko"]),
+]
+
+CHANNELS = [
+    ("email", 45),
+    ("chat", 20),
+    ("web", 12),
+    ("phone", 10),
+    ("sms", 4),
+    ("whatsapp", 5),
+    ("api", 4),
+]
+STATUSES = [
+    (Status.NEW, 8),
+    (Status.OPEN, 22),
+    (Status.PENDING, 12),
+    (Status.ON_HOLD, 5),
+    (Status.SOLVED, 35),
+    (Status.CLOSED, 18),
+]
+PRIORITIES = [(Priority.LOW, 20), (Priority.NORMAL, 55), (Priority.HIGH, 18), (Priority.URGENT, 7)]
+
+
+@dataclass
+class Topic:
+    flow: str
+    subflow: str
+    advice: list[str]
+
+
+def abcd_dir() -> Path | None:
+    candidates = [
+        os.environ.get("CAREDESK_DEMO_DATA_DIR", ""),
+        str(settings.BASE_DIR.parent.parent / "shared" / "data" / "abcd"),
+    ]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "guidelines.json").exists():
+            return Path(candidate)
+    return None
+
+
+def load_topics() -> list[Topic]:
+    folder = abcd_dir()
+    topics: list[Topic] = []
+    if folder is not None:
+        guidelines = json.loads((folder / "guidelines.json").read_text())
+        for flow, body in guidelines.items():
+            if flow not in FLOW_TEAM:
+                continue
+            for subflow, details in body.get("subflows", {}).items():
+                advice = [a.get("text", "") for a in details.get("actions", []) if a.get("text")]
+                topics.append(Topic(flow, subflow, advice))
+    if not topics:
+        topics = [Topic(flow, sub, []) for flow, subs in BUILTIN_SUBFLOWS.items() for sub in subs]
+    return topics
+
+
+def load_sample_dialogues() -> list[dict[str, Any]]:
+    folder = abcd_dir()
+    if folder is None or not (folder / "abcd_sample.json").exists():
+        return []
+    return json.loads((folder / "abcd_sample.json").read_text())
+
+
+def _weighted(rng: random.Random, pairs: list[tuple[Any, int]]) -> Any:
+    return rng.choices([p for p, _ in pairs], weights=[w for _, w in pairs])[0]
+
+
+def _agent_reply(rng: random.Random, topic: Topic) -> str:
+    if topic.advice:
+        hint = rng.choice(topic.advice)
+        hint = hint.replace("[", "").replace("]", "")
+        return f"Thanks for reaching out about this. {hint}"
+    return f"Thanks for reaching out. I'm looking into your {topic.subflow.lower()} question now."
+
+
+def is_loaded() -> bool:
+    return User.objects.filter(email=ADMIN_EMAIL).exists()
+
+
+# Other parts of caredesk add their demo content (knowledge base, mailboxes, ...) here.
+EXTRA_LOADERS: list[Callable[[], None]] = []
+
+
+def load_demo(
+    *,
+    tickets: int = 1000,
+    customers: int = 200,
+    seed: int = 7,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> dict[str, int]:
+    """Create the demo data set (idempotent: does nothing when it is already loaded)."""
+    if is_loaded():
+        return {"tickets": 0}
+    rng = random.Random(seed)
+    now = timezone.now()
+    with transaction.atomic():
+        teams = {
+            slug: Team.objects.get_or_create(
+                slug=slug,
+                defaults={
+                    "name": name,
+                    "description": desc,
+                    "email_address": f"{slug}@{DEMO_DOMAIN}",
+                },
+            )[0]
+            for name, slug, desc in TEAMS
+        }
+        agents: dict[str, list[User]] = {slug: [] for slug in teams}
+        for name, local, role, tier, team_slugs, skills, languages in AGENTS:
+            agent = create_agent(
+                email=f"{local}@{DEMO_DOMAIN}",
+                name=name,
+                password=DEMO_PASSWORD,
+                role=role,
+                tier=tier,
+                teams=[teams[s] for s in team_slugs],
+                languages=languages,
+                check_password=False,
+            )
+            agent.skills.set([Skill.objects.get_or_create(name=s)[0] for s in skills])
+            for slug in team_slugs:
+                if role != Role.ADMIN:
+                    agents[slug].append(agent)
+        progress("teams and agents")
+        organizations = [
+            Organization.objects.create(
+                name=name,
+                domain=name.lower().replace(" ", "") + ".test",
+                shared_tickets=rng.random() < 0.3,
+            )
+            for name in ORGS
+        ]
+        people: list[Customer] = []
+        used: set[str] = set()
+        while len(people) < customers:
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            org = rng.choice(organizations) if rng.random() < 0.6 else None
+            domain = org.domain if org else rng.choice(["mail.test", "post.test", "inbox.test"])
+            local = f"{first}.{last}".lower().replace("ü", "ue")
+            email = f"{local}{len(people)}@{domain}"
+            if email in used:
+                continue
+            used.add(email)
+            phone = f"+1415555{len(people):04d}" if rng.random() < 0.4 else ""
+            people.append(
+                create_customer(
+                    name=f"{first} {last}",
+                    email=email,
+                    phone=phone,
+                    organization=org,
+                    language=rng.choice(["en", "en", "en", "es", "de", "fr"]),
+                    vip=rng.random() < 0.05,
+                )
+            )
+        progress("customers")
+        topics = load_topics()
+        dialogues = load_sample_dialogues()
+        created: list[tuple[Ticket, int]] = []
+        for index in range(tickets):
+            topic = rng.choice(topics)
+            team = teams[FLOW_TEAM[topic.flow]]
+            requester = rng.choice(people)
+            channel = _weighted(rng, CHANNELS)
+            status = _weighted(rng, STATUSES)
+            opener = rng.choice(OPENERS.get(topic.flow, ["I need help with {detail}."])).format(
+                product=rng.choice(PRODUCTS), detail=topic.subflow.lower()
+            )
+            dialogue = dialogues[index] if index < len(dialogues) else None
+            if dialogue is not None:
+                lines = [text for speaker, text in dialogue["original"] if speaker == "customer"]
+                opener = " ".join(lines[:3]) or opener
+            ticket = create_ticket(
+                Actor.of_customer(requester),
+                subject=topic.subflow,
+                requester=requester,
+                body_text=opener,
+                channel=channel,
+                priority=_weighted(rng, PRIORITIES),
+                team=team,
+                category=topic.flow,
+                tags=[topic.flow.lower().replace(" ", "-")] + (["vip"] if requester.vip else []),
+            )
+            if status != Status.NEW:
+                agent = rng.choice(agents[team.slug])
+                assign(agent, ticket, agent)
+                if dialogue is not None:
+                    for speaker, text in dialogue["original"][3:14]:
+                        if speaker == "agent":
+                            post_message(agent, ticket, body_text=text)
+                        elif speaker == "customer":
+                            post_message(Actor.of_customer(requester), ticket, body_text=text)
+                else:
+                    post_message(agent, ticket, body_text=_agent_reply(rng, topic))
+                    if rng.random() < 0.6:
+                        post_message(
+                            Actor.of_customer(requester), ticket, body_text=rng.choice(FOLLOW_UPS)
+                        )
+                    if rng.random() < 0.25:
+                        post_message(
+                            agent,
+                            ticket,
+                            body_text=f"Checked the account: {topic.subflow} case.",
+                            internal=True,
+                        )
+                if status in (Status.SOLVED, Status.CLOSED):
+                    post_message(
+                        agent, ticket, body_text=rng.choice(CLOSINGS), status_after=Status.SOLVED
+                    )
+                    if status == Status.CLOSED:
+                        change_status(agent, ticket, Status.CLOSED)
+                elif status != Status.OPEN:
+                    change_status(agent, ticket, status)
+            created.append((ticket, index))
+        progress("tickets")
+        _spread_over_time(created, now, rng)
+        for loader in EXTRA_LOADERS:
+            loader()
+    return {
+        "teams": len(teams),
+        "agents": len(AGENTS),
+        "customers": len(people),
+        "tickets": len(created),
+    }
+
+
+def _spread_over_time(created: list[tuple[Ticket, int]], now: Any, rng: random.Random) -> None:
+    """Move each ticket's history back in time so the demo has 90 days of activity."""
+    for ticket, _ in created:
+        shift = timedelta(days=rng.uniform(0, 90), minutes=rng.uniform(0, 600))
+        if ticket.status in (Status.NEW, Status.OPEN):
+            shift = timedelta(hours=rng.uniform(0, 72))
+        messages = list(
+            Message.objects.filter(ticket=ticket).order_by("id").values_list("id", flat=True)
+        )
+        step = timedelta(minutes=rng.uniform(20, 240))
+        base = now - shift
+        for offset, message_id in enumerate(messages):
+            Message.objects.filter(pk=message_id).update(created_at=base + step * offset)
+        TicketEvent.objects.filter(ticket=ticket).update(created_at=base)
+        end = base + step * max(len(messages) - 1, 0)
+        fields: dict[str, Any] = {"created_at": base, "updated_at": end}
+        names = (
+            "first_response_at",
+            "last_customer_message_at",
+            "last_agent_message_at",
+            "solved_at",
+            "closed_at",
+        )
+        current = Ticket.objects.filter(pk=ticket.pk).values(*names).get()
+        for name in names:
+            if current[name] is not None:
+                fields[name] = (
+                    end
+                    if name in ("solved_at", "closed_at", "last_customer_message_at")
+                    else base + step
+                )
+        Ticket.objects.filter(pk=ticket.pk).update(**fields)
