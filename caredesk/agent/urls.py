@@ -1,6 +1,33 @@
 """Agent workspace URLs."""
 
-from django.urls import URLPattern, URLResolver
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from caredesk.agent import admin_views, views
 
 app_name = "agent"
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("", views.inbox, name="inbox"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(next_page="/agent/login/"), name="logout"),
+    path("password/", views.PasswordChangeView.as_view(), name="password"),
+    path("views/save/", views.save_view, name="save-view"),
+    path("views/<int:view_id>/delete/", views.delete_view, name="delete-view"),
+    path("bulk/", views.bulk, name="bulk"),
+    path("tickets/<int:number>/", views.ticket_page, name="ticket"),
+    path("tickets/<int:number>/reply/", views.reply, name="reply"),
+    path("tickets/<int:number>/follow-up/", views.create_follow_up, name="follow-up"),
+    path("tickets/<int:number>/update/", views.update, name="update"),
+    path("tickets/<int:number>/merge/", views.merge, name="merge"),
+    path("tickets/<int:number>/split/", views.split, name="split"),
+    path("tickets/<int:number>/link/", views.link, name="link"),
+    path("tickets/<int:number>/presence/", views.presence, name="presence"),
+    path("tickets/<int:number>/<slug:action>/", views.quick_action, name="quick"),
+    path("attachments/<int:attachment_id>/", views.attachment, name="attachment"),
+    path("customers/<int:customer_id>/", views.customer_page, name="customer"),
+    path("customers/<int:customer_id>/edit/", views.customer_edit, name="customer-edit"),
+    path("search/", views.search, name="search"),
+    path("admin/", admin_views.admin_home, name="admin"),
+    path("admin/<slug:section>/", admin_views.admin_section, name="admin-section"),
+    path("admin/<slug:section>/<int:item_id>/", admin_views.admin_section, name="admin-edit"),
+]

@@ -1060,6 +1060,28 @@ def post_message(
     return message
 
 
+@transaction.atomic
+def follow_up(actor: User | Actor, closed: Ticket, *, body_text: str, subject: str = "") -> Ticket:
+    """A new ticket for the same requester, linked to a closed one (closed tickets take no replies)."""
+    who = as_actor(actor)
+    if not body_text.strip():
+        raise ValidationFailed("The message is empty.", code="empty_message")
+    ticket = create_ticket(
+        who,
+        subject=subject or f"Follow-up to #{closed.pk}: {closed.subject}",
+        requester=closed.requester,
+        channel=closed.channel,
+        priority=closed.priority,
+        team=closed.team,
+        assignee=who.agent
+        if who.agent and (closed.team is None or closed.team_id in who.agent.team_ids())
+        else None,
+    )
+    TicketLink.objects.create(source=ticket, target=closed, kind=LinkKind.FOLLOW_UP)
+    post_message(who, ticket, body_text=body_text)
+    return ticket
+
+
 def set_delivery_status(message: Message, status: str, error: str = "") -> None:
     if status not in DeliveryStatus.values:
         raise ValidationFailed(f"Unknown delivery status {status!r}.")

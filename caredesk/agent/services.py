@@ -1,0 +1,233 @@
+"""Workspace logic: inbox views and counts, filters, collision presence, saved views, bulk edits."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from caredesk.accounts.models import User
+from caredesk.agent.models import SavedView
+from caredesk.core.errors import DomainError, ValidationFailed
+from caredesk.core.pagination import Page, paginate
+from caredesk.tickets import services as tickets
+from caredesk.tickets.models import ACTIVE_STATUSES, PRIORITY_BY_NAME, Status, Ticket
+
+COUNT_CAP = 1000
+PRESENCE_SECONDS = 20
+
+
+@dataclass(frozen=True)
+class InboxView:
+    key: str
+    label: str
+
+
+VIEWS = [
+    InboxView("mine", "My open tickets"),
+    InboxView("unassigned", "Unassigned in my teams"),
+    InboxView("team", "All open in my teams"),
+    InboxView("pending", "Pending"),
+    InboxView("on_hold", "On hold"),
+    InboxView("solved", "Recently solved"),
+    InboxView("all", "All tickets"),
+]
+VIEW_KEYS = {v.key for v in VIEWS}
+SORTS = {
+    "-updated_at": "Last updated",
+    "updated_at": "Oldest update",
+    "-created_at": "Newest",
+    "created_at": "Oldest",
+    "-priority": "Highest priority",
+}
+FILTER_KEYS = ("status", "priority", "channel", "tag", "team", "assignee", "customer")
+
+
+def _team_scope(agent: User) -> Q:
+    return Q(team_id__in=agent.team_ids()) | Q(team__isnull=True)
+
+
+def view_queryset(agent: User, view: str) -> QuerySet[Ticket]:
+    if view not in VIEW_KEYS:
+        raise ValidationFailed(f"Unknown inbox view {view!r}.")
+    qs = tickets.visible_tickets(agent)
+    if view == "mine":
+        return qs.filter(assignee=agent, status__in=ACTIVE_STATUSES)
+    if view == "unassigned":
+        return qs.filter(_team_scope(agent), assignee__isnull=True, status__in=ACTIVE_STATUSES)
+    if view == "team":
+        return qs.filter(_team_scope(agent), status__in=ACTIVE_STATUSES)
+    if view == "pending":
+        return qs.filter(status=Status.PENDING)
+    if view == "on_hold":
+        return qs.filter(status=Status.ON_HOLD)
+    if view == "solved":
+        return qs.filter(status=Status.SOLVED, solved_at__gte=timezone.now() - timedelta(days=7))
+    return qs
+
+
+def apply_filters(qs: QuerySet[Ticket], filters: dict[str, str], agent: User) -> QuerySet[Ticket]:
+    if filters.get("status"):
+        qs = qs.filter(status=filters["status"])
+    if filters.get("priority") in PRIORITY_BY_NAME:
+        qs = qs.filter(priority=PRIORITY_BY_NAME[filters["priority"]])
+    if filters.get("channel"):
+        qs = qs.filter(channel=filters["channel"])
+    if filters.get("tag"):
+        qs = qs.filter(tags__name=filters["tag"].strip().lower())
+    if (filters.get("team") or "").isdigit():
+        qs = qs.filter(team_id=int(filters["team"]))
+    assignee = filters.get("assignee") or ""
+    if assignee == "me":
+        qs = qs.filter(assignee=agent)
+    elif assignee == "none":
+        qs = qs.filter(assignee__isnull=True)
+    elif assignee.isdigit():
+        qs = qs.filter(assignee_id=int(assignee))
+    if (filters.get("customer") or "").isdigit():
+        qs = qs.filter(requester_id=int(filters["customer"]))
+    return qs
+
+
+def inbox(
+    agent: User,
+    view: str,
+    filters: dict[str, str],
+    *,
+    sort: str = "-updated_at",
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    if sort not in SORTS:
+        sort = "-updated_at"
+    qs = apply_filters(view_queryset(agent, view), filters, agent)
+    qs = qs.select_related("requester", "assignee", "team").prefetch_related("tags")
+    return paginate(qs, order=sort, cursor=cursor, limit=limit)
+
+
+def view_counts(agent: User) -> dict[str, str]:
+    """Counts per view, capped so that a million-ticket table still answers quickly."""
+    counts = {}
+    for view in VIEWS:
+        n = view_queryset(agent, view.key).order_by().values("id")[: COUNT_CAP + 1].count()
+        counts[view.key] = f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)
+    return counts
+
+
+def clean_filters(raw: dict[str, Any]) -> dict[str, str]:
+    return {k: str(raw.get(k, "")).strip()[:64] for k in FILTER_KEYS if str(raw.get(k, "")).strip()}
+
+
+def save_view(agent: User, name: str, view: str, filters: dict[str, str]) -> SavedView:
+    name = name.strip()[:80]
+    if not name:
+        raise ValidationFailed("Give the view a name.")
+    if view not in VIEW_KEYS:
+        raise ValidationFailed("Unknown view.")
+    saved, _ = SavedView.objects.update_or_create(
+        owner=agent, name=name, defaults={"view": view, "filters": filters}
+    )
+    return saved
+
+
+# --- collision detection ------------------------------------------------------------------
+
+
+def _presence_key(ticket_id: int) -> str:
+    return f"caredesk:presence:ticket:{ticket_id}"
+
+
+def mark_presence(ticket_id: int, agent: User, state: str = "viewing") -> None:
+    """Record that an agent is viewing (or typing on) a ticket; kept in the shared cache."""
+    if state not in ("viewing", "typing", "left"):
+        state = "viewing"
+    key = _presence_key(ticket_id)
+    entries: dict[str, Any] = cache.get(key) or {}
+    now = time.time()
+    entries = {k: v for k, v in entries.items() if now - v["at"] < PRESENCE_SECONDS}
+    if state == "left":
+        entries.pop(str(agent.pk), None)
+    else:
+        entries[str(agent.pk)] = {"name": agent.name, "state": state, "at": now}
+    cache.set(key, entries, PRESENCE_SECONDS * 3)
+
+
+def others_on_ticket(ticket_id: int, agent: User) -> list[dict[str, Any]]:
+    entries: dict[str, Any] = cache.get(_presence_key(ticket_id)) or {}
+    now = time.time()
+    return sorted(
+        (
+            {"agent_id": int(k), **v}
+            for k, v in entries.items()
+            if k != str(agent.pk) and now - v["at"] < PRESENCE_SECONDS
+        ),
+        key=lambda e: e["name"],
+    )
+
+
+# --- bulk actions -------------------------------------------------------------------------
+
+
+@dataclass
+class BulkResult:
+    changed: int
+    errors: list[str]
+
+
+def bulk_update(agent: User, ticket_ids: list[int], action: str, value: str = "") -> BulkResult:
+    """Apply one action to many tickets through the same services as single edits."""
+    if not ticket_ids:
+        raise ValidationFailed("Select at least one ticket.")
+    if len(ticket_ids) > 200:
+        raise ValidationFailed("Bulk actions take at most 200 tickets at a time.")
+    selected = list(tickets.visible_tickets(agent).filter(pk__in=ticket_ids).order_by("id"))
+    errors: list[str] = []
+    changed = 0
+    if action == "merge":
+        if len(selected) < 2:
+            raise ValidationFailed("Select at least two tickets to merge.")
+        target_id = int(value) if value.isdigit() else selected[0].pk
+        target = next((t for t in selected if t.pk == target_id), None) or tickets.access_ticket(
+            agent, target_id
+        )
+        for ticket in selected:
+            if ticket.pk == target.pk:
+                continue
+            try:
+                tickets.merge(agent, ticket, target)
+                changed += 1
+            except DomainError as exc:
+                errors.append(f"#{ticket.pk}: {exc.message}")
+        return BulkResult(changed, errors)
+    for ticket in selected:
+        try:
+            if action == "assign_me":
+                tickets.assign(agent, ticket, agent)
+            elif action == "assign":
+                assignee = (
+                    User.objects.filter(pk=int(value), is_active=True).first()
+                    if value.isdigit()
+                    else None
+                )
+                if assignee is None:
+                    raise ValidationFailed("Choose an agent.")
+                tickets.assign(agent, ticket, assignee)
+            elif action == "status":
+                tickets.change_status(agent, ticket, value)
+            elif action == "tag":
+                if not value.strip():
+                    raise ValidationFailed("Type a tag.")
+                tickets.add_tags(agent, ticket, [value])
+            else:
+                raise ValidationFailed(f"Unknown bulk action {action!r}.")
+            changed += 1
+        except DomainError as exc:
+            errors.append(f"#{ticket.pk}: {exc.message}")
+    missing = set(ticket_ids) - {t.pk for t in selected}
+    errors += [f"#{pk}: not found" for pk in sorted(missing)]
+    return BulkResult(changed, errors)

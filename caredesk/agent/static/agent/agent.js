@@ -1,0 +1,84 @@
+/* Keyboard-first workspace: j/k move, Enter opens, r reply, n note, a assign to me, s solve,
+   / search, ? shortcuts. No inline scripts anywhere (the CSP forbids them). */
+(function () {
+  "use strict";
+  var rows = function () { return Array.prototype.slice.call(document.querySelectorAll("tr[data-row]")); };
+  var current = -1;
+
+  function select(index) {
+    var list = rows();
+    if (!list.length) return;
+    current = Math.max(0, Math.min(index, list.length - 1));
+    list.forEach(function (row, i) { row.classList.toggle("selected", i === current); });
+    var link = list[current].querySelector("a");
+    if (link) { link.focus({ preventScroll: true }); }
+    list[current].scrollIntoView({ block: "nearest" });
+  }
+
+  function typing(target) {
+    return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+  }
+
+  function composer(mode) {
+    var form = document.getElementById("composer-form");
+    if (!form) return false;
+    var note = mode === "note";
+    document.getElementById("composer-internal").value = note ? "1" : "0";
+    form.closest(".composer").classList.toggle("note-mode", note);
+    document.getElementById("composer-label").textContent = note ? "Internal note (only agents see it)" : "Reply to the customer";
+    document.getElementById("composer-submit").textContent = note ? "Add note" : "Send";
+    document.getElementById("tab-reply").setAttribute("aria-selected", String(!note));
+    document.getElementById("tab-note").setAttribute("aria-selected", String(note));
+    document.getElementById("composer-body").focus();
+    return true;
+  }
+
+  function submit(id) {
+    var form = document.getElementById(id);
+    if (form) { form.requestSubmit ? form.requestSubmit() : form.submit(); return true; }
+    return false;
+  }
+
+  document.addEventListener("click", function (event) {
+    var tab = event.target.closest("[data-composer]");
+    if (tab) { composer(tab.getAttribute("data-composer")); }
+    if (event.target.closest("[data-shortcuts-open]")) { document.getElementById("shortcuts").showModal(); }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && typing(event.target)) { event.target.blur(); return; }
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    var handled = true;
+    switch (event.key) {
+      case "j": select(current + 1); break;
+      case "k": select(current - 1); break;
+      case "Enter":
+        if (current >= 0 && rows()[current]) { window.location = rows()[current].getAttribute("data-href"); } else { handled = false; }
+        break;
+      case "r": handled = composer("reply"); break;
+      case "n": handled = composer("note"); break;
+      case "a": handled = submit("assign-me-form"); break;
+      case "s": handled = submit("solve-form"); break;
+      case "/": document.getElementById("global-search").focus(); break;
+      case "?": document.getElementById("shortcuts").showModal(); break;
+      default: handled = false;
+    }
+    if (handled) event.preventDefault();
+  });
+
+  // Collision detection: tell the others when this agent starts typing.
+  var body = document.getElementById("composer-body");
+  if (body) {
+    var form = document.getElementById("composer-form");
+    var last = 0;
+    body.addEventListener("input", function () {
+      var now = Date.now();
+      if (now - last < 4000) return;
+      last = now;
+      var data = new FormData();
+      data.append("state", "typing");
+      data.append("csrfmiddlewaretoken", document.body.getAttribute("data-csrf"));
+      fetch(form.getAttribute("data-presence-url"), { method: "POST", body: data, credentials: "same-origin" });
+    });
+  }
+})();

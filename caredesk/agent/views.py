@@ -1,0 +1,482 @@
+"""The agent workspace (server-rendered, htmx-enhanced). Views are thin: they parse the request,
+call services and render. Every ticket is loaded through access_ticket (404 outside scope)."""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from caredesk.accounts.models import Team, User
+from caredesk.agent import services as workspace
+from caredesk.agent.models import SavedView
+from caredesk.core.errors import Conflict, DomainError, NotFound
+from caredesk.customers import services as crm
+from caredesk.customers.models import Customer, Organization
+from caredesk.search.services import search as run_search
+from caredesk.tickets import services as tickets
+from caredesk.tickets.models import (
+    Attachment,
+    Channel,
+    CustomField,
+    EventKind,
+    Message,
+    Priority,
+    Status,
+    Ticket,
+    TicketEvent,
+)
+
+# Events already visible as messages in the timeline.
+MESSAGE_EVENTS = {EventKind.MESSAGE_ADDED, EventKind.NOTE_ADDED, EventKind.VIEWED}
+
+
+def agent_view(view):  # type: ignore[no-untyped-def]
+    """Agents only; a DomainError becomes a message on the page instead of a 500."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
+
+    return wrapper
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "agent/login.html"
+    redirect_authenticated_user = True
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "agent/password_change.html"
+
+    def get_success_url(self) -> str:
+        messages.success(self.request, "Your password was changed.")
+        return reverse("agent:inbox")
+
+
+def _choices() -> dict[str, Any]:
+    return {
+        "statuses": Status.choices,
+        "priorities": [(label, label.title()) for _, label in Priority.choices],
+        "channels": Channel.choices,
+    }
+
+
+@agent_view
+def inbox(request: HttpRequest) -> HttpResponse:
+    agent: User = request.user  # type: ignore[assignment]
+    view = request.GET.get("view", "mine")
+    if view not in workspace.VIEW_KEYS:
+        view = "mine"
+    filters = workspace.clean_filters(request.GET)
+    sort = request.GET.get("sort", "-updated_at")
+    try:
+        page = workspace.inbox(
+            agent, view, filters, sort=sort, cursor=request.GET.get("cursor") or None
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("agent:inbox")
+    context = {
+        "views": workspace.VIEWS,
+        "view": view,
+        "counts": workspace.view_counts(agent),
+        "page": page,
+        "filters": filters,
+        "sort": sort,
+        "sorts": workspace.SORTS,
+        "teams": Team.objects.all(),
+        "saved_views": SavedView.objects.filter(owner=agent),
+        "team_agents": User.objects.filter(is_active=True, teams__in=agent.team_ids())
+        .distinct()
+        .order_by("name"),
+        **_choices(),
+    }
+    template = (
+        "agent/_ticket_rows.html"
+        if request.htmx and request.GET.get("cursor")
+        else "agent/inbox.html"
+    )  # type: ignore[attr-defined]
+    return render(request, template, context)
+
+
+@agent_view
+@require_POST
+def save_view(request: HttpRequest) -> HttpResponse:
+    try:
+        saved = workspace.save_view(
+            request.user,
+            request.POST.get("name", ""),
+            request.POST.get("view", "mine"),  # type: ignore[arg-type]
+            workspace.clean_filters(request.POST),
+        )
+        messages.success(request, f"Saved the view “{saved.name}”.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect(request.POST.get("next") or "agent:inbox")
+
+
+@agent_view
+@require_POST
+def delete_view(request: HttpRequest, view_id: int) -> HttpResponse:
+    SavedView.objects.filter(pk=view_id, owner=request.user).delete()
+    return redirect("agent:inbox")
+
+
+@agent_view
+@require_POST
+def bulk(request: HttpRequest) -> HttpResponse:
+    ids = [int(i) for i in request.POST.getlist("ticket") if i.isdigit()]
+    try:
+        result = workspace.bulk_update(
+            request.user, ids, request.POST.get("action", ""), request.POST.get("value", "")
+        )  # type: ignore[arg-type]
+        messages.success(request, f"Updated {result.changed} ticket(s).")
+        for error in result.errors[:10]:
+            messages.warning(request, error)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect(request.POST.get("next") or "agent:inbox")
+
+
+def _timeline(ticket: Ticket) -> list[dict[str, Any]]:
+    message_qs = (
+        Message.objects.filter(ticket=ticket)
+        .select_related("author_agent", "author_customer")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+    )
+    items: list[dict[str, Any]] = [
+        {"kind": "message", "at": m.created_at, "id": m.pk, "message": m} for m in message_qs
+    ]
+    events = (
+        TicketEvent.objects.filter(ticket=ticket)
+        .exclude(kind__in=MESSAGE_EVENTS)
+        .select_related("actor_agent")
+    )
+    items += [{"kind": "event", "at": e.created_at, "id": e.pk, "event": e} for e in events]
+    return sorted(items, key=lambda i: (i["at"], 0 if i["kind"] == "message" else 1, i["id"]))
+
+
+def _ticket_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
+    agent: User = request.user  # type: ignore[assignment]
+    requester = (
+        Customer.objects.select_related("organization")
+        .prefetch_related("identities")
+        .get(pk=ticket.requester_id)
+    )
+    previous = list(
+        tickets.visible_tickets(agent)
+        .filter(requester=requester)
+        .exclude(pk=ticket.pk)
+        .order_by("-created_at")[:10]
+    )
+    team_members = (
+        User.objects.filter(is_active=True, teams=ticket.team_id).order_by("name")
+        if ticket.team_id
+        else User.objects.filter(is_active=True).order_by("name")
+    )
+    return {
+        "ticket": ticket,
+        "timeline": _timeline(ticket),
+        "requester": requester,
+        "previous": previous,
+        "tags": sorted(t.name for t in ticket.tags.all()),
+        "followers": list(ticket.followers.all()),
+        "following": any(f.pk == agent.pk for f in ticket.followers.all()),
+        "links_out": list(ticket.links_out.all()),
+        "links_in": list(ticket.links_in.all()),
+        "teams": Team.objects.all(),
+        "team_members": team_members,
+        "custom_fields": [
+            (f, ticket.custom_fields.get(f.key)) for f in CustomField.objects.filter(active=True)
+        ],
+        "cc": list(ticket.cc.all()),
+        "others": workspace.others_on_ticket(ticket.pk, agent),
+        "organizations": Organization.objects.order_by("name")[:500],
+        **_choices(),
+    }
+
+
+@agent_view
+def ticket_page(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = tickets.access_ticket(request.user, number)  # type: ignore[arg-type]
+    workspace.mark_presence(ticket.pk, request.user)  # type: ignore[arg-type]
+    return render(request, "agent/ticket.html", _ticket_context(request, ticket))
+
+
+def _uploads(request: HttpRequest) -> list[tickets.InboundAttachment]:
+    return [
+        tickets.InboundAttachment(
+            filename=f.name or "attachment", content_type=f.content_type or "", content=f.read()
+        )
+        for f in request.FILES.getlist("files")
+    ]
+
+
+@agent_view
+@require_POST
+def reply(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = tickets.access_ticket(request.user, number)  # type: ignore[arg-type]
+    internal = request.POST.get("internal") == "1"
+    status_after = request.POST.get("status_after") or None
+    try:
+        tickets.post_message(
+            request.user,
+            ticket,
+            body_text=request.POST.get("body", ""),
+            internal=internal,  # type: ignore[arg-type]
+            attachments=_uploads(request),
+            status_after=status_after,
+        )
+        messages.success(request, "Note added." if internal else "Reply sent.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        if exc.code == "ticket_closed":
+            request.session["follow_up_draft"] = request.POST.get("body", "")[:20000]
+    return redirect("agent:ticket", number=ticket.pk)
+
+
+@agent_view
+@require_POST
+def create_follow_up(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = tickets.access_ticket(request.user, number)  # type: ignore[arg-type]
+    body = request.POST.get("body") or request.session.pop("follow_up_draft", "")
+    try:
+        new = tickets.follow_up(request.user, ticket, body_text=body)  # type: ignore[arg-type]
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("agent:ticket", number=ticket.pk)
+    messages.success(request, f"Follow-up #{new.pk} created and your reply sent.")
+    return redirect("agent:ticket", number=new.pk)
+
+
+def _field_changes(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
+    post = request.POST
+    changes: dict[str, Any] = {}
+    for name in ("status", "priority", "category", "language", "subject"):
+        if name in post:
+            changes[name] = post[name]
+    if "team" in post:
+        changes["team"] = (
+            Team.objects.filter(pk=post["team"]).first() if post["team"].isdigit() else None
+        )
+    if "assignee" in post:
+        value = post["assignee"]
+        if value == "me":
+            changes["assignee"] = request.user
+        else:
+            changes["assignee"] = (
+                User.objects.filter(pk=value, is_active=True).first() if value.isdigit() else None
+            )
+    if "tags" in post:
+        changes["tags"] = [t for t in post["tags"].replace(",", " ").split() if t]
+    custom = {}
+    for field in CustomField.objects.filter(active=True):
+        key = f"cf_{field.key}"
+        if key in post:
+            raw = post[key].strip()
+            if field.field_type == "number":
+                try:
+                    custom[field.key] = float(raw) if "." in raw else int(raw) if raw else None
+                except ValueError:
+                    custom[field.key] = raw
+            elif field.field_type == "boolean":
+                custom[field.key] = raw == "1"
+            else:
+                custom[field.key] = raw or None
+    if custom:
+        changes["custom_fields"] = custom
+    if "restricted" in post:
+        changes["restricted"] = post["restricted"] == "1"
+    return changes
+
+
+@agent_view
+@require_POST
+def update(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = tickets.access_ticket(request.user, number)  # type: ignore[arg-type]
+    version = request.POST.get("version")
+    try:
+        tickets.update_ticket(
+            request.user,
+            ticket,
+            _field_changes(request, ticket),  # type: ignore[arg-type]
+            expected_version=int(version) if version and version.isdigit() else None,
+        )
+        messages.success(request, "Ticket updated.")
+    except Conflict as exc:
+        messages.error(request, exc.message)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("agent:ticket", number=ticket.pk)
+
+
+@agent_view
+@require_POST
+def quick_action(request: HttpRequest, number: int, action: str) -> HttpResponse:
+    """Keyboard shortcuts: assign to me (a) and solve (s)."""
+    ticket = tickets.access_ticket(request.user, number)  # type: ignore[arg-type]
+    try:
+        if action == "assign-me":
+            tickets.assign(request.user, ticket, request.user)  # type: ignore[arg-type]
+            messages.success(request, "Assigned to you.")
+        elif action == "solve":
+            tickets.change_status(request.user, ticket, Status.SOLVED)
+            messages.success(request, "Solved.")
+        elif action == "follow":
+            tickets.set_following(request.user, ticket, request.user, request.POST.get("on") != "0")  # type: ignore[arg-type]
+        else:
+            raise Http404("Unknown action")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect(
+        request.POST.get("next") or reverse("agent:ticket", kwargs={"number": ticket.pk})
+    )
+
+
+@agent_view
+@require_POST
+def merge(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = tickets.access_ticket(request.user, number)  # type: ignore[arg-type]
+    target_id = request.POST.get("into", "").lstrip("#").strip()
+    try:
+        if not target_id.isdigit():
+            raise NotFound("Type the number of the ticket to merge into.")
+        target = tickets.access_ticket(request.user, int(target_id))  # type: ignore[arg-type]
+        tickets.merge(request.user, ticket, target)  # type: ignore[arg-type]
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("agent:ticket", number=ticket.pk)
+    messages.success(request, f"Merged #{ticket.pk} into #{target.pk}.")
+    return redirect("agent:ticket", number=target.pk)
+
+
+@agent_view
+@require_POST
+def split(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = tickets.access_ticket(request.user, number)  # type: ignore[arg-type]
+    ids = [int(i) for i in request.POST.getlist("message") if i.isdigit()]
+    try:
+        new = tickets.split(request.user, ticket, ids)  # type: ignore[arg-type]
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("agent:ticket", number=ticket.pk)
+    messages.success(request, f"Split into #{new.pk}.")
+    return redirect("agent:ticket", number=new.pk)
+
+
+@agent_view
+@require_POST
+def link(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = tickets.access_ticket(request.user, number)  # type: ignore[arg-type]
+    target_id = request.POST.get("target", "").lstrip("#").strip()
+    try:
+        if not target_id.isdigit():
+            raise NotFound("Type the number of the ticket to link.")
+        target = tickets.access_ticket(request.user, int(target_id))  # type: ignore[arg-type]
+        tickets.link(request.user, ticket, target, request.POST.get("kind", "related"))  # type: ignore[arg-type]
+        messages.success(request, f"Linked to #{target.pk}.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("agent:ticket", number=ticket.pk)
+
+
+@agent_view
+def presence(request: HttpRequest, number: int) -> HttpResponse:
+    """Collision detection: heartbeat (POST, with state viewing/typing/left) and who else is here."""
+    ticket = tickets.access_ticket(request.user, number)  # type: ignore[arg-type]
+    if request.method == "POST":
+        workspace.mark_presence(ticket.pk, request.user, request.POST.get("state", "viewing"))  # type: ignore[arg-type]
+    others = workspace.others_on_ticket(ticket.pk, request.user)  # type: ignore[arg-type]
+    return render(request, "agent/_presence.html", {"others": others, "ticket": ticket})
+
+
+@agent_view
+def attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
+    item = get_object_or_404(
+        Attachment.objects.select_related("message"), pk=attachment_id, message__isnull=False
+    )
+    tickets.access_ticket(request.user, item.message.ticket_id)  # type: ignore[arg-type, union-attr]
+    response = FileResponse(item.file.open("rb"), as_attachment=True, filename=item.filename)
+    response["Content-Type"] = item.content_type
+    return response
+
+
+@agent_view
+def customer_page(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer = get_object_or_404(
+        Customer.objects.select_related("organization").prefetch_related("identities"),
+        pk=customer_id,
+    )
+    visible = tickets.visible_tickets(request.user).filter(requester=customer)  # type: ignore[arg-type]
+    return render(
+        request,
+        "agent/customer.html",
+        {
+            "customer": customer,
+            "tickets": visible.select_related("team", "assignee").order_by("-created_at")[:50],
+            "timeline": [i for i in crm.timeline(customer, limit=30) if not i["internal"]],
+            "organizations": Organization.objects.order_by("name")[:500],
+            "identity_kinds": crm.IdentityKind.choices,
+        },
+    )
+
+
+@agent_view
+@require_POST
+def customer_edit(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer = crm.get_customer(customer_id)
+    post = request.POST
+    try:
+        if post.get("identity_value"):
+            crm.add_identity(customer, post.get("identity_kind", "email"), post["identity_value"])
+        else:
+            org_id = post.get("organization", "")
+            crm.update_customer(
+                customer,
+                {
+                    "name": post.get("name", customer.name)[:200],
+                    "language": post.get("language", customer.language)[:10],
+                    "vip": post.get("vip") == "1",
+                    "notes": post.get("notes", customer.notes)[:20000],
+                    "organization": Organization.objects.filter(pk=org_id).first()
+                    if org_id.isdigit()
+                    else None,
+                },
+            )
+        messages.success(request, "Customer updated.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect(
+        post.get("next") or reverse("agent:customer", kwargs={"customer_id": customer.pk})
+    )
+
+
+@agent_view
+def search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    if (
+        query.lstrip("#").isdigit()
+        and tickets.visible_tickets(request.user).filter(pk=int(query.lstrip("#"))).exists()
+    ):  # type: ignore[arg-type]
+        return HttpResponseRedirect(
+            reverse("agent:ticket", kwargs={"number": int(query.lstrip("#"))})
+        )
+    hits = (
+        run_search(query, agent=request.user, types=("ticket", "customer", "article"), limit=30)
+        if query
+        else []
+    )  # type: ignore[arg-type]
+    return render(request, "agent/search.html", {"query": query, "hits": hits})

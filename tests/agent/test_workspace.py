@@ -1,0 +1,308 @@
+"""The agent workspace: sign-in, inbox views, ticket page, edits, bad input, permissions, queries."""
+
+import pytest
+from django.test import Client
+
+from caredesk.tickets.models import Message, Status, Ticket
+from caredesk.tickets.services import change_status, post_message
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice_client(client, personas):
+    client.force_login(personas.alice)
+    return client
+
+
+def test_workspace_is_for_signed_in_agents_only(client):
+    response = client.get("/agent/")
+    assert response.status_code == 302 and response["Location"].startswith("/agent/login/")
+
+
+def test_sign_in_with_email_and_password(client, personas):
+    page = client.get("/agent/login/")
+    assert b'name="username"' in page.content
+    response = client.post(
+        "/agent/login/", {"username": "alice@example.test", "password": factories.PASSWORD}
+    )
+    assert response.status_code == 302 and response["Location"] == "/agent/"
+    bad = Client().post("/agent/login/", {"username": "alice@example.test", "password": "wrong"})
+    assert bad.status_code == 200 and b"didn't match" in bad.content
+
+
+def test_inbox_views_and_counts(alice_client, personas):
+    mine = factories.ticket(team=personas.billing, subject="Mine to fix")
+    from caredesk.tickets.services import assign
+
+    assign(personas.alice, mine, personas.alice)
+    factories.ticket(team=personas.billing, subject="Nobody has this")
+    factories.ticket(team=personas.technical, subject="Other team secret")
+    page = alice_client.get("/agent/?view=mine").content.decode()
+    assert "Mine to fix" in page and "Nobody has this" not in page
+    unassigned = alice_client.get("/agent/?view=unassigned").content.decode()
+    assert "Nobody has this" in unassigned and "Mine to fix" not in unassigned
+    assert "Other team secret" not in alice_client.get("/agent/?view=all").content.decode()
+    assert 'data-view-count="unassigned">1<' in unassigned
+
+
+def test_inbox_filters_sort_and_pagination(alice_client, personas):
+    for i in range(55):
+        factories.ticket(
+            team=personas.billing, subject=f"Bulk {i}", priority=3 if i % 5 == 0 else 1
+        )
+    first = alice_client.get("/agent/?view=team").content.decode()
+    assert first.count("data-row") == 50 and "Load more" in first
+    urgent = alice_client.get("/agent/?view=team&priority=urgent").content.decode()
+    assert urgent.count("data-row") == 11
+
+
+def test_inbox_and_ticket_page_queries_do_not_grow(
+    alice_client, personas, django_assert_max_num_queries
+):
+    requester = factories.customer()
+    for _ in range(30):
+        ticket = factories.ticket(team=personas.billing, requester=requester, tags=["x", "y"])
+    for i in range(10):
+        post_message(personas.alice, ticket, body_text=f"reply {i}")
+    with django_assert_max_num_queries(25):
+        assert alice_client.get("/agent/?view=team").status_code == 200
+    with django_assert_max_num_queries(30):
+        assert alice_client.get(f"/agent/tickets/{ticket.pk}/").status_code == 200
+
+
+def test_ticket_page_shows_conversation_notes_and_events(alice_client, personas):
+    ticket = factories.ticket(team=personas.billing, body="My invoice is wrong")
+    post_message(personas.alice, ticket, body_text="Looking into it")
+    post_message(personas.alice, ticket, body_text="Customer seems upset", internal=True)
+    change_status(personas.alice, ticket, Status.PENDING)
+    page = alice_client.get(f"/agent/tickets/{ticket.pk}/").content.decode()
+    assert "My invoice is wrong" in page and "Looking into it" in page
+    assert "Internal note" in page and "Status changed" in page
+
+
+def test_reply_note_status_and_fields(alice_client, personas):
+    ticket = factories.ticket(team=personas.billing)
+    alice_client.post(
+        f"/agent/tickets/{ticket.pk}/reply/", {"body": "Here you go", "status_after": "pending"}
+    )
+    alice_client.post(f"/agent/tickets/{ticket.pk}/reply/", {"body": "psst", "internal": "1"})
+    ticket.refresh_from_db()
+    assert ticket.status == Status.PENDING
+    assert list(ticket.messages.values_list("internal", flat=True)) == [False, False, True]
+    alice_client.post(
+        f"/agent/tickets/{ticket.pk}/update/",
+        {
+            "version": ticket.version,
+            "priority": "urgent",
+            "tags": "refund vip",
+            "assignee": str(personas.alice.pk),
+        },
+    )
+    ticket.refresh_from_db()
+    assert ticket.priority_name == "urgent" and ticket.assignee == personas.alice
+    assert sorted(ticket.tags.values_list("name", flat=True)) == ["refund", "vip"]
+
+
+def test_empty_reply_is_refused_with_a_message(alice_client, personas):
+    ticket = factories.ticket(team=personas.billing)
+    response = alice_client.post(f"/agent/tickets/{ticket.pk}/reply/", {"body": "   "}, follow=True)
+    assert "The message is empty." in response.content.decode()
+    assert ticket.messages.count() == 1
+
+
+def test_reply_to_a_closed_ticket_offers_a_follow_up(alice_client, personas):
+    ticket = factories.ticket(team=personas.billing)
+    change_status(personas.alice, ticket, Status.CLOSED)
+    response = alice_client.post(
+        f"/agent/tickets/{ticket.pk}/reply/", {"body": "One more thing"}, follow=True
+    )
+    page = response.content.decode()
+    assert "is closed" in page and "Create follow-up and send" in page
+    follow = alice_client.post(f"/agent/tickets/{ticket.pk}/follow-up/", {"body": "One more thing"})
+    new = Ticket.objects.exclude(pk=ticket.pk).get()
+    assert follow["Location"] == f"/agent/tickets/{new.pk}/"
+    assert new.links_out.get().target_id == ticket.pk
+    assert new.messages.filter(body_text="One more thing").exists()
+
+
+def test_stale_edit_shows_a_conflict_and_keeps_the_first_change(client, personas):
+    ticket = factories.ticket(team=personas.billing)
+    version = ticket.version
+    alice, bob = Client(), Client()
+    alice.force_login(personas.alice)
+    bob.force_login(personas.bob)
+    alice.post(f"/agent/tickets/{ticket.pk}/update/", {"version": version, "priority": "high"})
+    response = bob.post(
+        f"/agent/tickets/{ticket.pk}/update/", {"version": version, "priority": "low"}, follow=True
+    )
+    assert "changed by someone else" in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.priority_name == "high"
+
+
+def test_merge_split_and_link(alice_client, personas):
+    a = factories.ticket(team=personas.billing)
+    b = factories.ticket(team=personas.billing)
+    c = factories.ticket(team=personas.billing)
+    response = alice_client.post(f"/agent/tickets/{a.pk}/merge/", {"into": f"#{b.pk}"})
+    assert response["Location"] == f"/agent/tickets/{b.pk}/"
+    assert Message.objects.filter(ticket=b).count() == 2
+    moved = Message.objects.filter(ticket=b).order_by("id").last()
+    alice_client.post(f"/agent/tickets/{b.pk}/split/", {"message": [moved.pk]})
+    assert Ticket.objects.filter(links_out__target=b, links_out__kind="split_from").exists()
+    alice_client.post(f"/agent/tickets/{b.pk}/link/", {"target": str(c.pk), "kind": "related"})
+    assert b.links_out.filter(target=c).exists()
+    self_merge = alice_client.post(
+        f"/agent/tickets/{b.pk}/merge/", {"into": str(b.pk)}, follow=True
+    )
+    assert "cannot be merged into itself" in self_merge.content.decode()
+
+
+def test_bulk_actions(alice_client, personas):
+    tickets = [factories.ticket(team=personas.billing) for _ in range(3)]
+    ids = [str(t.pk) for t in tickets]
+    alice_client.post("/agent/bulk/", {"ticket": ids, "action": "assign_me"})
+    assert set(Ticket.objects.values_list("assignee", flat=True)) == {personas.alice.pk}
+    alice_client.post("/agent/bulk/", {"ticket": ids, "action": "tag", "value": "wave"})
+    assert Ticket.objects.filter(tags__name="wave").count() == 3
+    alice_client.post("/agent/bulk/", {"ticket": ids, "action": "status", "value": "solved"})
+    assert set(Ticket.objects.values_list("status", flat=True)) == {"solved"}
+    alice_client.post("/agent/bulk/", {"ticket": ids, "action": "merge"})
+    assert Ticket.objects.filter(merged_into=tickets[0]).count() == 2
+
+
+def test_collision_detection_shows_who_else_is_viewing_or_typing(client, personas):
+    ticket = factories.ticket(team=personas.billing)
+    alice, bob = Client(), Client()
+    alice.force_login(personas.alice)
+    bob.force_login(personas.bob)
+    alice.get(f"/agent/tickets/{ticket.pk}/")
+    assert "Alice</strong> is viewing" in bob.get(f"/agent/tickets/{ticket.pk}/").content.decode()
+    alice.post(f"/agent/tickets/{ticket.pk}/presence/", {"state": "typing"})
+    assert (
+        "Alice</strong> is typing"
+        in bob.post(f"/agent/tickets/{ticket.pk}/presence/", {"state": "viewing"}).content.decode()
+    )
+
+
+def test_another_teams_ticket_is_404(alice_client, personas):
+    ticket = factories.ticket(team=personas.technical)
+    assert alice_client.get(f"/agent/tickets/{ticket.pk}/").status_code == 404
+    assert alice_client.post(f"/agent/tickets/{ticket.pk}/reply/", {"body": "x"}).status_code == 404
+    assert ticket.messages.count() == 1
+
+
+def test_script_in_customer_text_is_inert(alice_client, personas):
+    evil = factories.customer(name="<script>alert('name')</script>")
+    ticket = factories.ticket(
+        team=personas.billing,
+        requester=evil,
+        subject="<img src=x onerror=alert(1)>",
+        body="<script>alert('body')</script>",
+    )
+    page = alice_client.get(f"/agent/tickets/{ticket.pk}/").content.decode()
+    assert "<script>alert" not in page and "onerror=alert" not in page.replace(
+        "&lt;img src=x onerror=alert(1)&gt;", ""
+    )
+
+
+def test_forged_csrf_is_refused(personas):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(personas.alice)
+    ticket = factories.ticket(team=personas.billing)
+    assert browser.post(f"/agent/tickets/{ticket.pk}/reply/", {"body": "x"}).status_code == 403
+    assert ticket.messages.count() == 1
+
+
+def test_customer_page_edit_and_identity_conflict(alice_client, personas):
+    ticket = factories.ticket(team=personas.billing)
+    other = factories.customer(email="taken@example.test")
+    customer = ticket.requester
+    alice_client.post(
+        f"/agent/customers/{customer.pk}/edit/", {"name": "Renamed", "vip": "1", "language": "fr"}
+    )
+    customer.refresh_from_db()
+    assert customer.name == "Renamed" and customer.vip
+    response = alice_client.post(
+        f"/agent/customers/{customer.pk}/edit/",
+        {"identity_kind": "email", "identity_value": "taken@example.test"},
+        follow=True,
+    )
+    assert "already belongs to another customer" in response.content.decode()
+    assert other.identities.count() == 1
+    assert ticket.subject in alice_client.get(f"/agent/customers/{customer.pk}/").content.decode()
+
+
+def test_search_finds_tickets_and_customers(alice_client, personas):
+    ticket = factories.ticket(team=personas.billing, subject="Blue widget broken")
+    factories.customer(name="Wilma Widget")
+    page = alice_client.get("/agent/search/?q=widget").content.decode()
+    assert "Blue widget broken" in page and "Wilma Widget" in page
+    assert (
+        alice_client.get(f"/agent/search/?q=%23{ticket.pk}")["Location"]
+        == f"/agent/tickets/{ticket.pk}/"
+    )
+
+
+def test_saved_views(alice_client, personas):
+    alice_client.post(
+        "/agent/views/save/", {"name": "Urgent billing", "view": "team", "priority": "urgent"}
+    )
+    assert "Urgent billing" in alice_client.get("/agent/").content.decode()
+
+
+def test_admin_pages_are_admin_only(client, personas):
+    client.force_login(personas.alice)
+    assert client.get("/agent/admin/agents/").status_code == 403
+    client.force_login(personas.admin)
+    assert client.get("/agent/admin/agents/").status_code == 200
+    response = client.post(
+        "/agent/admin/teams/", {"name": "Orders", "slug": "orders", "time_zone": "UTC"}
+    )
+    assert response.status_code == 302
+    client.post(
+        "/agent/admin/agents/",
+        {
+            "email": "nina@example.test",
+            "name": "Nina",
+            "role": "agent",
+            "tier": "mid",
+            "capacity": 5,
+            "languages": "en, de",
+            "is_active": "on",
+        },
+    )
+    from caredesk.accounts.models import User
+
+    assert User.objects.get(email="nina@example.test").languages == ["en", "de"]
+    client.post(
+        f"/agent/admin/agents/{personas.bob.pk}/",
+        {
+            "email": personas.bob.email,
+            "name": "Bob",
+            "role": "agent",
+            "tier": "senior",
+            "capacity": 5,
+            "languages": "en",
+            "teams": [personas.billing.pk],
+            "is_active": "on",
+        },
+    )
+    personas.bob.refresh_from_db()
+    assert personas.bob.tier == "senior"
+    client.post(
+        "/agent/admin/fields/",
+        {
+            "key": "plan",
+            "label": "Plan",
+            "field_type": "choice",
+            "choices": "free\npro",
+            "position": 0,
+            "active": "on",
+        },
+    )
+    from caredesk.tickets.models import CustomField
+
+    assert CustomField.objects.get(key="plan").choices == ["free", "pro"]
