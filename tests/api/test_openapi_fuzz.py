@@ -15,6 +15,19 @@ schema = schemathesis.from_wsgi(
 ).exclude(path_regex=r"/erase$")
 
 
+@pytest.fixture(autouse=True)
+def keep_test_connection():
+    """Like Django's test client: the WSGI app must not close the test transaction's connection."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def admin_token(db):
     billing = factories.team("Billing")
