@@ -200,5 +200,9 @@ def _register_routers() -> None:
 
     api.add_router("/v1", compliance_router)
 
+    from caredesk.channels.email.api import router as email_router
+
+    api.add_router("/v1/email", email_router)
+
 
 _register_routers()

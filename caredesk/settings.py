@@ -247,7 +247,19 @@ EMAIL_USE_TLS = env_bool("CAREDESK_EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("CAREDESK_DEFAULT_FROM_EMAIL", "support@demo.caredesk.test")
 CAREDESK_SMTP_HOST = env_str("CAREDESK_SMTP_HOST", "127.0.0.1")
 CAREDESK_SMTP_PORT = env_int("CAREDESK_SMTP_PORT", 2525)
-ANYMAIL: dict[str, str] = {}
+# Provider webhooks: Mailgun signs with its webhook signing key; Postmark, SendGrid and Amazon SES
+# use HTTP basic auth ("user:password" in CAREDESK_WEBHOOK_SECRET, part of the webhook URL).
+ANYMAIL = {
+    key: value
+    for key, value in {
+        "MAILGUN_WEBHOOK_SIGNING_KEY": env_str("CAREDESK_MAILGUN_WEBHOOK_SIGNING_KEY"),
+        "WEBHOOK_SECRET": env_str("CAREDESK_WEBHOOK_SECRET"),
+    }.items()
+    if value
+}
+CAREDESK_EMAIL_THREAD_FALLBACK = env_str("CAREDESK_EMAIL_THREAD_FALLBACK", "sender_subject")
+CAREDESK_EMAIL_SENDER_RATE = env_int("CAREDESK_EMAIL_SENDER_RATE", 60)
+CAREDESK_EMAIL_MAX_BYTES = env_int("CAREDESK_EMAIL_MAX_BYTES", 40 * 1024 * 1024)
 
 # Security defaults (HTTPS-only settings switch on with CAREDESK_HTTPS=1 behind TLS).
 HTTPS = env_bool("CAREDESK_HTTPS", False)

@@ -15,4 +15,6 @@ urlpatterns = [
     path("agent/", include("caredesk.agent.urls")),
     path("help/", include("caredesk.portal.urls")),
     path("django-admin/", admin.site.urls),
+    # Provider inbound webhooks, e.g. /email/anymail/mailgun/inbound/ (signatures checked by anymail).
+    path("email/anymail/", include("anymail.urls")),
 ]

@@ -96,7 +96,14 @@ def run(job_id: int) -> str:
     try:
         if handler is None:
             raise LookupError(f"No job handler is registered for {job.name!r}.")
-        handler(job.payload)
+        # Handlers learn which try this is, so the last one can record a final failure.
+        handler(
+            {
+                **job.payload,
+                "_attempt": job.attempts + 1,
+                "_final": job.attempts + 1 >= job.max_attempts,
+            }
+        )
     except Exception as exc:
         attempts = job.attempts + 1
         final = attempts >= job.max_attempts

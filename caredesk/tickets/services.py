@@ -51,6 +51,10 @@ from caredesk.tickets.models import (
 )
 
 MAX_SUBJECT = 255
+
+# Channels whose adapters deliver agent replies (they register themselves); replies on other
+# channels are read in the portal or by the API client and need no delivery.
+OUTBOUND_CHANNELS: set[str] = set()
 MAX_BODY = 1_000_000
 
 
@@ -1024,9 +1028,11 @@ def post_message(
         body_text=text,
         body_html=html,
         channel=ticket.channel,
-        delivery_status=DeliveryStatus.NONE
-        if internal or author_kind == AuthorKind.CUSTOMER
-        else DeliveryStatus.QUEUED,
+        delivery_status=DeliveryStatus.QUEUED
+        if not internal
+        and author_kind != AuthorKind.CUSTOMER
+        and ticket.channel in OUTBOUND_CHANNELS
+        else DeliveryStatus.NONE,
     )
     for upload in attachments:
         store_attachment(message, upload)

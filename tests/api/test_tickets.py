@@ -112,7 +112,7 @@ def test_merge_and_merge_into_itself(api_as, personas):
 
 
 def test_split_reply_note_and_events(api_as, personas):
-    ticket = factories.ticket(team=personas.billing)
+    ticket = factories.ticket(team=personas.billing, channel="email")
     api = api_as(personas.alice)
     reply = api.post(
         f"/api/v1/tickets/{ticket.pk}/messages", {"body": "We are on it", "status": "pending"}

@@ -1,0 +1,182 @@
+"""Parse raw RFC 5322 mail with the standard library (policy.default), tolerating broken input:
+wrong or unknown charsets, missing headers, broken MIME, huge headers, deep nesting."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses, parseaddr
+
+MAX_PARTS = 200
+MAX_DEPTH = 20
+TICKET_TAG = re.compile(r"\[#(\d{1,12})\]")
+MSGID = re.compile(r"<[^<>\s]{1,250}>")
+
+
+@dataclass
+class ParsedAttachment:
+    filename: str
+    content_type: str
+    content: bytes
+    content_id: str = ""
+    inline: bool = False
+
+
+@dataclass
+class ParsedEmail:
+    message_id: str
+    subject: str
+    from_address: str
+    from_name: str
+    to: list[str]
+    cc: list[tuple[str, str]]
+    in_reply_to: list[str]
+    references: list[str]
+    text: str
+    html: str
+    attachments: list[ParsedAttachment] = field(default_factory=list)
+    auto_submitted: bool = False
+    bulk: bool = False
+    bounce: bool = False
+    bounced_message_id: str = ""
+    bounce_status: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ticket_hint(self) -> int | None:
+        match = TICKET_TAG.search(self.subject)
+        return int(match.group(1)) if match else None
+
+
+def _header(msg: Message, name: str) -> str:
+    try:
+        value = msg.get(name)
+    except Exception:  # a header the parser cannot decode still must not stop the mail
+        raw = msg.get_all(name, failobj=[]) if hasattr(msg, "get_all") else []
+        value = raw[0] if raw else ""
+    return " ".join(str(value or "").split())[:2000]
+
+
+def _decode(part: Message) -> str:
+    try:
+        content = part.get_content()  # type: ignore[attr-defined]
+        if isinstance(content, str):
+            return content
+        if isinstance(content, bytes):
+            return content.decode("utf-8", errors="replace")
+    except Exception:  # noqa: S110 - unknown charset or broken encoding: decode by hand below
+        pass
+    payload = part.get_payload(decode=True) or b""
+    if not isinstance(payload, bytes | bytearray):
+        return str(payload)
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset, errors="replace")
+    except LookupError:
+        return payload.decode("utf-8", errors="replace")
+
+
+def _msgids(value: str) -> list[str]:
+    return MSGID.findall(value or "")[:100]
+
+
+def _walk(msg: Message, depth: int = 0):  # type: ignore[no-untyped-def]
+    if depth > MAX_DEPTH:
+        return
+    yield msg
+    if msg.is_multipart():
+        payload = msg.get_payload()
+        if isinstance(payload, list):
+            for sub in payload[:MAX_PARTS]:
+                if isinstance(sub, Message):
+                    yield from _walk(sub, depth + 1)
+
+
+def parse(raw: bytes) -> ParsedEmail:
+    msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
+    from_name, from_address = parseaddr(_header(msg, "From"))
+    if not from_address:
+        from_name, from_address = parseaddr(_header(msg, "Sender") or _header(msg, "Return-Path"))
+    to = [
+        addr.lower()
+        for _, addr in getaddresses([_header(msg, "To"), _header(msg, "Delivered-To")])
+        if addr
+    ]
+    cc = [(name, addr) for name, addr in getaddresses([_header(msg, "Cc")]) if addr]
+    text_parts: list[str] = []
+    html_parts: list[str] = []
+    attachments: list[ParsedAttachment] = []
+    bounce_status = ""
+    bounced_id = ""
+    for part in _walk(msg):
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        disposition = (part.get_content_disposition() or "").lower()
+        filename = ""
+        try:
+            filename = part.get_filename() or ""
+        except Exception:
+            filename = "attachment"
+        if ctype == "message/delivery-status":
+            body = _decode(part)
+            status = re.search(r"^Status:\s*([0-9.]+)", body, re.M)
+            bounce_status = status.group(1) if status else "5.0.0"
+            continue
+        if ctype in ("message/rfc822-headers", "text/rfc822-headers"):
+            found = re.search(r"^Message-ID:\s*(<[^>]+>)", _decode(part), re.M | re.I)
+            bounced_id = found.group(1) if found else bounced_id
+            continue
+        if ctype == "text/plain" and disposition != "attachment" and not filename:
+            text_parts.append(_decode(part))
+        elif ctype == "text/html" and disposition != "attachment" and not filename:
+            html_parts.append(_decode(part))
+        else:
+            payload = part.get_payload(decode=True)
+            if not isinstance(payload, bytes | bytearray):
+                payload = str(part.get_payload()).encode("utf-8", errors="replace")
+            content_id = (_header(part, "Content-ID") or "").strip("<> ")
+            if not filename:
+                extension = {"text/calendar": ".ics", "message/rfc822": ".eml"}.get(ctype, ".bin")
+                filename = f"part-{len(attachments) + 1}{extension}"
+            attachments.append(
+                ParsedAttachment(
+                    filename=filename,
+                    content_type=ctype,
+                    content=bytes(payload),
+                    content_id=content_id,
+                    inline=bool(content_id) and disposition != "attachment",
+                )
+            )
+    auto = _header(msg, "Auto-Submitted").lower()
+    precedence = _header(msg, "Precedence").lower()
+    sender = (from_address or "").lower()
+    report = msg.get_content_type() == "multipart/report"
+    bounce = report or sender.startswith(("mailer-daemon@", "postmaster@"))
+    if bounce and not bounced_id:
+        # Some servers quote the original message instead of attaching its headers.
+        quoted = re.search(r"Message-ID:\s*(<[^>]+>)", "\n".join(text_parts), re.I)
+        bounced_id = quoted.group(1) if quoted else ""
+    return ParsedEmail(
+        message_id=(_msgids(_header(msg, "Message-ID")) or [""])[0],
+        subject=_header(msg, "Subject")[:255],
+        from_address=sender,
+        from_name=from_name[:200],
+        to=to,
+        cc=cc[:50],
+        in_reply_to=_msgids(_header(msg, "In-Reply-To")),
+        references=_msgids(_header(msg, "References")),
+        text="\n".join(text_parts),
+        html="\n".join(html_parts),
+        attachments=attachments,
+        auto_submitted=(bool(auto) and auto != "no")
+        or bool(_header(msg, "X-Autoreply") or _header(msg, "X-Autorespond")),
+        bulk=precedence in ("bulk", "junk", "list"),
+        bounce=bounce,
+        bounced_message_id=bounced_id,
+        bounce_status=bounce_status,
+        headers={"date": _header(msg, "Date"), "to": _header(msg, "To")[:500]},
+    )

@@ -1,0 +1,444 @@
+"""The email channel: from raw bytes to a threaded ticket message, and agent replies out by mail.
+
+Inbound (SMTP listener, IMAP/POP3 polling and provider webhooks all end here):
+raw bytes are stored first (redacted, compressed) so nothing is lost; then parsed, classified
+(bounce, auto-reply, bulk, flood), normalised into an InboundMessage and handed to
+tickets.services.ingest. Anything that fails is quarantined with its raw bytes and the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from email.utils import formataddr, make_msgid
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from email_reply_parser import EmailReplyParser
+
+from caredesk.channels.email.models import EmailTemplate, Mailbox
+from caredesk.channels.email.parser import ParsedEmail, parse
+from caredesk.core import jobs
+from caredesk.core.events import ticket_changed
+from caredesk.core.html import sanitize_html
+from caredesk.tickets import services as tickets
+from caredesk.tickets.models import (
+    AuthorKind,
+    Channel,
+    DeliveryStatus,
+    EventKind,
+    Message,
+    RawInbound,
+    Ticket,
+    TicketEvent,
+)
+
+logger = logging.getLogger("caredesk.email")
+
+THREAD_FALLBACK = getattr(settings, "CAREDESK_EMAIL_THREAD_FALLBACK", "sender_subject")
+SUBJECT_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|sv|wg|antw)\s*(\[\d+\])?\s*:\s*)+", re.I)
+CID_REF = re.compile(r"""src=(["'])cid:([^"']+)\1""", re.I)
+
+
+@dataclass
+class ReceiveResult:
+    outcome: str  # "created" | "threaded" | "duplicate" | "bounce" | "quarantined" | "ignored"
+    raw_id: int
+    ticket_id: int | None = None
+    message_id: int | None = None
+    reason: str = ""
+
+
+def support_addresses() -> set[str]:
+    cached = cache.get("caredesk:email:addresses")
+    if cached is None:
+        cached = {
+            a.lower() for a in Mailbox.objects.filter(active=True).values_list("address", flat=True)
+        }
+        cache.set("caredesk:email:addresses", cached, 30)
+    return set(cached)
+
+
+def normalized_subject(subject: str) -> str:
+    subject = re.sub(r"\[#\d+\]", "", subject or "")
+    return " ".join(SUBJECT_PREFIX.sub("", subject).lower().split())[:200]
+
+
+def _content_hash(raw: bytes) -> str:
+    return "<sha256-" + hashlib.sha256(raw).hexdigest()[:40] + "@caredesk>"
+
+
+def _sender_flooding(address: str) -> bool:
+    limit = int(getattr(settings, "CAREDESK_EMAIL_SENDER_RATE", 60))
+    key = f"caredesk:email:rate:{hashlib.sha1(address.encode()).hexdigest()}"  # noqa: S324 - a cache key, not security
+    cache.add(key, 0, 3600)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, 3600)
+        count = 1
+    return count > limit
+
+
+def _visible_text(parsed: ParsedEmail) -> str:
+    text = parsed.text
+    if not text.strip():
+        return ""
+    try:
+        visible = EmailReplyParser.parse_reply(text)
+    except Exception:  # a parser failure must not lose the mail: keep the full text
+        visible = text
+    return visible.strip() or text.strip()
+
+
+def _mailbox_for(recipients: list[str]) -> Mailbox | None:
+    wanted = [r.lower() for r in recipients]
+    return Mailbox.objects.filter(address__in=wanted, active=True).select_related("team").first()
+
+
+def to_inbound(parsed: ParsedEmail, raw_id: int, mailbox: Mailbox | None) -> tickets.InboundMessage:
+    if not parsed.from_address or "@" not in parsed.from_address:
+        raise ValueError("The message has no usable From address.")
+    external_id = parsed.message_id or ""
+    thread_key = ""
+    if THREAD_FALLBACK == "sender_subject" and normalized_subject(parsed.subject):
+        thread_key = f"email:{parsed.from_address}:{normalized_subject(parsed.subject)}"[:255]
+    remote_images = bool(re.search(r"""<img[^>]+src=["']?https?://""", parsed.html, re.I))
+    metadata: dict[str, Any] = {
+        "email": {
+            "message_id": parsed.message_id,
+            "to": parsed.to,
+            "date": parsed.headers.get("date"),
+            "auto_submitted": parsed.auto_submitted,
+            "bulk": parsed.bulk,
+        }
+    }
+    if remote_images:
+        metadata["html_with_images"] = sanitize_html(parsed.html, allow_remote_images=True)
+    if parsed.text and parsed.text.strip() != _visible_text(parsed):
+        metadata["quoted_text_hidden"] = True
+    return tickets.InboundMessage(
+        channel=Channel.EMAIL,
+        sender=tickets.SenderIdentity("email", parsed.from_address, parsed.from_name),
+        subject=re.sub(r"\s*\[#\d+\]", "", parsed.subject).strip() or "(no subject)",
+        body_text=_visible_text(parsed),
+        body_html=parsed.html,
+        external_id=external_id,
+        references=[*parsed.in_reply_to, *parsed.references],
+        ticket_hint=parsed.ticket_hint,
+        thread_key=thread_key,
+        attachments=[
+            tickets.InboundAttachment(a.filename, a.content_type, a.content, a.content_id, a.inline)
+            for a in parsed.attachments
+        ],
+        cc=[
+            tickets.SenderIdentity("email", addr, name)
+            for name, addr in parsed.cc
+            if addr.lower() not in support_addresses()
+        ],
+        raw_id=raw_id,
+        metadata=metadata,
+        team=mailbox.team if mailbox else None,
+        tags=["auto-reply"] if parsed.auto_submitted or parsed.bulk else [],
+    )
+
+
+def _link_inline_images(message: Message) -> None:
+    """cid: references in the HTML point at the stored inline attachments."""
+    if "cid:" not in message.body_html:
+        return
+    by_cid = {a.content_id: a.pk for a in message.attachments.all() if a.content_id}
+
+    def replace(match: re.Match[str]) -> str:
+        attachment_id = by_cid.get(match.group(2))
+        return f'src="/agent/attachments/{attachment_id}/"' if attachment_id else match.group(0)
+
+    html = CID_REF.sub(replace, message.body_html)
+    if html != message.body_html:
+        Message.objects.filter(pk=message.pk).update(body_html=html)
+
+
+def _record_bounce(parsed: ParsedEmail, raw: RawInbound) -> ReceiveResult:
+    """A delivery report: mark the bounced reply as failed and put the report on its ticket."""
+    original = (
+        Message.objects.filter(channel=Channel.EMAIL, external_id=parsed.bounced_message_id)
+        .select_related("ticket")
+        .first()
+        if parsed.bounced_message_id
+        else None
+    )
+    if original is None:
+        tickets.quarantine(
+            Channel.EMAIL, b"", "Delivery report for a message caredesk did not send.", raw=raw
+        )
+        return ReceiveResult("quarantined", raw.pk, reason="bounce for unknown message")
+    with transaction.atomic():
+        tickets.set_delivery_status(
+            original, DeliveryStatus.FAILED, f"Bounced ({parsed.bounce_status or 'no status'})"
+        )
+        note = tickets.post_message(
+            tickets.Actor.system("mailer"),
+            original.ticket,
+            internal=True,
+            body_text=f"The reply could not be delivered (status {parsed.bounce_status or 'unknown'}). "
+            f"The delivery report is attached.",
+            attachments=[
+                tickets.InboundAttachment("delivery-report.eml", "message/rfc822", raw.payload)
+            ],
+        )
+        RawInbound.objects.filter(pk=raw.pk).update(state=RawInbound.State.PROCESSED)
+    return ReceiveResult("bounce", raw.pk, original.ticket_id, note.pk)
+
+
+def receive(
+    raw: bytes, *, recipients: list[str] | None = None, source: str = "smtp"
+) -> ReceiveResult:
+    """Store, parse, classify and ingest one message. The raw bytes are committed first."""
+    raw_record = tickets.store_raw(
+        Channel.EMAIL, raw, metadata={"source": source, "recipients": recipients or []}
+    )
+    try:
+        parsed = parse(raw)
+    except Exception as exc:
+        tickets.quarantine(
+            Channel.EMAIL, raw, f"Unparseable message: {type(exc).__name__}: {exc}", raw=raw_record
+        )
+        return ReceiveResult("quarantined", raw_record.pk, reason="unparseable")
+    return process(parsed, raw_record, recipients or parsed.to)
+
+
+def process(parsed: ParsedEmail, raw_record: RawInbound, recipients: list[str]) -> ReceiveResult:
+    if not parsed.message_id:
+        parsed.message_id = _content_hash(raw_record.payload)
+    if (
+        RawInbound.objects.filter(pk=raw_record.pk).values_list("external_id", flat=True).first()
+        != parsed.message_id
+    ):
+        RawInbound.objects.filter(pk=raw_record.pk).update(external_id=parsed.message_id[:255])
+    existing = Message.objects.filter(channel=Channel.EMAIL, external_id=parsed.message_id).first()
+    if existing is not None:
+        RawInbound.objects.filter(pk=raw_record.pk).update(
+            state=RawInbound.State.IGNORED, error="duplicate delivery"
+        )
+        return ReceiveResult("duplicate", raw_record.pk, existing.ticket_id, existing.pk)
+    if parsed.bounce:
+        return _record_bounce(parsed, raw_record)
+    if parsed.from_address and parsed.from_address.lower() in support_addresses():
+        tickets.quarantine(
+            Channel.EMAIL, b"", "Mail from our own support address (loop).", raw=raw_record
+        )
+        return ReceiveResult("quarantined", raw_record.pk, reason="loop")
+    if parsed.from_address and _sender_flooding(parsed.from_address):
+        tickets.quarantine(
+            Channel.EMAIL,
+            b"",
+            f"Rate limit: too many messages from {parsed.from_address} this hour.",
+            raw=raw_record,
+        )
+        return ReceiveResult("quarantined", raw_record.pk, reason="rate limited")
+    mailbox = _mailbox_for(recipients)
+    try:
+        inbound = to_inbound(parsed, raw_record.pk, mailbox)
+        result = tickets.ingest(inbound)
+    except Exception as exc:
+        logger.warning("email quarantined (raw %s): %s", raw_record.pk, exc)
+        tickets.quarantine(Channel.EMAIL, b"", f"{type(exc).__name__}: {exc}", raw=raw_record)
+        return ReceiveResult("quarantined", raw_record.pk, reason=str(exc))
+    if result.duplicate:
+        return ReceiveResult("duplicate", raw_record.pk, result.ticket.pk, result.message.pk)
+    _link_inline_images(result.message)
+    if (
+        result.created_ticket
+        and not (parsed.auto_submitted or parsed.bulk)
+        and (mailbox is None or mailbox.auto_acknowledge)
+    ):
+        transaction.on_commit(
+            lambda: jobs.enqueue("email.auto_ack", {"ticket_id": result.ticket.pk})
+        )
+    return ReceiveResult(
+        "created" if result.created_ticket else "threaded",
+        raw_record.pk,
+        result.ticket.pk,
+        result.message.pk,
+    )
+
+
+def _reparse(payload: bytes, metadata: dict[str, Any]) -> tickets.InboundMessage:
+    parsed = parse(payload)
+    if not parsed.message_id:
+        parsed.message_id = _content_hash(payload)
+    return to_inbound(parsed, 0, _mailbox_for(metadata.get("recipients") or parsed.to))
+
+
+tickets.register_raw_parser(Channel.EMAIL, _reparse)
+
+
+# --- outbound -------------------------------------------------------------------------------
+
+
+def mailbox_for_ticket(ticket: Ticket) -> Mailbox | None:
+    if ticket.team_id:
+        box = Mailbox.objects.filter(team_id=ticket.team_id, active=True).first()
+        if box is not None:
+            return box
+    return Mailbox.objects.filter(active=True).order_by("id").first()
+
+
+def render_template(
+    key: str, ticket: Ticket, default_subject: str, default_body: str
+) -> tuple[str, str]:
+    template = EmailTemplate.objects.filter(key=key).first()
+    subject, body = (
+        (template.subject, template.body) if template else (default_subject, default_body)
+    )
+    values = {
+        "ticket_number": ticket.pk,
+        "subject": ticket.subject,
+        "customer_name": ticket.requester.name or "there",
+    }
+    try:
+        return subject.format(**values), body.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return default_subject.format(**values), default_body.format(**values)
+
+
+def _thread_ids(ticket: Ticket, exclude: int = 0) -> list[str]:
+    ids = list(
+        Message.objects.filter(ticket=ticket, channel=Channel.EMAIL)
+        .exclude(external_id="")
+        .exclude(pk=exclude)
+        .order_by("id")
+        .values_list("external_id", flat=True)
+    )
+    return [i for i in ids if i.startswith("<")][-20:]
+
+
+def build_email(
+    message: Message, *, auto: bool = False, subject: str | None = None, body: str | None = None
+) -> EmailMultiAlternatives:
+    ticket = message.ticket
+    mailbox = mailbox_for_ticket(ticket)
+    address = mailbox.address if mailbox else settings.DEFAULT_FROM_EMAIL
+    from_name = (message.author_agent.name + " via " if message.author_agent else "") + (
+        mailbox.name if mailbox and mailbox.name else "Support"
+    )
+    text = body if body is not None else message.body_text
+    signature = (message.author_agent.signature if message.author_agent else "") or (
+        mailbox.signature if mailbox else ""
+    )
+    if signature and not auto:
+        text = f"{text}\n\n-- \n{signature}"
+    to = [ticket.requester.email] if ticket.requester.email else []
+    cc = [c.email for c in ticket.cc.all() if c.email]
+    references = _thread_ids(ticket, exclude=message.pk)
+    domain = address.rsplit("@", 1)[-1]
+    message_id = (
+        message.external_id if message.external_id.startswith("<") else make_msgid(domain=domain)
+    )
+    headers = {"Message-ID": message_id, "Reply-To": address, "X-Caredesk-Ticket": str(ticket.pk)}
+    if references:
+        headers["In-Reply-To"] = references[-1]
+        headers["References"] = " ".join(references)
+    if auto:
+        headers["Auto-Submitted"] = "auto-replied"
+    email = EmailMultiAlternatives(
+        subject=subject or f"Re: {ticket.subject} [#{ticket.pk}]",
+        body=text,
+        from_email=formataddr((from_name, address)),
+        to=to,
+        cc=cc,
+        headers=headers,
+    )
+    if not auto and message.body_html:
+        email.attach_alternative(
+            message.body_html + (f"<p>-- <br>{signature}</p>" if signature else ""), "text/html"
+        )
+    for attachment in message.attachments.all():
+        with attachment.file.open("rb") as handle:
+            email.attach(attachment.filename, handle.read(), attachment.content_type)
+    return email
+
+
+@jobs.job_handler("email.send")
+def send_reply(payload: dict[str, Any]) -> None:
+    """Deliver an agent's public reply; the job system retries failures with backoff."""
+    message = Message.objects.select_related("ticket__requester", "author_agent").get(
+        pk=payload["message_id"]
+    )
+    if message.delivery_status == DeliveryStatus.SENT:
+        return
+    email = build_email(message)
+    if not email.to:
+        tickets.set_delivery_status(
+            message, DeliveryStatus.FAILED, "The customer has no email address."
+        )
+        return
+    Message.objects.filter(pk=message.pk).update(external_id=email.extra_headers["Message-ID"])
+    try:
+        email.send(fail_silently=False)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        Message.objects.filter(pk=message.pk).update(delivery_error=error[:2000])
+        if payload.get("_final"):
+            tickets.set_delivery_status(message, DeliveryStatus.FAILED, error)
+            return
+        raise
+    tickets.set_delivery_status(message, DeliveryStatus.SENT)
+
+
+@jobs.job_handler("email.auto_ack")
+def send_auto_ack(payload: dict[str, Any]) -> None:
+    ticket = Ticket.objects.select_related("requester").get(pk=payload["ticket_id"])
+    if not ticket.requester.email:
+        return
+    subject, body = render_template(
+        "auto_ack",
+        ticket,
+        "We received your request [#{ticket_number}]",
+        "Hello {customer_name},\n\nThank you for contacting us. Your request #{ticket_number} "
+        '("{subject}") has been received and our team will reply soon.\n\nTo add information, just reply to this email.',
+    )
+    first = ticket.messages.order_by("id").first()
+    note = Message(
+        ticket=ticket, body_text=body, channel=Channel.EMAIL, author_kind=AuthorKind.SYSTEM
+    )
+    email = build_email(first or note, auto=True, subject=subject, body=body)
+    email.send(fail_silently=False)
+    tickets.record_event(
+        ticket,
+        EventKind.DELIVERY,
+        tickets.Actor.system("mailer"),
+        auto_ack=True,
+        message_id_header=email.extra_headers["Message-ID"],
+    )
+
+
+def _on_ticket_changed(
+    sender: Any, ticket_id: int, event_ids: list[int], kinds: list[str], **_: Any
+) -> None:
+    """Queue delivery of public agent replies on email tickets (after commit)."""
+    if EventKind.MESSAGE_ADDED not in kinds:
+        return
+    for event in TicketEvent.objects.filter(pk__in=event_ids, kind=EventKind.MESSAGE_ADDED):
+        if event.data.get("internal") or event.data.get("author_kind") not in (
+            AuthorKind.AGENT,
+            AuthorKind.BOT,
+        ):
+            continue
+        message = Message.objects.filter(
+            pk=event.data.get("message_id"),
+            ticket__channel=Channel.EMAIL,
+            delivery_status=DeliveryStatus.QUEUED,
+        ).first()
+        if message is not None:
+            jobs.enqueue(
+                "email.send", {"message_id": message.pk}, dedupe_key=f"email.send:{message.pk}"
+            )
+
+
+ticket_changed.connect(_on_ticket_changed, dispatch_uid="email-outbound")
