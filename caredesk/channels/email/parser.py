@@ -87,7 +87,8 @@ def _walk(msg: Message, depth: int = 0):  # type: ignore[no-untyped-def]
     if depth > MAX_DEPTH:
         return
     yield msg
-    if msg.is_multipart():
+    # A forwarded message or a delivery report is one part, not more body text.
+    if msg.is_multipart() and not msg.get_content_type().startswith("message/"):
         payload = msg.get_payload()
         if isinstance(payload, list):
             for sub in payload[:MAX_PARTS]:
@@ -112,20 +113,39 @@ def parse(raw: bytes) -> ParsedEmail:
     bounce_status = ""
     bounced_id = ""
     for part in _walk(msg):
+        ctype = part.get_content_type()
+        if ctype == "message/delivery-status":
+            blocks = part.get_payload() if part.is_multipart() else []
+            statuses = [
+                str(b.get("Status", ""))
+                for b in blocks
+                if isinstance(b, Message) and b.get("Status")
+            ]
+            if not statuses:
+                found = re.search(r"^Status:\s*([0-9.]+)", _decode(part), re.M)
+                statuses = [found.group(1)] if found else []
+            bounce_status = statuses[0] if statuses else "5.0.0"
+            continue
+        if ctype == "message/rfc822":
+            inner = part.get_payload()
+            inner_msg = inner[0] if isinstance(inner, list) and inner else None
+            data = inner_msg.as_bytes() if isinstance(inner_msg, Message) else b""
+            attachments.append(
+                ParsedAttachment(
+                    filename=(part.get_filename() or "forwarded-message.eml"),
+                    content_type=ctype,
+                    content=data,
+                )
+            )
+            continue
         if part.is_multipart():
             continue
-        ctype = part.get_content_type()
         disposition = (part.get_content_disposition() or "").lower()
         filename = ""
         try:
             filename = part.get_filename() or ""
         except Exception:
             filename = "attachment"
-        if ctype == "message/delivery-status":
-            body = _decode(part)
-            status = re.search(r"^Status:\s*([0-9.]+)", body, re.M)
-            bounce_status = status.group(1) if status else "5.0.0"
-            continue
         if ctype in ("message/rfc822-headers", "text/rfc822-headers"):
             found = re.search(r"^Message-ID:\s*(<[^>]+>)", _decode(part), re.M | re.I)
             bounced_id = found.group(1) if found else bounced_id
