@@ -8,8 +8,9 @@ bash scripts/bootstrap.sh
 missing=""
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
 [ -x /usr/sbin/nginx ] || missing="$missing nginx-light"
+[ -x /usr/sbin/dovecot ] || missing="$missing dovecot-imapd dovecot-pop3d"
 if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null && (pkill -x nginx || true)) \
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null && (pkill -x nginx || true; pkill -x dovecot || true)) \
     || echo "WARNING: could not install$missing; browser and proxy tests will fail" >&2
 fi
 export PATH="$PWD/.venv/bin:$PATH"

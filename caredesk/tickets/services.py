@@ -393,8 +393,12 @@ def create_ticket(
     thread_key: str = "",
     raw: RawInbound | None = None,
     metadata: dict[str, Any] | None = None,
+    always_message: bool = False,
 ) -> Ticket:
-    """Open a ticket with its first message (written by the requester unless author_kind says so)."""
+    """Open a ticket with its first message (written by the requester unless author_kind says so).
+
+    Without text or attachments there is no first message, unless always_message (an inbound
+    message with an empty body is still a message)."""
     who = as_actor(actor)
     if channel not in Channel.values:
         raise ValidationFailed(f"Unknown channel {channel!r}.", code="bad_channel")
@@ -429,7 +433,7 @@ def create_ticket(
     tag_names = _set_tags(ticket, tags) if tags else []
     if tag_names:
         batch.add(EventKind.TAGS_CHANGED, added=tag_names, removed=[])
-    if text or html or attachments:
+    if text or html or attachments or always_message:
         kind = author_kind or (
             AuthorKind.CUSTOMER if who.kind != AuthorKind.AGENT else AuthorKind.CUSTOMER
         )
@@ -625,6 +629,7 @@ def _ingest(inbound: InboundMessage, external_id: str) -> IngestResult:
             thread_key=inbound.thread_key,
             raw=raw,
             metadata={**inbound.metadata, **_dropped_attachments(inbound)},
+            always_message=True,
         )
         if previous is not None:
             TicketLink.objects.create(source=ticket, target=previous, kind=LinkKind.FOLLOW_UP)
