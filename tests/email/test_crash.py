@@ -24,19 +24,43 @@ def free_port():
 
 
 def test_every_acknowledged_message_survives_a_kill_9(tmp_path):
-    env = {**os.environ, "CAREDESK_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "caredesk.settings",
-           "PYTHONPATH": str(REPO), "CAREDESK_EMAIL_SENDER_RATE": "100000"}
+    env = {
+        **os.environ,
+        "CAREDESK_DATA_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "caredesk.settings",
+        "PYTHONPATH": str(REPO),
+        "CAREDESK_EMAIL_SENDER_RATE": "100000",
+    }
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     manage = [sys.executable, "-m", "caredesk"]
-    subprocess.run([*manage, "migrate", "-v", "0"], cwd=REPO, env=env, check=True, capture_output=True)
-    subprocess.run([*manage, "shell", "-c", "from caredesk.channels.email.models import Mailbox; "
-                    f"Mailbox.objects.create(address='{SUPPORT}')"], cwd=REPO, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*manage, "migrate", "-v", "0"], cwd=REPO, env=env, check=True, capture_output=True
+    )
+    subprocess.run(
+        [
+            *manage,
+            "shell",
+            "-c",
+            "from caredesk.channels.email.models import Mailbox; "
+            f"Mailbox.objects.create(address='{SUPPORT}')",
+        ],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     port = free_port()
 
     def start():
-        process = subprocess.Popen([*manage, "smtpd", "--port", str(port)], cwd=REPO, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        process = subprocess.Popen(
+            [*manage, "smtpd", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         process.stdout.readline()  # "SMTP listener on ..."
         return process
 
@@ -71,5 +95,11 @@ def test_every_acknowledged_message_survives_a_kill_9(tmp_path):
     server["process"].wait()
     assert server["kills"] == 1 and len(acked) == total
     db = sqlite3.connect(tmp_path / "caredesk.sqlite3")
-    counts = dict(db.execute("SELECT external_id, count(*) FROM tickets_message WHERE channel = 'email' GROUP BY external_id"))
-    assert all(counts.get(message_id) == 1 for message_id in acked), {m: counts.get(m) for m in acked if counts.get(m) != 1}
+    counts = dict(
+        db.execute(
+            "SELECT external_id, count(*) FROM tickets_message WHERE channel = 'email' GROUP BY external_id"
+        )
+    )
+    assert all(counts.get(message_id) == 1 for message_id in acked), {
+        m: counts.get(m) for m in acked if counts.get(m) != 1
+    }

@@ -1,0 +1,134 @@
+"""The customer portal: request form, magic-link sign-in, rate limits."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from caredesk.core.errors import DomainError, ValidationFailed
+from caredesk.customers.models import Customer, IdentityKind
+from caredesk.customers.services import find_by_identity, find_or_create_customer
+from caredesk.portal.models import MagicLink
+from caredesk.tickets.models import Channel, Ticket
+from caredesk.tickets.services import Actor, InboundAttachment, create_ticket
+
+logger = logging.getLogger("caredesk.portal")
+LINK_MINUTES = 30
+
+
+class RateLimited(DomainError):
+    status = 429
+    code = "rate_limited"
+
+
+def hit_rate_limit(scope: str, key: str, *, limit: int, window_seconds: int) -> None:
+    """Count one attempt; raise RateLimited past the limit. Shared cache, so it holds across processes."""
+    cache_key = f"caredesk:rl:{scope}:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+    cache.add(cache_key, 0, window_seconds)
+    try:
+        count = cache.incr(cache_key)
+    except ValueError:
+        cache.set(cache_key, 1, window_seconds)
+        count = 1
+    if count > limit:
+        raise RateLimited("Too many attempts. Please wait a few minutes and try again.")
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_link(customer: Customer) -> str:
+    token = secrets.token_urlsafe(32)
+    MagicLink.objects.create(
+        customer=customer,
+        token_hash=_hash(token),
+        expires_at=timezone.now() + timedelta(minutes=LINK_MINUTES),
+    )
+    return f"{settings.BASE_URL.rstrip('/')}/help/auth/{token}/"
+
+
+def send_sign_in_link(email: str, *, client_ip: str) -> None:
+    """Email a sign-in link if the address belongs to a customer. Says nothing either way."""
+    hit_rate_limit("magic-ip", client_ip, limit=10, window_seconds=600)
+    hit_rate_limit("magic-email", email.lower(), limit=3, window_seconds=600)
+    try:
+        customer = find_by_identity(IdentityKind.EMAIL, email)
+    except ValidationFailed:
+        return
+    if customer is None:
+        return
+    link = issue_link(customer)
+    send_mail(
+        "Your sign-in link",
+        f"Hello {customer.name or 'there'},\n\nSign in to see your requests: {link}\n\n"
+        f"The link works once and expires in {LINK_MINUTES} minutes. If you did not ask for it, ignore this email.",
+        None,
+        [customer.email],
+    )
+
+
+@transaction.atomic
+def redeem_link(token: str) -> Customer:
+    link = (
+        MagicLink.objects.select_for_update()
+        .select_related("customer")
+        .filter(token_hash=_hash(token))
+        .first()
+    )
+    if link is None or link.used_at is not None or link.expires_at < timezone.now():
+        raise ValidationFailed(
+            "This sign-in link is invalid, used or expired. Ask for a new one.", code="bad_link"
+        )
+    link.used_at = timezone.now()
+    link.save(update_fields=["used_at"])
+    return link.customer
+
+
+@dataclass
+class Submission:
+    name: str
+    email: str
+    subject: str
+    body: str
+    attachments: list[InboundAttachment]
+
+
+def submit_request(submission: Submission, *, client_ip: str) -> Ticket:
+    """A request from the help-centre form becomes a web ticket; the customer gets a link to it."""
+    hit_rate_limit("form-ip", client_ip, limit=5, window_seconds=600)
+    hit_rate_limit("form-email", submission.email.lower(), limit=5, window_seconds=600)
+    if not submission.subject.strip() or not submission.body.strip():
+        raise ValidationFailed("Please fill in a subject and describe your request.")
+    customer, _ = find_or_create_customer(
+        IdentityKind.EMAIL, submission.email, name=submission.name[:200]
+    )
+    ticket = create_ticket(
+        Actor.of_customer(customer),
+        subject=submission.subject[:255],
+        requester=customer,
+        body_text=submission.body,
+        channel=Channel.WEB,
+        attachments=submission.attachments,
+    )
+    link = issue_link(customer)
+    transaction.on_commit(
+        lambda: send_mail(
+            f"We received your request [#{ticket.pk}]",
+            f'Hello {customer.name or "there"},\n\nThank you. Your request #{ticket.pk} ("{ticket.subject}") has been '
+            f"received. Follow it and reply here: {link}\n\n(The link works once and expires in {LINK_MINUTES} minutes; "
+            "you can always ask for a new one on the sign-in page.)",
+            None,
+            [customer.email],
+        )
+    )
+    return ticket
