@@ -14,7 +14,7 @@ from django.utils import timezone
 from caredesk.accounts.models import User
 from caredesk.agent.models import SavedView
 from caredesk.core.errors import DomainError, ValidationFailed
-from caredesk.core.pagination import Page, paginate
+from caredesk.core.pagination import Page, encode_cursor, paginate
 from caredesk.tickets import services as tickets
 from caredesk.tickets.models import ACTIVE_STATUSES, PRIORITY_BY_NAME, Status, Ticket
 
@@ -94,6 +94,17 @@ def apply_filters(qs: QuerySet[Ticket], filters: dict[str, str], agent: User) ->
     return qs
 
 
+VIEW_STATUSES: dict[str, list[str]] = {
+    "mine": list(ACTIVE_STATUSES),
+    "unassigned": list(ACTIVE_STATUSES),
+    "team": list(ACTIVE_STATUSES),
+    "pending": [Status.PENDING],
+    "on_hold": [Status.ON_HOLD],
+    "solved": [Status.SOLVED],
+    "all": list(Status.values),
+}
+
+
 def inbox(
     agent: User,
     view: str,
@@ -103,19 +114,49 @@ def inbox(
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page:
+    """One page of a view. Sorted by update time, each status is read along the (status, updated_at)
+    index and the sorted runs are merged, so the cost does not grow with the table."""
     if sort not in SORTS:
         sort = "-updated_at"
-    qs = apply_filters(view_queryset(agent, view), filters, agent)
-    qs = qs.select_related("requester", "assignee", "team").prefetch_related("tags")
-    return paginate(qs, order=sort, cursor=cursor, limit=limit)
+    base = apply_filters(view_queryset(agent, view), filters, agent)
+    full = base.select_related("requester", "assignee", "team").prefetch_related("tags")
+    statuses = [filters["status"]] if filters.get("status") else VIEW_STATUSES.get(view, [])
+    if sort not in ("-updated_at", "updated_at") or len(statuses) < 2:
+        return paginate(full, order=sort, cursor=cursor, limit=limit)
+    # Keys first (cheap, index-only per status), then the full rows of the winners only.
+    pages = [
+        paginate(
+            base.filter(status=status).only("id", "updated_at"),
+            order=sort,
+            cursor=cursor,
+            limit=limit,
+        )
+        for status in statuses
+    ]
+    keys = sorted(
+        ((t.updated_at, t.id) for p in pages for t in p.items), reverse=sort.startswith("-")
+    )
+    more = len(keys) > limit or any(p.next for p in pages)
+    keys = keys[:limit]
+    by_id = {t.id: t for t in full.filter(pk__in=[k[1] for k in keys])}
+    rows = [by_id[k[1]] for k in keys if k[1] in by_id]
+    next_cursor = encode_cursor([keys[-1][0], keys[-1][1]]) if more and keys else None
+    return Page(items=rows, next=next_cursor)
 
 
 def view_counts(agent: User) -> dict[str, str]:
-    """Counts per view, capped so that a million-ticket table still answers quickly."""
+    """Counts per view, capped at 1,000 and cached until any ticket changes."""
+    latest = Ticket.objects.order_by("-updated_at").values_list("updated_at", flat=True).first()
+    stamp = latest.timestamp() if latest else 0
+    key = f"caredesk:inbox-counts:{agent.pk}:{agent.role}:{'-'.join(map(str, agent.team_ids()))}:{stamp}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
     counts = {}
     for view in VIEWS:
         n = view_queryset(agent, view.key).order_by().values("id")[: COUNT_CAP + 1].count()
         counts[view.key] = f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)
+    cache.set(key, counts, 300)
     return counts
 
 

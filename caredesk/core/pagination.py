@@ -21,6 +21,10 @@ class Page:
     next: str | None
 
 
+def encode_cursor(values: list[Any]) -> str:
+    return _encode(values)
+
+
 def _encode(values: list[Any]) -> str:
     raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")

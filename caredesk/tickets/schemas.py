@@ -132,7 +132,8 @@ class TicketOut(Schema):
 
     @staticmethod
     def resolve_tags(obj: Ticket) -> list[str]:
-        return sorted(t.name for t in obj.tags.all())
+        known = getattr(obj, "tag_names", None)
+        return known if known is not None else sorted(t.name for t in obj.tags.all())
 
 
 class TicketPage(Schema):

@@ -1,0 +1,206 @@
+"""Shared helpers for the benchmark scripts: temp installs, servers on free ports, load, stats."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def machine() -> str:
+    cores = os.cpu_count()
+    try:
+        mem_kb = int(
+            next(line for line in open("/proc/meminfo") if line.startswith("MemTotal")).split()[1]
+        )
+        memory = f"{mem_kb / 1024 / 1024:.0f} GiB"
+    except (OSError, StopIteration):
+        memory = "?"
+    return f"{platform.machine()}, {cores} cores, {memory}, Python {platform.python_version()}"
+
+
+def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "CAREDESK_DATA_DIR": str(data_dir),
+        "DJANGO_SETTINGS_MODULE": "caredesk.settings",
+        "PYTHONPATH": str(REPO),
+        "CAREDESK_LOG_LEVEL": "WARNING",
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    env.update(extra)
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    return subprocess.run(
+        [PYTHON, "-m", "caredesk", *args],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def fresh_install(**extra: str) -> tuple[dict[str, str], str]:
+    """A migrated instance in a temp dir with an admin and a write token."""
+    data_dir = Path(tempfile.mkdtemp(prefix="caredesk-bench-"))
+    env = env_for(data_dir, **extra)
+    manage(env, "migrate", "-v", "0")
+    token = (
+        manage(
+            env,
+            "shell",
+            "-c",
+            (
+                "from caredesk.accounts.models import Role; from caredesk.accounts.services import create_agent, create_token; "
+                "a = create_agent(email='bench@example.test', name='Bench', role=Role.ADMIN, password=None); "
+                "print(create_token(a).token)"
+            ),
+        )
+        .strip()
+        .splitlines()[-1]
+    )
+    return env, token
+
+
+def start_server(
+    env: dict[str, str], app: str, *, workers: int = 2
+) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=REPO,
+        env=env,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            time.sleep(1.0)  # let every worker finish importing
+            return process, port
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"{app} did not start")
+
+
+@dataclass
+class Result:
+    name: str
+    clients: int
+    requests: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def throughput(self) -> float:
+        return (self.requests - self.errors) / self.seconds if self.seconds else 0.0
+
+    def pct(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        data = sorted(self.latencies)
+        return data[min(len(data) - 1, int(round(p / 100 * (len(data) - 1))))] * 1000
+
+    def row(self) -> str:
+        return (
+            f"| {self.name} | {self.clients} | {self.requests} | {self.errors} | {self.throughput:,.0f} | "
+            f"{self.pct(50):.1f} | {self.pct(95):.1f} | {self.pct(99):.1f} |"
+        )
+
+
+HEADER = "| scenario | clients | requests | errors | req/s | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|---|---|"
+
+
+async def _load(
+    method: str, url: str, *, clients: int, total: int, body_for, headers: dict[str, str]
+) -> Result:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(total))
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        for i in counter:
+            started = time.perf_counter()
+            try:
+                response = await client.request(
+                    method, url, json=body_for(i) if body_for else None, headers=headers
+                )
+                if response.status_code >= 400:
+                    errors += 1
+            except httpx.HTTPError:
+                errors += 1
+            latencies.append(time.perf_counter() - started)
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    return Result(
+        name="",
+        clients=clients,
+        requests=total,
+        errors=errors,
+        seconds=elapsed,
+        latencies=latencies,
+    )
+
+
+def load(
+    name: str,
+    method: str,
+    url: str,
+    *,
+    clients: int,
+    total: int,
+    body_for=None,
+    headers: dict[str, str] | None = None,
+) -> Result:
+    result = asyncio.run(
+        _load(method, url, clients=clients, total=total, body_for=body_for, headers=headers or {})
+    )
+    result.name = name
+    return result
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")

@@ -1,0 +1,164 @@
+"""Inbound email throughput: real SMTP into caredesk (8 connections, DATA to committed ticket),
+the in-process parse+thread+store rate, and a no-op aiosmtpd handler as the limit, in one run.
+
+    python bench/email_smtp.py [--messages 2000]   (DATABASE_URL=postgresql://... for PostgreSQL)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import smtplib
+import subprocess
+import sys
+import threading
+import time
+from email.message import EmailMessage
+from email import policy
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import PYTHON, REPO, fresh_install, free_port, machine, manage  # noqa: E402
+
+SUPPORT = "support@bench.test"
+
+
+def message(i: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"sender{i % 300}@example.test"
+    msg["To"] = SUPPORT
+    msg["Subject"] = f"Order {i} arrived damaged"
+    msg["Message-ID"] = f"<bench-{i}-{time.time_ns()}@example.test>"
+    msg.set_content(
+        "Hello,\n\nmy order arrived damaged. Can you send a replacement?\n\nThanks\n" * 3
+    )
+    return msg.as_bytes(policy=policy.SMTP)
+
+
+def blast(port: int, total: int, connections: int) -> tuple[float, int]:
+    payloads = [message(i) for i in range(total)]
+    errors = 0
+    lock = threading.Lock()
+    index = iter(range(total))
+
+    def worker() -> None:
+        nonlocal errors
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
+            for i in index:
+                try:
+                    client.sendmail(f"sender{i % 300}@example.test", [SUPPORT], payloads[i])
+                except smtplib.SMTPException:
+                    with lock:
+                        errors += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started, errors
+
+
+def noop_server(port: int):  # type: ignore[no-untyped-def]
+    from aiosmtpd.controller import Controller
+
+    class Noop:
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+            return "250 OK"
+
+    controller = Controller(Noop(), hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--connections", type=int, default=8)
+    args = parser.parse_args()
+    extra = {"CAREDESK_EMAIL_SENDER_RATE": "1000000"}
+    if os.environ.get("DATABASE_URL"):
+        extra["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    env, _ = fresh_install(**extra)
+    if os.environ.get("DATABASE_URL"):
+        env["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    manage(
+        env,
+        "shell",
+        "-c",
+        f"from caredesk.channels.email.models import Mailbox; Mailbox.objects.get_or_create(address='{SUPPORT}', defaults={{'auto_acknowledge': False}})",
+    )
+    rows = []
+    port = free_port()
+    server = subprocess.Popen(
+        [PYTHON, "-m", "caredesk", "smtpd", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    server.stdout.readline()
+    try:
+        blast(port, 100, 2)  # warm-up
+        seconds, errors = blast(port, args.messages, args.connections)
+        rows.append(
+            (
+                "caredesk over SMTP (DATA → committed ticket)",
+                args.messages,
+                errors,
+                args.messages / seconds,
+            )
+        )
+    finally:
+        server.terminate()
+        server.wait()
+    inproc = subprocess.run(
+        [
+            PYTHON,
+            "-c",
+            (
+                "import os, time, django; django.setup();"
+                "from caredesk.channels.email.services import receive;"
+                "import sys; sys.path.insert(0, 'bench'); from email_smtp import message;"
+                f"n = {min(args.messages, 1000)}; msgs = [message(i + 10**6) for i in range(n)]; t = time.perf_counter();"
+                "[receive(m, recipients=['support@bench.test']) for m in msgs];"
+                "print(n / (time.perf_counter() - t))"
+            ),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows.append(
+        (
+            "in-process parse + thread + store",
+            min(args.messages, 1000),
+            0,
+            float(inproc.stdout.strip().splitlines()[-1]),
+        )
+    )
+    noop_port = free_port()
+    controller = noop_server(noop_port)
+    try:
+        seconds, errors = blast(noop_port, args.messages, args.connections)
+        rows.append(
+            ("limit: aiosmtpd no-op handler", args.messages, errors, args.messages / seconds)
+        )
+    finally:
+        controller.stop()
+    vendor = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite"
+    print(
+        f"# Inbound email — {vendor} — {args.connections} connections — {machine()} — {datetime.date.today()}"
+    )
+    print("| path | messages | errors | messages/s |\n|---|---|---|---|")
+    for name, count, errors, rate in rows:
+        print(f"| {name} | {count} | {errors} | {rate:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
