@@ -14,13 +14,13 @@ import subprocess
 import sys
 import threading
 import time
-from email.message import EmailMessage
 from email import policy
+from email.message import EmailMessage
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import PYTHON, REPO, fresh_install, free_port, machine, manage  # noqa: E402
+from common import PYTHON, REPO, free_port, fresh_install, machine, manage  # noqa: E402
 
 SUPPORT = "support@bench.test"
 

@@ -28,17 +28,15 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.db import connection
+    from common import machine
+    from django.core import signals
+    from django.db import close_old_connections, connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     from caredesk.accounts.models import User
     from caredesk.accounts.services import create_token
     from caredesk.tickets.models import Ticket
-    from common import machine
-
-    from django.core import signals
-    from django.db import close_old_connections
 
     # Keep one connection, as a long-running server process does.
     signals.request_started.disconnect(close_old_connections)
