@@ -86,7 +86,29 @@ def main() -> None:
             ignore_conflicts=True,
         )
     print(f"customers/agents in {time.time() - started:.0f}s", flush=True)
-    words = ["order", "refund", "parcel", "delivery", "invoice", "password", "login", "account", "charge", "card", "shipping", "return", "broken", "missing", "late", "damaged", "subscription", "upgrade", "cancel", "address", "payment"]
+    words = [
+        "order",
+        "refund",
+        "parcel",
+        "delivery",
+        "invoice",
+        "password",
+        "login",
+        "account",
+        "charge",
+        "card",
+        "shipping",
+        "return",
+        "broken",
+        "missing",
+        "late",
+        "damaged",
+        "subscription",
+        "upgrade",
+        "cancel",
+        "address",
+        "payment",
+    ]
     statuses = ["new", "open", "open", "pending", "on_hold", "solved", "solved", "closed"]
     chunk = 5000
     for offset in range(0, args.tickets, chunk):
