@@ -204,5 +204,11 @@ def _register_routers() -> None:
 
     api.add_router("/v1/email", email_router)
 
+    from caredesk.knowledge.api import router as kb_router
+    from caredesk.knowledge.api import search_router
+
+    api.add_router("/v1/kb", kb_router)
+    api.add_router("/v1/search", search_router)
+
 
 _register_routers()

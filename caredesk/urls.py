@@ -12,7 +12,9 @@ urlpatterns = [
     path("api/", api.urls),
     path("agent/2fa/setup/", twofactor.setup_view, name="2fa-setup"),
     path("agent/2fa/verify/", twofactor.verify_view, name="2fa-verify"),
+    path("agent/kb/", include("caredesk.knowledge.agent_urls")),
     path("agent/", include("caredesk.agent.urls")),
+    path("help/", include("caredesk.knowledge.urls")),
     path("help/", include("caredesk.portal.urls")),
     path("django-admin/", admin.site.urls),
     # Provider inbound webhooks, e.g. /email/anymail/mailgun/inbound/ (signatures checked by anymail).

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class KnowledgeConfig(AppConfig):
     name = "caredesk.knowledge"
     label = "knowledge"
+
+    def ready(self) -> None:
+        from caredesk.core.demo import EXTRA_LOADERS
+        from caredesk.knowledge.services import load_demo_knowledge
+
+        if load_demo_knowledge not in EXTRA_LOADERS:
+            EXTRA_LOADERS.append(load_demo_knowledge)

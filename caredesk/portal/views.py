@@ -52,7 +52,14 @@ def customer_required(view):  # type: ignore[no-untyped-def]
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/home.html", {"customer": current_customer(request)})
+    from caredesk.knowledge.models import Category
+
+    categories = Category.objects.filter(internal=False).prefetch_related("sections__articles")
+    return render(
+        request,
+        "portal/home.html",
+        {"customer": current_customer(request), "categories": categories},
+    )
 
 
 def new_request(request: HttpRequest) -> HttpResponse:

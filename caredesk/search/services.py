@@ -1,21 +1,29 @@
-"""Search across tickets, customers (and articles once the knowledge base exists).
+"""One search service for articles, tickets and customers, on SQLite FTS5 or PostgreSQL full text.
 
-This is the interface every caller uses; the first implementation is a plain substring match,
-to be replaced by the full-text index (SQLite FTS5 / PostgreSQL tsvector) behind the same call.
+Documents (SearchDocument) are kept in sync by signal receivers (search/signals.py). Queries are
+reduced to plain word tokens (all must match; the last one as a prefix), so FTS syntax characters,
+quotes, emoji or 10,000-character input can never break a query. Titles weigh more than bodies.
+Highlights come back HTML-escaped with <mark> around the matches.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Q
+from django.db import connection
 from django.utils.html import escape
 
 from caredesk.accounts.models import User
 from caredesk.customers.models import Customer
+from caredesk.search.models import SearchDocument
 
 MAX_QUERY = 500
+MAX_TOKENS = 12
+TOKEN = re.compile(r"\w+", re.UNICODE)
+START, STOP = "\x02", "\x03"
 
 
 @dataclass
@@ -28,21 +36,140 @@ class SearchHit:
     score: float = 0.0
 
 
-def _snippet(text: str, query: str, width: int = 160) -> str:
-    lowered = text.lower()
-    at = lowered.find(query.lower())
-    start = max(0, at - width // 3) if at >= 0 else 0
-    piece = text[start : start + width]
-    if at < 0:
-        return escape(piece)
-    rel = at - start
-    return (
-        escape(piece[:rel])
-        + "<mark>"
-        + escape(piece[rel : rel + len(query)])
-        + "</mark>"
-        + escape(piece[rel + len(query) :])
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "could",
+        "do",
+        "does",
+        "for",
+        "from",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "is",
+        "it",
+        "me",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "please",
+        "so",
+        "that",
+        "the",
+        "their",
+        "there",
+        "this",
+        "to",
+        "was",
+        "we",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
+)
+
+
+def tokens(query: str) -> list[str]:
+    """Word tokens of a query (common words dropped unless nothing else is left)."""
+    words = [t.lower() for t in TOKEN.findall((query or "")[:MAX_QUERY])]
+    meaningful = [w for w in words if w not in STOPWORDS and len(w) > 1]
+    return (meaningful or words)[:MAX_TOKENS]
+
+
+def _safe_snippet(text: str) -> str:
+    return escape(text).replace(START, "<mark>").replace(STOP, "</mark>")
+
+
+def _fts_sqlite(
+    words: list[str], kinds: Sequence[str], public_only: bool, limit: int, any_word: bool = False
+) -> list[tuple[Any, ...]]:
+    joiner = " OR " if any_word else " "
+    match = joiner.join([*(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"*'])
+    placeholders = ",".join("%s" for _ in kinds)
+    # Only fixed fragments and placeholders are joined here; every value is a bound parameter.
+    sql = (  # noqa: S608
+        "SELECT d.kind, d.object_id, d.title, "
+        f"snippet(search_fts, 1, '{START}', '{STOP}', '…', 16), "
+        f"highlight(search_fts, 0, '{START}', '{STOP}'), bm25(search_fts, 30.0, 1.0) AS rank "
+        "FROM search_fts JOIN search_searchdocument d ON d.id = search_fts.rowid "
+        f"WHERE search_fts MATCH %s AND d.kind IN ({placeholders})"
+        + (" AND d.public" if public_only else "")
+        + " ORDER BY rank LIMIT %s"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [match, *kinds, limit])
+        return [(k, o, t, s, h, -r) for k, o, t, s, h, r in cursor.fetchall()]
+
+
+def _fts_postgres(
+    words: list[str], kinds: Sequence[str], public_only: bool, limit: int, any_word: bool = False
+) -> list[tuple[Any, ...]]:
+    # Word tokens only: to_tsquery syntax cannot be injected. Each word matches the stemmed
+    # (language) or the plain ('simple') form; the last one also as a prefix.
+    parts = []
+    params: list[Any] = []
+    for index, word in enumerate(words):
+        suffix = ":*" if index == len(words) - 1 else ""
+        parts.append("(plainto_tsquery('english', %s) || to_tsquery('simple', %s))")
+        params += [word, f"{word}{suffix}"]
+    query_sql = (" || " if any_word else " && ").join(parts)
+    placeholders = ",".join("%s" for _ in kinds)
+    sql = (  # noqa: S608 - fixed fragments and placeholders only; values are bound parameters
+        f"WITH q AS (SELECT {query_sql} AS query) "
+        "SELECT d.kind, d.object_id, d.title, "
+        f"ts_headline('simple', d.body, q.query, 'StartSel={START},StopSel={STOP},MaxWords=24,MinWords=8'), "
+        f"ts_headline('simple', d.title, q.query, 'StartSel={START},StopSel={STOP},HighlightAll=true'), "
+        "ts_rank_cd(d.tsv, q.query) AS rank "
+        "FROM search_searchdocument d, q "
+        f"WHERE d.tsv @@ q.query AND d.kind IN ({placeholders})"
+        + (" AND d.public" if public_only else "")
+        + " ORDER BY rank DESC LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *kinds, limit])
+        return list(cursor.fetchall())
+
+
+def full_text(
+    words: list[str], kinds: Sequence[str], *, public_only: bool = False, limit: int = 20
+) -> list[tuple[Any, ...]]:
+    if not words:
+        return []
+    if connection.vendor == "postgresql":
+        engine = _fts_postgres
+    else:
+        engine = _fts_sqlite
+    # Articles answer questions in other words: any word counts, ranked by how well it matches.
+    # Tickets and customers: every word first; when nothing has them all, any word.
+    if list(kinds) == ["article"]:
+        return engine(words, kinds, public_only, limit, any_word=len(words) > 1)
+    rows = engine(words, kinds, public_only, limit)
+    if not rows and len(words) > 1:
+        rows = engine(words, kinds, public_only, limit, any_word=True)
+    return rows
 
 
 def search(
@@ -52,46 +179,168 @@ def search(
     agent: User | None = None,
     customer: Customer | None = None,
     limit: int = 20,
+    language: str = "",
 ) -> list[SearchHit]:
-    """Ranked hits the caller may see: agents see their visible tickets and all customers."""
+    """Ranked hits the caller may see. Agents: their visible tickets, all customers, every
+    published article. Customers and anonymous visitors: public published articles (and a
+    customer's own tickets)."""
+    from caredesk.knowledge.models import Article, ArticleStatus
     from caredesk.tickets.services import customer_tickets, visible_tickets
 
-    query = " ".join((query or "").split())[:MAX_QUERY]
-    if not query:
+    words = tokens(query)
+    if not words:
+        return []
+    limit = max(1, min(limit, 100))
+    kinds = [k for k in types if k in ("ticket", "customer", "article")]
+    if agent is None:
+        kinds = [k for k in kinds if k == "article" or (k == "ticket" and customer is not None)]
+    if not kinds:
         return []
     hits: list[SearchHit] = []
-    if "ticket" in types and (agent is not None or customer is not None):
-        base = visible_tickets(agent) if agent is not None else customer_tickets(customer)  # type: ignore[arg-type]
-        match = Q(subject__icontains=query) | Q(messages__body_text__icontains=query)
-        if query.lstrip("#").isdigit():
-            match |= Q(pk=int(query.lstrip("#")))
-        for ticket in base.filter(match).distinct().order_by("-updated_at")[:limit]:
+    # Tickets by number first: "#123" or "123".
+    if "ticket" in kinds and query.strip().lstrip("#").isdigit():
+        number = int(query.strip().lstrip("#"))
+        scope = visible_tickets(agent) if agent is not None else customer_tickets(customer)  # type: ignore[arg-type]
+        ticket = scope.filter(pk=number).first()
+        if ticket is not None:
             hits.append(
                 SearchHit(
                     "ticket",
                     ticket.pk,
                     f"#{ticket.pk} {ticket.subject}",
-                    _snippet(ticket.subject, query),
-                    f"/agent/tickets/{ticket.pk}/"
-                    if agent is not None
-                    else f"/help/requests/{ticket.pk}/",
+                    escape(ticket.subject),
+                    _url("ticket", ticket.pk, agent is not None),
+                    1000.0,
                 )
             )
-    if "customer" in types and agent is not None:
-        match = (
-            Q(name__icontains=query)
-            | Q(email__icontains=query)
-            | Q(phone__icontains=query)
-            | Q(identities__value__icontains=query)
+    rows = full_text(
+        words, kinds, public_only=agent is None and "ticket" not in kinds, limit=limit * 5
+    )
+    # Title matches first (BM25 barely separates them when a word is common), then the engine's rank.
+    rows = sorted(rows, key=lambda r: (_title_hits(words, r[2]), r[5]), reverse=True)
+    ticket_ids = [r[1] for r in rows if r[0] == "ticket"]
+    allowed_tickets: set[int] = set()
+    if ticket_ids:
+        scope = visible_tickets(agent) if agent is not None else customer_tickets(customer)  # type: ignore[arg-type]
+        allowed_tickets = set(scope.filter(pk__in=ticket_ids).values_list("pk", flat=True))
+    article_ids = [r[1] for r in rows if r[0] == "article"]
+    articles = {
+        a.pk: a for a in Article.objects.filter(pk__in=article_ids, status=ArticleStatus.PUBLISHED)
+    }
+    for kind, object_id, title, snippet, highlighted, rank in rows:
+        if kind == "ticket" and object_id not in allowed_tickets:
+            continue
+        if kind == "article":
+            article = articles.get(object_id)
+            if article is None or (agent is None and article.visibility != "public"):
+                continue
+            url = f"/help/articles/{article.slug}/" if agent is None else f"/agent/kb/{article.pk}/"
+        else:
+            url = _url(kind, object_id, agent is not None)
+        if any(h.type == kind and h.id == object_id for h in hits):
+            continue
+        hits.append(
+            SearchHit(
+                kind,
+                object_id,
+                title,
+                _safe_snippet(snippet or "") or _safe_snippet(highlighted or ""),
+                url,
+                float(rank or 0),
+            )
         )
-        for person in Customer.objects.filter(match).distinct().order_by("name")[:limit]:
-            hits.append(
-                SearchHit(
-                    "customer",
-                    person.pk,
-                    str(person),
-                    _snippet(f"{person.name} {person.email} {person.phone}", query),
-                    f"/agent/customers/{person.pk}/",
-                )
-            )
-    return hits[:limit]
+        if len(hits) >= limit:
+            break
+    return hits
+
+
+def _title_hits(words: list[str], title: str) -> int:
+    title_words = tokens(title)
+    return sum(1 for w in words if any(t.startswith(w) for t in title_words))
+
+
+def _url(kind: str, object_id: int, for_agent: bool) -> str:
+    if kind == "ticket":
+        return f"/agent/tickets/{object_id}/" if for_agent else f"/help/requests/{object_id}/"
+    return f"/agent/customers/{object_id}/"
+
+
+# --- keeping the index in sync ----------------------------------------------------------------
+
+
+def index_document(
+    kind: str, object_id: int, *, title: str, body: str, language: str = "", public: bool = False
+) -> None:
+    SearchDocument.objects.update_or_create(
+        kind=kind,
+        object_id=object_id,
+        defaults={
+            "title": title[:300],
+            "body": body[:200_000],
+            "language": language[:10],
+            "public": public,
+        },
+    )
+
+
+def remove_document(kind: str, object_id: int) -> None:
+    SearchDocument.objects.filter(kind=kind, object_id=object_id).delete()
+
+
+def index_ticket(ticket_id: int) -> None:
+    from caredesk.tickets.models import Message, Ticket
+
+    ticket = Ticket.objects.filter(pk=ticket_id).values("subject", "language").first()
+    if ticket is None:
+        remove_document("ticket", ticket_id)
+        return
+    texts = (
+        Message.objects.filter(ticket_id=ticket_id)
+        .order_by("id")
+        .values_list("body_text", flat=True)
+    )
+    index_document(
+        "ticket",
+        ticket_id,
+        title=ticket["subject"],
+        body="\n".join(texts),
+        language=ticket["language"],
+    )
+
+
+def index_customer(customer: Customer) -> None:
+    identities = " ".join(customer.identities.values_list("value", flat=True))
+    index_document(
+        "customer",
+        customer.pk,
+        title=customer.name or customer.email or customer.phone,
+        body=f"{customer.email} {customer.phone} {identities} {customer.notes}",
+    )
+
+
+def index_article(article: Any) -> None:
+    index_document(
+        "article",
+        article.pk,
+        title=article.title,
+        body=article.body,
+        language=article.language,
+        public=article.visibility == "public" and article.status == "published",
+    )
+
+
+def reindex_all() -> int:
+    from caredesk.knowledge.models import Article
+    from caredesk.tickets.models import Ticket
+
+    count = 0
+    for ticket_id in Ticket.objects.values_list("pk", flat=True).iterator():
+        index_ticket(ticket_id)
+        count += 1
+    for customer in Customer.objects.prefetch_related("identities").iterator(chunk_size=500):
+        index_customer(customer)
+        count += 1
+    for article in Article.objects.iterator():
+        index_article(article)
+        count += 1
+    return count

@@ -235,9 +235,12 @@ def test_customer_page_edit_and_identity_conflict(alice_client, personas):
     assert ticket.subject in alice_client.get(f"/agent/customers/{customer.pk}/").content.decode()
 
 
-def test_search_finds_tickets_and_customers(alice_client, personas):
-    ticket = factories.ticket(team=personas.billing, subject="Blue widget broken")
-    factories.customer(name="Wilma Widget")
+def test_search_finds_tickets_and_customers(
+    alice_client, personas, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):  # the index is updated after commit
+        ticket = factories.ticket(team=personas.billing, subject="Blue widget broken")
+        factories.customer(name="Wilma Widget")
     page = alice_client.get("/agent/search/?q=widget").content.decode()
     assert "Blue widget broken" in page and "Wilma Widget" in page
     assert (

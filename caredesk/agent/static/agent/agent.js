@@ -43,6 +43,16 @@
     var tab = event.target.closest("[data-composer]");
     if (tab) { composer(tab.getAttribute("data-composer")); }
     if (event.target.closest("[data-shortcuts-open]")) { document.getElementById("shortcuts").showModal(); }
+    var insert = event.target.closest("[data-insert], [data-insert-text]");
+    if (insert) {
+      var box = document.getElementById("composer-body");
+      var text = insert.getAttribute("data-insert") || insert.getAttribute("data-insert-text");
+      box.value = (box.value ? box.value + "\n\n" : "") + text;
+      box.focus();
+      var data = new FormData();
+      data.append("csrfmiddlewaretoken", document.body.getAttribute("data-csrf"));
+      fetch(insert.getAttribute("data-used"), { method: "POST", body: data, credentials: "same-origin" });
+    }
   });
 
   document.addEventListener("keydown", function (event) {

@@ -1,0 +1,371 @@
+"""Knowledge-base logic: versions on every edit, the draft → review → published workflow, restore,
+diffs, translations with language fallback, feedback and views, suggestions, the ABCD import."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max, QuerySet
+from django.utils import timezone
+from django.utils.text import slugify
+
+from caredesk.accounts.models import User
+from caredesk.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from caredesk.knowledge.models import (
+    Article,
+    ArticleStatus,
+    ArticleVersion,
+    Category,
+    SearchLog,
+    Section,
+    Visibility,
+)
+
+TRANSITIONS = {
+    ArticleStatus.DRAFT: {ArticleStatus.REVIEW, ArticleStatus.PUBLISHED, ArticleStatus.ARCHIVED},
+    ArticleStatus.REVIEW: {ArticleStatus.DRAFT, ArticleStatus.PUBLISHED, ArticleStatus.ARCHIVED},
+    ArticleStatus.PUBLISHED: {ArticleStatus.DRAFT, ArticleStatus.ARCHIVED},
+    ArticleStatus.ARCHIVED: {ArticleStatus.DRAFT},
+}
+
+
+def _unique_slug(title: str, language: str, exclude: int = 0) -> str:
+    base = slugify(title)[:140] or "article"
+    slug, n = base, 2
+    while Article.objects.filter(slug=slug, language=language).exclude(pk=exclude).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def _check(title: str, body: str, visibility: str, language: str) -> None:
+    if not title.strip() or len(title) > 200:
+        raise ValidationFailed("title must be 1 to 200 characters.", code="bad_title")
+    if len(body) > 500_000:
+        raise ValidationFailed("body is at most 500,000 characters.", code="bad_body")
+    if visibility not in Visibility.values:
+        raise ValidationFailed("visibility must be public or internal.", code="bad_visibility")
+    if not re.fullmatch(r"[a-z]{2}(-[A-Za-z]{2})?", language or ""):
+        raise ValidationFailed("language is a code such as en or pt-BR.", code="bad_language")
+
+
+@transaction.atomic
+def create_article(
+    author: User | None,
+    *,
+    title: str,
+    body: str,
+    language: str = "en",
+    visibility: str = Visibility.PUBLIC,
+    section: Section | None = None,
+    status: str = ArticleStatus.DRAFT,
+    slug: str = "",
+    translation_of: Article | None = None,
+) -> Article:
+    _check(title, body, visibility, language)
+    if status not in ArticleStatus.values:
+        raise ValidationFailed("Unknown status.", code="bad_status")
+    group = (
+        translation_of.group
+        if translation_of
+        else (Article.objects.aggregate(m=Max("group"))["m"] or 0) + 1
+    )
+    if translation_of and Article.objects.filter(group=group, language=language).exists():
+        raise Conflict(f"This article already has a {language} version.", code="translation_exists")
+    try:
+        article = Article.objects.create(
+            group=group,
+            language=language,
+            slug=slugify(slug)[:160] if slug else _unique_slug(title, language),
+            title=title.strip(),
+            body=body,
+            section=section or (translation_of.section if translation_of else None),
+            visibility=visibility,
+            status=status,
+            author=author,
+            published_at=timezone.now() if status == ArticleStatus.PUBLISHED else None,
+        )
+    except IntegrityError as exc:
+        raise Conflict(
+            "An article with that slug exists in this language.", code="slug_taken"
+        ) from exc
+    ArticleVersion.objects.create(
+        article=article, number=1, title=article.title, body=body, author=author
+    )
+    return article
+
+
+@transaction.atomic
+def update_article(
+    author: User | None,
+    article: Article,
+    *,
+    title: str | None = None,
+    body: str | None = None,
+    visibility: str | None = None,
+    section: Section | None = None,
+    expected_version: int | None = None,
+) -> Article:
+    article = Article.objects.select_for_update().get(pk=article.pk)
+    if expected_version is not None and expected_version != article.version:
+        raise Conflict(
+            "Someone else changed this article; reload to see their version.", code="stale_version"
+        )
+    new_title = title.strip() if title is not None else article.title
+    new_body = body if body is not None else article.body
+    _check(new_title, new_body, visibility or article.visibility, article.language)
+    changed = new_title != article.title or new_body != article.body
+    article.title, article.body = new_title, new_body
+    if visibility:
+        article.visibility = visibility
+    if section is not None:
+        article.section = section
+    if changed:
+        article.version += 1
+        ArticleVersion.objects.create(
+            article=article, number=article.version, title=new_title, body=new_body, author=author
+        )
+    article.save()
+    return article
+
+
+@transaction.atomic
+def set_status(actor: User | None, article: Article, status: str) -> Article:
+    if (
+        status not in ArticleStatus.values
+        or status not in TRANSITIONS[ArticleStatus(article.status)]
+    ):
+        raise ValidationFailed(
+            f"A {article.status} article cannot become {status}.", code="bad_transition"
+        )
+    if (
+        status == ArticleStatus.PUBLISHED
+        and actor is not None
+        and not actor.is_lead
+        and article.visibility == Visibility.PUBLIC
+    ):
+        raise PermissionDenied(
+            "Only team leads and admins publish to the help centre; send it for review."
+        )
+    article.status = status
+    if status == ArticleStatus.PUBLISHED:
+        article.published_at = timezone.now()
+    article.save(update_fields=["status", "published_at", "updated_at"])
+    return article
+
+
+def restore_version(author: User | None, article: Article, number: int) -> Article:
+    version = article.versions.filter(number=number).first()
+    if version is None:
+        raise NotFound(f"Version {number} does not exist.")
+    return update_article(author, article, title=version.title, body=version.body)
+
+
+def diff_versions(article: Article, old: int, new: int) -> str:
+    versions = {v.number: v for v in article.versions.filter(number__in=[old, new])}
+    if old not in versions or new not in versions:
+        raise NotFound("Unknown version.")
+    before = [f"# {versions[old].title}", *versions[old].body.splitlines()]
+    after = [f"# {versions[new].title}", *versions[new].body.splitlines()]
+    return "\n".join(
+        difflib.unified_diff(before, after, f"version {old}", f"version {new}", lineterm="")
+    )
+
+
+def published(*, public_only: bool) -> QuerySet[Article]:
+    qs = Article.objects.filter(status=ArticleStatus.PUBLISHED)
+    return qs.filter(visibility=Visibility.PUBLIC) if public_only else qs
+
+
+def article_for_language(slug: str, language: str, *, public_only: bool = True) -> Article:
+    """The article in the reader's language, falling back to English, then any language."""
+    base = published(public_only=public_only)
+    article = base.filter(slug=slug).first()
+    if article is None:
+        raise NotFound("No such article.")
+    preferred = [language, language.split("-")[0], "en"] if language else ["en"]
+    for code in preferred:
+        translated = base.filter(group=article.group, language=code).first()
+        if translated is not None:
+            return translated
+    return article
+
+
+def record_view(article: Article) -> None:
+    Article.objects.filter(pk=article.pk).update(views=F("views") + 1)
+
+
+def record_feedback(article: Article, helpful: bool) -> None:
+    field = "helpful_yes" if helpful else "helpful_no"
+    Article.objects.filter(pk=article.pk).update(**{field: F(field) + 1})
+
+
+def log_search(query: str, results: int, session_key: str) -> SearchLog:
+    return SearchLog.objects.create(
+        query=query[:200], results=results, session_key=session_key[:64]
+    )
+
+
+def mark_deflection(
+    session_key: str, *, opened_article: Article | None = None, created_ticket: bool = False
+) -> None:
+    """Link a visitor's latest search to what they did next (read an article / still opened a ticket)."""
+    latest = (
+        SearchLog.objects.filter(session_key=session_key).order_by("-id").first()
+        if session_key
+        else None
+    )
+    if latest is None:
+        return
+    if opened_article is not None:
+        SearchLog.objects.filter(pk=latest.pk).update(opened_article=opened_article)
+    if created_ticket:
+        SearchLog.objects.filter(pk=latest.pk).update(created_ticket=True)
+
+
+def suggest_articles(ticket: Any, limit: int = 5) -> list[Article]:
+    """Published articles that match the customer's last message (for the ticket page)."""
+    from caredesk.search.services import full_text, tokens
+    from caredesk.tickets.models import Message
+
+    last = (
+        Message.objects.filter(ticket=ticket, author_kind="customer")
+        .order_by("-id")
+        .values_list("body_text", flat=True)
+        .first()
+        or ticket.subject
+    )
+    stop = {
+        "the",
+        "and",
+        "for",
+        "you",
+        "your",
+        "my",
+        "i",
+        "a",
+        "to",
+        "is",
+        "it",
+        "of",
+        "in",
+        "on",
+        "me",
+        "can",
+        "please",
+        "hello",
+        "hi",
+        "thanks",
+        "with",
+        "was",
+        "have",
+        "this",
+        "that",
+        "not",
+        "but",
+        "are",
+        "be",
+        "do",
+    }
+    words = [w for w in tokens(f"{ticket.subject} {last}") if w not in stop and len(w) > 2][:8]
+    hits: list[Article] = []
+    seen: set[int] = set()
+    for word_set in ([words[:3]], [[w] for w in words]):
+        for ws in word_set:
+            if not ws:
+                continue
+            for row in full_text(ws, ["article"], limit=limit):
+                if row[1] not in seen:
+                    seen.add(row[1])
+            if len(seen) >= limit:
+                break
+    articles = {a.pk: a for a in published(public_only=False).filter(pk__in=seen)}
+    for pk in seen:
+        if pk in articles:
+            hits.append(articles[pk])
+    return hits[:limit]
+
+
+def record_resolution(article: Article) -> None:
+    Article.objects.filter(pk=article.pk).update(resolved_tickets=F("resolved_tickets") + 1)
+
+
+# --- demo content ---------------------------------------------------------------------------
+
+
+def import_abcd_guidelines(path: Path) -> int:
+    """The ABCD agent guidelines as the internal 'Policies and procedures' KB, one article per
+    subflow, titled by the subflow (e.g. "Recover Password")."""
+    data = json.loads(Path(path).read_text())
+    category, _ = Category.objects.get_or_create(
+        slug="policies", defaults={"name": "Policies and procedures", "internal": True}
+    )
+    count = 0
+    for flow, flow_data in data.items():
+        section, _ = Section.objects.get_or_create(category=category, name=flow)
+        for subflow, details in flow_data.get("subflows", {}).items():
+            lines = [f"*{flow}: {flow_data.get('description', '')}*", ""]
+            for index, action in enumerate(details.get("actions", []), 1):
+                button = action.get("button", "")
+                lines.append(
+                    f"{index}. **{button}** — {action.get('text', '').replace('[', '').replace(']', '')}"
+                    if button
+                    else f"{index}. {action.get('text', '')}"
+                )
+                lines += [f"    - {sub}" for sub in action.get("subtext", [])]
+            body = "\n".join(lines)
+            if Article.objects.filter(
+                title=subflow, language="en", visibility=Visibility.INTERNAL
+            ).exists():
+                continue
+            create_article(
+                None,
+                title=subflow,
+                body=body,
+                visibility=Visibility.INTERNAL,
+                section=section,
+                status=ArticleStatus.PUBLISHED,
+            )
+            count += 1
+    return count
+
+
+DEMO_FAQ = Path(__file__).resolve().parent / "demo_faq"
+
+
+def load_demo_faq() -> int:
+    category, _ = Category.objects.get_or_create(
+        slug="faq", defaults={"name": "Frequently asked questions"}
+    )
+    section, _ = Section.objects.get_or_create(
+        category=category, name="Orders, returns and your account"
+    )
+    count = 0
+    for file in sorted(DEMO_FAQ.glob("*.md")):
+        title, _, body = file.read_text().partition("\n")
+        title = title.lstrip("# ").strip()
+        if Article.objects.filter(slug=file.stem, language="en").exists():
+            continue
+        create_article(
+            None,
+            title=title,
+            body=body.strip(),
+            section=section,
+            status=ArticleStatus.PUBLISHED,
+            slug=file.stem,
+        )
+        count += 1
+    return count
+
+
+def load_demo_knowledge() -> None:
+    from caredesk.core.demo import abcd_dir
+
+    folder = abcd_dir()
+    if folder is not None:
+        import_abcd_guidelines(folder / "guidelines.json")
+    load_demo_faq()

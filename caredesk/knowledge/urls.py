@@ -1,0 +1,12 @@
+"""Help-centre article and search pages (mounted at /help/ before the portal)."""
+
+from django.urls import path
+
+from caredesk.knowledge import views
+
+app_name = "knowledge"
+urlpatterns = [
+    path("search", views.help_search, name="search"),
+    path("articles/<slug:slug>/", views.article_page, name="article"),
+    path("articles/<slug:slug>/vote/", views.vote, name="vote"),
+]

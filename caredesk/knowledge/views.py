@@ -1,0 +1,218 @@
+"""Help-centre article pages and search (/help/), and the agents' knowledge-base editor (/agent/kb/)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from caredesk.core.errors import DomainError, NotFound
+from caredesk.knowledge import services
+from caredesk.knowledge.models import Article, ArticleStatus, Category, Section, Visibility
+from caredesk.knowledge.rendering import render_markdown
+from caredesk.portal.services import RateLimited, hit_rate_limit
+from caredesk.portal.views import client_ip, current_customer
+from caredesk.search.services import MAX_QUERY, search
+
+
+def _language(request: HttpRequest) -> str:
+    customer = current_customer(request)
+    if customer is not None and customer.language:
+        return customer.language
+    header = request.headers.get("Accept-Language", "")
+    return header.split(",")[0].split(";")[0].strip().lower()[:10] if header else "en"
+
+
+def help_search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    error = ""
+    hits = []
+    if len(query) > MAX_QUERY:
+        error = f"That search is too long; only the first {MAX_QUERY} characters were used."
+    try:
+        hit_rate_limit("help-search", client_ip(request), limit=120, window_seconds=60)
+        hits = search(query, types=("article",), limit=20) if query.strip() else []
+    except RateLimited as exc:
+        error = exc.message
+    if query.strip():
+        if not request.session.session_key:
+            request.session.save()
+        services.log_search(query, len(hits), request.session.session_key or "")
+    template = "knowledge/_results.html" if request.htmx else "knowledge/search.html"  # type: ignore[attr-defined]
+    return render(
+        request,
+        template,
+        {
+            "query": query[:MAX_QUERY],
+            "hits": hits,
+            "error": error,
+            "customer": current_customer(request),
+        },
+    )
+
+
+def article_page(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        article = services.article_for_language(slug, _language(request))
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    services.record_view(article)
+    if request.session.session_key:
+        services.mark_deflection(request.session.session_key, opened_article=article)
+    translations = Article.objects.filter(
+        group=article.group, status=ArticleStatus.PUBLISHED, visibility=Visibility.PUBLIC
+    ).exclude(pk=article.pk)
+    related = article.related.filter(status=ArticleStatus.PUBLISHED, visibility=Visibility.PUBLIC)[
+        :5
+    ]
+    return render(
+        request,
+        "knowledge/article.html",
+        {
+            "article": article,
+            "html": render_markdown(article.body),
+            "translations": translations,
+            "related": related,
+            "voted": request.session.get(f"voted-{article.group}"),
+            "customer": current_customer(request),
+        },
+    )
+
+
+@require_POST
+def vote(request: HttpRequest, slug: str) -> HttpResponse:
+    article = get_object_or_404(
+        Article, slug=slug, status=ArticleStatus.PUBLISHED, visibility=Visibility.PUBLIC
+    )
+    key = f"voted-{article.group}"
+    if not request.session.get(key):
+        services.record_feedback(article, request.POST.get("helpful") == "yes")
+        request.session[key] = request.POST.get("helpful") == "yes" and "yes" or "no"
+    if request.htmx:  # type: ignore[attr-defined]
+        return HttpResponse('<p class="voted" role="status">Thanks for your feedback!</p>')
+    return redirect("knowledge:article", slug=article.slug)
+
+
+def help_home_articles(request: HttpRequest) -> list[Category]:
+    return list(Category.objects.filter(internal=False).prefetch_related("sections__articles"))
+
+
+# --- agent side -------------------------------------------------------------------------------
+
+
+@login_required
+def kb_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    articles = Article.objects.select_related("section__category").order_by("title")
+    if query:
+        ids = [h.id for h in search(query, types=("article",), agent=request.user, limit=50)]  # type: ignore[arg-type]
+        articles = articles.filter(pk__in=ids)
+    return render(
+        request,
+        "knowledge/agent_list.html",
+        {
+            "articles": articles[:500],
+            "query": query,
+            "sections": Section.objects.select_related("category"),
+        },
+    )
+
+
+@login_required
+def kb_edit(request: HttpRequest, article_id: int | None = None) -> HttpResponse:
+    article = get_object_or_404(Article, pk=article_id) if article_id else None
+    if request.method == "POST":
+        post = request.POST
+        section = Section.objects.filter(pk=post.get("section") or 0).first()
+        try:
+            if article is None:
+                translation_of = Article.objects.filter(pk=post.get("translation_of") or 0).first()
+                article = services.create_article(
+                    request.user,
+                    title=post.get("title", ""),
+                    body=post.get("body", ""),  # type: ignore[arg-type]
+                    language=post.get("language", "en"),
+                    visibility=post.get("visibility", Visibility.PUBLIC),
+                    section=section,
+                    translation_of=translation_of,
+                )
+            else:
+                version = post.get("version")
+                services.update_article(
+                    request.user,
+                    article,
+                    title=post.get("title"),
+                    body=post.get("body"),  # type: ignore[arg-type]
+                    visibility=post.get("visibility"),
+                    section=section,
+                    expected_version=int(version) if version and version.isdigit() else None,
+                )
+            if post.get("status") and post["status"] != article.status:
+                services.set_status(request.user, article, post["status"])  # type: ignore[arg-type]
+            messages.success(request, "Article saved.")
+            return redirect("kb-agent:edit", article_id=article.pk)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+    versions = article.versions.all()[:30] if article else []
+    diff = ""
+    if article and request.GET.get("diff"):
+        try:
+            old, new = (int(x) for x in request.GET["diff"].split("-", 1))
+            diff = services.diff_versions(article, old, new)
+        except (ValueError, NotFound):
+            diff = "Unknown versions."
+    return render(
+        request,
+        "knowledge/agent_edit.html",
+        {
+            "article": article,
+            "versions": versions,
+            "diff": diff,
+            "preview": render_markdown(article.body) if article else "",
+            "sections": Section.objects.select_related("category"),
+            "statuses": ArticleStatus.choices,
+            "visibilities": Visibility.choices,
+        },
+    )
+
+
+@login_required
+@require_POST
+def kb_restore(request: HttpRequest, article_id: int, number: int) -> HttpResponse:
+    article = get_object_or_404(Article, pk=article_id)
+    try:
+        services.restore_version(request.user, article, number)  # type: ignore[arg-type]
+        messages.success(request, f"Restored version {number} as a new version.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("kb-agent:edit", article_id=article.pk)
+
+
+@login_required
+def kb_suggest(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    """htmx partial for the ticket page: articles matching the customer's last message."""
+    from caredesk.tickets.services import access_ticket
+
+    try:
+        ticket = access_ticket(request.user, ticket_id)  # type: ignore[arg-type]
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    return render(
+        request,
+        "knowledge/_suggest.html",
+        {
+            "articles": services.suggest_articles(ticket),
+            "ticket": ticket,
+            "base_url": request.build_absolute_uri("/")[:-1],
+        },
+    )
+
+
+@login_required
+@require_POST
+def kb_used(request: HttpRequest, article_id: int) -> HttpResponse:
+    """An agent inserted this article into a reply: counted when the ticket is solved with it."""
+    services.record_resolution(get_object_or_404(Article, pk=article_id))
+    return HttpResponse(status=204)
