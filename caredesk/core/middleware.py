@@ -23,3 +23,39 @@ class DropMalformedCookiesMiddleware:
         for name in bad:
             del request.COOKIES[name]
         return self.get_response(request)
+
+
+class RejectNulCharactersMiddleware:
+    """Form fields and query parameters never legitimately contain NUL; PostgreSQL cannot store it.
+    Such a request is refused with a clear 400 instead of failing deeper down."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        values = [*request.GET.lists()]
+        if request.method == "POST" and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            values += [*request.POST.lists()]
+        for key, items in values:
+            if "\x00" in key or any("\x00" in item for item in items):
+                if request.path.startswith("/api/"):
+                    from django.http import JsonResponse
+
+                    return JsonResponse(
+                        {
+                            "error": {
+                                "code": "bad_characters",
+                                "message": f"{key} contains a NUL character.",
+                            }
+                        },
+                        status=400,
+                    )
+                return HttpResponse(
+                    "The request contains a NUL character, which is not allowed.",
+                    status=400,
+                    content_type="text/plain",
+                )
+        return self.get_response(request)

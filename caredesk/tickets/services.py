@@ -593,7 +593,23 @@ def ingest(inbound: InboundMessage) -> IngestResult:
         )
 
 
+def _strip_nul(value: Any) -> Any:
+    """NUL characters carry no meaning in text and PostgreSQL refuses them: drop them everywhere."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_nul(v) for v in value]
+    return value
+
+
 def _ingest(inbound: InboundMessage, external_id: str) -> IngestResult:
+    inbound.subject = _strip_nul(inbound.subject)
+    inbound.body_text = _strip_nul(inbound.body_text)
+    inbound.body_html = _strip_nul(inbound.body_html)
+    inbound.sender.name = _strip_nul(inbound.sender.name)
+    inbound.metadata = _strip_nul(inbound.metadata)
     raw = None
     if inbound.raw_id:
         raw = RawInbound.objects.filter(pk=inbound.raw_id).first()
