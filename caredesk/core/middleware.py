@@ -34,10 +34,9 @@ class RejectNulCharactersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         values = [*request.GET.lists()]
-        if request.method == "POST" and request.content_type in (
-            "application/x-www-form-urlencoded",
-            "multipart/form-data",
-        ):
+        # Only urlencoded forms: reading a multipart body here would consume the upload stream
+        # that views such as the provider webhooks read themselves.
+        if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
             values += [*request.POST.lists()]
         for key, items in values:
             if "\x00" in key or any("\x00" in item for item in items):

@@ -1,0 +1,108 @@
+"""Search latency over a generated data dir (tickets with messages) plus N articles, and the cost
+of keeping the index up to date per message.
+
+    python bench/generate.py --data-dir /tmp/cd100k --tickets 100000
+    python bench/search.py --data-dir /tmp/cd100k [--articles 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data-dir", default="")
+    parser.add_argument("--articles", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=60)
+    args = parser.parse_args()
+    if args.data_dir:
+        os.environ["CAREDESK_DATA_DIR"] = args.data_dir
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "caredesk.settings")
+    import django
+
+    django.setup()
+    from django.db import connection, transaction
+
+    from caredesk.accounts.models import User
+    from caredesk.search.models import SearchDocument
+    from caredesk.search.services import index_ticket, search
+    from caredesk.tickets.models import Message, Ticket
+    from common import machine
+
+    rng = random.Random(3)
+    words = (
+        "order refund parcel delivery invoice password login account charge card shipping return broken missing "
+        "late damaged subscription upgrade cancel address payment warranty exchange voucher"
+    ).split()
+    started = time.time()
+    if not SearchDocument.objects.filter(kind="ticket").exists():
+        ids = list(Ticket.objects.values_list("id", flat=True))
+        for offset in range(0, len(ids), 2000):
+            with transaction.atomic():
+                for ticket_id in ids[offset : offset + 2000]:
+                    index_ticket(ticket_id)
+        print(f"indexed {len(ids):,} tickets in {time.time() - started:.0f}s", flush=True)
+    have = SearchDocument.objects.filter(kind="article").count()
+    if have < args.articles:
+        with transaction.atomic():
+            SearchDocument.objects.bulk_create(
+                [
+                    SearchDocument(
+                        kind="article",
+                        object_id=10_000_000 + i,
+                        title=" ".join(rng.choices(words, k=4)).title(),
+                        body=" ".join(rng.choices(words, k=120)),
+                        public=True,
+                    )
+                    for i in range(have, args.articles)
+                ],
+                batch_size=2000,
+            )
+    agent = User.objects.filter(is_superuser=False).order_by("id").first() or User.objects.first()
+    messages = Message.objects.count()
+    queries = [
+        "refund",
+        "damaged parcel",
+        "password login",
+        "invoice charge card",
+        "xylophone",
+        "ship",
+        "cancel subscription",
+    ]
+    print(
+        f"# Search — {messages:,} messages, {Ticket.objects.count():,} tickets, {args.articles:,} articles — "
+        f"{connection.vendor} — {machine()} — {datetime.date.today()}"
+    )
+    print("| query | hits | p50 ms | p95 ms |\n|---|---|---|---|")
+    for query in queries:
+        times, hits = [], []
+        for _ in range(args.runs):
+            t = time.perf_counter()
+            hits = search(query, agent=agent, limit=20)
+            times.append((time.perf_counter() - t) * 1000)
+        times.sort()
+        print(
+            f"| {query} | {len(hits)} | {times[len(times) // 2]:.1f} | {times[int(len(times) * 0.95) - 1]:.1f} |"
+        )
+    ticket = Ticket.objects.order_by("-id").first()
+    t = time.perf_counter()
+    for _ in range(50):
+        with transaction.atomic():
+            index_ticket(ticket.pk)
+    print(
+        f"\nindex update per message (re-index of a 5-message ticket): {(time.perf_counter() - t) / 50 * 1000:.2f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
