@@ -31,19 +31,16 @@ def main() -> None:
     import django
 
     django.setup()
+    from common import machine
     from django.db import connection, transaction
 
     from caredesk.accounts.models import User
     from caredesk.search.models import SearchDocument
     from caredesk.search.services import index_ticket, search
     from caredesk.tickets.models import Message, Ticket
-    from common import machine
 
     rng = random.Random(3)
-    words = (
-        "order refund parcel delivery invoice password login account charge card shipping return broken missing "
-        "late damaged subscription upgrade cancel address payment warranty exchange voucher"
-    ).split()
+    words = ["order", "refund", "parcel", "delivery", "invoice", "password", "login", "account", "charge", "card", "shipping", "return", "broken", "missing", "late", "damaged", "subscription", "upgrade", "cancel", "address", "payment", "warranty", "exchange", "voucher"]
     started = time.time()
     if not SearchDocument.objects.filter(kind="ticket").exists():
         ids = list(Ticket.objects.values_list("id", flat=True))

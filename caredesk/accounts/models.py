@@ -20,7 +20,7 @@ class Tier(models.TextChoices):
     LEAD = "lead", "Lead"
 
 
-TIER_ORDER = [Tier.JUNIOR, Tier.MID, Tier.SENIOR, Tier.LEAD]
+TIER_ORDER: list[str] = [Tier.JUNIOR, Tier.MID, Tier.SENIOR, Tier.LEAD]
 
 
 class Presence(models.TextChoices):

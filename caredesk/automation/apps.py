@@ -1,6 +1,35 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
 class AutomationConfig(AppConfig):
     name = "caredesk.automation"
     label = "automation"
+
+    def ready(self) -> None:
+        from caredesk.automation import services
+        from caredesk.core import jobs
+        from caredesk.core.events import ticket_changed
+
+        def on_ticket_changed(
+            sender: Any, ticket_id: int, event_ids: list[int], kinds: list[str], **kwargs: Any
+        ) -> None:
+            services.on_ticket_event(ticket_id, kinds, event_ids)
+
+        ticket_changed.connect(on_ticket_changed, dispatch_uid="automation-triggers", weak=False)
+
+        @jobs.job_handler("automation.webhook")
+        def webhook(payload: dict) -> None:
+            import httpx
+
+            from caredesk.tickets.models import Ticket
+
+            ticket = (
+                Ticket.objects.filter(pk=payload["ticket_id"])
+                .values("id", "subject", "status", "priority")
+                .first()
+            )
+            httpx.post(
+                payload["url"], json={"rule": payload.get("rule"), "ticket": ticket}, timeout=10
+            ).raise_for_status()

@@ -1,6 +1,21 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
 class RoutingConfig(AppConfig):
     name = "caredesk.routing"
     label = "routing"
+
+    def ready(self) -> None:
+        from caredesk.core.events import ticket_changed
+        from caredesk.routing import services
+        from caredesk.tickets.models import EventKind, Ticket
+
+        def on_ticket_changed(sender: Any, ticket_id: int, kinds: list[str], **kwargs: Any) -> None:
+            if EventKind.CREATED in kinds or EventKind.TEAM_CHANGED in kinds:
+                ticket = Ticket.objects.filter(pk=ticket_id, assignee__isnull=True).first()
+                if ticket is not None:
+                    services.route(ticket)
+
+        ticket_changed.connect(on_ticket_changed, dispatch_uid="routing-push", weak=False)

@@ -1,0 +1,388 @@
+"""Automation: placeholders, macros, canned responses, triggers with a loop guard, time-based rules."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from caredesk.accounts.models import Team, User
+from caredesk.automation.models import Automation, CannedResponse, Macro, Trigger
+from caredesk.core.errors import ValidationFailed
+from caredesk.tickets.models import ACTIVE_STATUSES, Priority, Status, Ticket, TicketEvent
+from caredesk.tickets.services import Actor, post_message, update_ticket
+
+logger = logging.getLogger("caredesk.automation")
+AUTOMATION = Actor.system("automation")
+PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\.([a-z_]+)\s*\}\}")
+PLACEHOLDERS = {
+    "customer": {"name", "first_name", "email", "phone"},
+    "ticket": {"number", "subject", "status", "priority"},
+    "agent": {"name", "first_name", "email"},
+}
+CONDITION_FIELDS = {
+    "status",
+    "priority",
+    "channel",
+    "team",
+    "assignee",
+    "tags",
+    "subject",
+    "category",
+    "language",
+    "customer_vip",
+    "customer_email",
+    "customer_language",
+    "organization",
+    "reopened_count",
+    "body",
+}
+OPERATORS = {"is", "is_not", "contains", "not_contains", "in", "gte", "lte"}
+ACTION_TYPES = {
+    "set",
+    "add_tags",
+    "assign_team",
+    "assign_agent",
+    "reply",
+    "note",
+    "escalate",
+    "notify_email",
+    "webhook",
+}
+SETTABLE = {"status", "priority", "category", "language"}
+MAX_CHAIN = 5
+
+_depth: contextvars.ContextVar[int] = contextvars.ContextVar("trigger_depth", default=0)
+
+
+# --- placeholders ---------------------------------------------------------------------------
+
+
+def check_placeholders(text: str) -> None:
+    for obj, attr in PLACEHOLDER.findall(text or ""):
+        if attr not in PLACEHOLDERS.get(obj, set()):
+            raise ValidationFailed(
+                f"Unknown placeholder {{{{{obj}.{attr}}}}}. Known: "
+                + ", ".join(
+                    f"{{{{{o}.{a}}}}}" for o, attrs in PLACEHOLDERS.items() for a in sorted(attrs)
+                ),
+                code="unknown_placeholder",
+            )
+
+
+def render(text: str, ticket: Ticket, agent: User | None = None) -> str:
+    customer = ticket.requester
+    values = {
+        "customer": {
+            "name": customer.name,
+            "first_name": (customer.name or "").split(" ")[0],
+            "email": customer.email,
+            "phone": customer.phone,
+        },
+        "ticket": {
+            "number": str(ticket.pk),
+            "subject": ticket.subject,
+            "status": ticket.get_status_display(),
+            "priority": ticket.priority_name,
+        },
+        "agent": {
+            "name": agent.name if agent else "",
+            "first_name": (agent.name if agent else "").split(" ")[0],
+            "email": agent.email if agent else "",
+        },
+    }
+    return PLACEHOLDER.sub(
+        lambda m: values.get(m.group(1), {}).get(m.group(2), m.group(0)), text or ""
+    )
+
+
+# --- macros and snippets --------------------------------------------------------------------
+
+
+def validate_macro(macro: Macro) -> None:
+    check_placeholders(macro.reply)
+    unknown = set(macro.changes or {}) - {
+        "status",
+        "priority",
+        "tags",
+        "team",
+        "assignee",
+        "category",
+    }
+    if unknown:
+        raise ValidationFailed(
+            f"A macro cannot change {', '.join(sorted(unknown))}.", code="unknown_field"
+        )
+    if macro.changes.get("status") and macro.changes["status"] not in Status.values:
+        raise ValidationFailed("Unknown status in the macro.", code="bad_status")
+    if macro.changes.get("priority") and macro.changes["priority"] not in {
+        label for _, label in Priority.choices
+    }:
+        raise ValidationFailed("Unknown priority in the macro.", code="bad_priority")
+
+
+def save_macro(macro: Macro) -> Macro:
+    validate_macro(macro)
+    macro.save()
+    return macro
+
+
+def macros_for(agent: User) -> list[Macro]:
+    from django.db.models import Q
+
+    return list(Macro.objects.filter(Q(owner__isnull=True) | Q(owner=agent)))
+
+
+@transaction.atomic
+def apply_macro(agent: User, ticket: Ticket, macro: Macro) -> Ticket:
+    if macro.owner_id and macro.owner_id != agent.pk:
+        raise ValidationFailed("That macro belongs to another agent.", code="not_your_macro")
+    changes: dict[str, Any] = {}
+    for key, value in (macro.changes or {}).items():
+        if key == "team":
+            changes["team"] = Team.objects.filter(pk=value).first()
+        elif key == "assignee":
+            changes["assignee"] = agent if value == "me" else User.objects.filter(pk=value).first()
+        elif key == "tags":
+            changes["tags"] = sorted(set(ticket.tags.values_list("name", flat=True)) | set(value))
+        else:
+            changes[key] = value
+    status_after = changes.pop("status", None)
+    if macro.reply.strip():
+        post_message(
+            agent,
+            ticket,
+            body_text=render(macro.reply, ticket, agent),
+            internal=macro.internal,
+            status_after=status_after,
+        )
+        status_after = None
+    if status_after:
+        changes["status"] = status_after
+    if changes:
+        update_ticket(agent, ticket, changes)
+    return Ticket.objects.get(pk=ticket.pk)
+
+
+def save_snippet(snippet: CannedResponse) -> CannedResponse:
+    check_placeholders(snippet.body)
+    snippet.save()
+    return snippet
+
+
+def expand_snippets(text: str, ticket: Ticket, agent: User) -> str:
+    """Replace ::shortcut with the agent's (or a shared) canned response, placeholders filled."""
+
+    def replace(match: re.Match[str]) -> str:
+        found = (
+            CannedResponse.objects.filter(shortcut=match.group(1), owner=agent).first()
+            or CannedResponse.objects.filter(shortcut=match.group(1), owner__isnull=True).first()
+        )
+        return render(found.body, ticket, agent) if found else match.group(0)
+
+    return re.sub(r"::([a-z0-9_-]+)", replace, text or "")
+
+
+# --- triggers -------------------------------------------------------------------------------
+
+
+def validate_trigger(trigger: Trigger) -> None:
+    from caredesk.tickets.models import EventKind
+
+    if not trigger.events or not set(trigger.events) <= set(EventKind.values):
+        raise ValidationFailed(
+            "events must be ticket event kinds (e.g. created, message_added, sla).",
+            code="bad_events",
+        )
+    for condition in trigger.conditions or []:
+        if condition.get("field") not in CONDITION_FIELDS:
+            raise ValidationFailed(
+                f"Unknown condition field {condition.get('field')!r}.", code="unknown_field"
+            )
+        if condition.get("op") not in OPERATORS:
+            raise ValidationFailed(
+                f"Unknown operator {condition.get('op')!r}.", code="bad_operator"
+            )
+    fields = [(c["field"], c["op"], str(c.get("value"))) for c in trigger.conditions or []]
+    for f, op, value in fields:
+        if op == "is" and any(f2 == f and op2 == "is" and v2 != value for f2, op2, v2 in fields):
+            raise ValidationFailed(
+                f"The conditions can never all hold ({f} cannot be two values).", code="impossible"
+            )
+    if not trigger.actions:
+        raise ValidationFailed("A trigger needs at least one action.", code="no_actions")
+    for action in trigger.actions:
+        if action.get("type") not in ACTION_TYPES:
+            raise ValidationFailed(f"Unknown action {action.get('type')!r}.", code="bad_action")
+        if action["type"] == "set" and action.get("field") not in SETTABLE:
+            raise ValidationFailed(
+                f"A trigger cannot set {action.get('field')!r}.", code="unknown_field"
+            )
+        if action["type"] in ("reply", "note"):
+            check_placeholders(str(action.get("value", "")))
+
+
+def save_trigger(trigger: Trigger) -> Trigger:
+    validate_trigger(trigger)
+    trigger.save()
+    return trigger
+
+
+def _field(ticket: Ticket, name: str, body: str) -> Any:
+    return {
+        "status": ticket.status,
+        "priority": ticket.priority_name,
+        "channel": ticket.channel,
+        "team": ticket.team_id,
+        "assignee": ticket.assignee_id,
+        "tags": [t.name for t in ticket.tags.all()],
+        "subject": ticket.subject,
+        "category": ticket.category,
+        "language": ticket.language,
+        "customer_vip": ticket.requester.vip,
+        "customer_email": ticket.requester.email,
+        "customer_language": ticket.requester.language,
+        "organization": ticket.organization_id,
+        "reopened_count": ticket.reopened_count,
+        "body": body,
+    }[name]
+
+
+def holds(condition: dict[str, Any], ticket: Ticket, body: str) -> bool:
+    actual = _field(ticket, condition["field"], body)
+    expected = condition.get("value")
+    op = condition["op"]
+    if op == "is":
+        return actual == expected or (isinstance(actual, list) and expected in actual)
+    if op == "is_not":
+        return actual != expected and not (isinstance(actual, list) and expected in actual)
+    if op == "contains":
+        return (
+            str(expected).lower()
+            in (" ".join(actual) if isinstance(actual, list) else str(actual or "")).lower()
+        )
+    if op == "not_contains":
+        return str(expected).lower() not in str(actual or "").lower()
+    if op == "in":
+        return actual in (expected or [])
+    if op == "gte":
+        return actual is not None and actual >= expected
+    return actual is not None and actual <= expected
+
+
+def run_actions(actions: list[dict[str, Any]], ticket: Ticket, source: str) -> None:
+    from caredesk.routing.services import escalate
+
+    for action in actions:
+        kind, value = action["type"], action.get("value")
+        target_id = int(value) if isinstance(value, int | str) and str(value).isdigit() else 0
+        if kind == "set":
+            update_ticket(AUTOMATION, ticket, {action["field"]: value})
+        elif kind == "add_tags":
+            update_ticket(
+                AUTOMATION,
+                ticket,
+                {
+                    "tags": sorted(
+                        set(ticket.tags.values_list("name", flat=True)) | set(value or [])
+                    )
+                },
+            )
+        elif kind == "assign_team":
+            update_ticket(AUTOMATION, ticket, {"team": Team.objects.filter(pk=target_id).first()})
+        elif kind == "assign_agent":
+            update_ticket(
+                AUTOMATION,
+                ticket,
+                {"assignee": User.objects.filter(pk=target_id, is_active=True).first()},
+            )
+        elif kind in ("reply", "note"):
+            post_message(
+                Actor.bot(source),
+                ticket,
+                body_text=render(str(value), ticket),
+                internal=kind == "note",
+            )
+        elif kind == "escalate":
+            escalate(AUTOMATION, ticket, reason=f"{source}: {value or 'automatic rule'}")
+        elif kind == "notify_email":
+            from django.core.mail import send_mail
+
+            subject, text, recipient = (
+                f"[#{ticket.pk}] {ticket.subject}",
+                f"Rule “{source}” fired on ticket #{ticket.pk}.",
+                str(value),
+            )
+
+            def notify(
+                subject: str = subject, text: str = text, recipient: str = recipient
+            ) -> None:
+                send_mail(subject, text, None, [recipient])
+
+            transaction.on_commit(notify)
+        elif kind == "webhook":
+            from caredesk.core import jobs
+
+            jobs.enqueue(
+                "automation.webhook", {"url": value, "ticket_id": ticket.pk, "rule": source}
+            )
+        ticket.refresh_from_db()
+
+
+def on_ticket_event(ticket_id: int, kinds: list[str], event_ids: list[int]) -> int:
+    """Run the matching triggers. A change made by a trigger may fire triggers again, at most
+    MAX_CHAIN deep, and never by an event the automation itself caused for the same trigger."""
+    depth = _depth.get()
+    if depth >= MAX_CHAIN:
+        logger.warning("trigger chain on ticket %s stopped at depth %s", ticket_id, depth)
+        return 0
+    ticket = Ticket.objects.select_related("requester").filter(pk=ticket_id).first()
+    if ticket is None:
+        return 0
+    body = ""
+    events = list(TicketEvent.objects.filter(pk__in=event_ids))
+    message_ids = [e.data.get("message_id") for e in events if e.data.get("message_id")]
+    if message_ids:
+        from caredesk.tickets.models import Message
+
+        body = " ".join(
+            Message.objects.filter(pk__in=message_ids).values_list("body_text", flat=True)
+        )
+    fired = 0
+    token = _depth.set(depth + 1)
+    try:
+        for trigger in Trigger.objects.filter(active=True):
+            if not set(trigger.events) & set(kinds):
+                continue
+            own = all(
+                e.actor_kind in ("system", "bot") and e.data.get("rule") == trigger.name
+                for e in events
+            )
+            if own and events:
+                continue
+            if all(holds(c, ticket, body) for c in trigger.conditions or []):
+                with transaction.atomic():
+                    run_actions(trigger.actions, ticket, trigger.name)
+                fired += 1
+    finally:
+        _depth.reset(token)
+    return fired
+
+
+def run_automations(now: Any = None) -> int:
+    now = now or timezone.now()
+    done = 0
+    for rule in Automation.objects.filter(active=True):
+        cutoff = now - timedelta(hours=rule.hours)
+        for ticket in Ticket.objects.filter(
+            status=rule.status, updated_at__lte=cutoff, status__in=ACTIVE_STATUSES
+        )[:1000]:
+            with transaction.atomic():
+                run_actions(rule.actions, ticket, rule.name)
+            done += 1
+    return done

@@ -1,0 +1,237 @@
+"""SLA clocks: pick the policy, set first-response / next-response / resolution targets in
+business time, pause them in the configured statuses, warn before and record breaches after."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from caredesk.sla.hours import Hours, add_business_minutes, business_minutes_between
+from caredesk.sla.models import BusinessHours, SlaPolicy, TicketSla
+from caredesk.tickets.models import (
+    ACTIVE_STATUSES,
+    AuthorKind,
+    EventKind,
+    Priority,
+    Status,
+    Ticket,
+    TicketEvent,
+)
+from caredesk.tickets.services import Actor, record_event
+
+logger = logging.getLogger("caredesk.sla")
+CONDITION_KEYS = {"priority", "channel", "tags", "organization", "vip", "team"}
+TARGETS = ("first_response_due", "next_response_due", "resolution_due")
+
+
+def validate_conditions(conditions: dict[str, Any]) -> None:
+    from caredesk.core.errors import ValidationFailed
+
+    unknown = set(conditions) - CONDITION_KEYS
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown SLA condition(s): {', '.join(sorted(unknown))}.", code="unknown_condition"
+        )
+    for name in ("priority",):
+        for value in conditions.get(name, []):
+            if value not in {label for _, label in Priority.choices}:
+                raise ValidationFailed(f"Unknown priority {value!r}.", code="bad_condition")
+
+
+def matches(policy: SlaPolicy, ticket: Ticket, tags: set[str]) -> bool:
+    c = policy.conditions or {}
+    if c.get("priority") and ticket.priority_name not in c["priority"]:
+        return False
+    if c.get("channel") and ticket.channel not in c["channel"]:
+        return False
+    if c.get("tags") and not tags & set(c["tags"]):
+        return False
+    if c.get("organization") and ticket.organization_id not in c["organization"]:
+        return False
+    if c.get("team") and ticket.team_id not in c["team"]:
+        return False
+    return not ("vip" in c and bool(ticket.requester.vip) != bool(c["vip"]))
+
+
+def policy_for(ticket: Ticket) -> SlaPolicy | None:
+    tags = set(ticket.tags.values_list("name", flat=True))
+    for policy in SlaPolicy.objects.filter(active=True):
+        if matches(policy, ticket, tags):
+            return policy
+    return None
+
+
+def hours_for(policy: SlaPolicy, ticket: Ticket) -> Hours:
+    if policy.business_hours_id:
+        return Hours.of(policy.business_hours)
+    team_hours = (
+        BusinessHours.objects.filter(team_id=ticket.team_id).first() if ticket.team_id else None
+    )
+    return Hours.of(team_hours)
+
+
+def _refresh_next_due(sla: TicketSla) -> None:
+    dues = [getattr(sla, f) for f in TARGETS if getattr(sla, f) is not None]
+    sla.next_due = min(dues) if dues and sla.paused_since is None else None
+
+
+@transaction.atomic
+def start(ticket: Ticket, now: datetime | None = None) -> TicketSla | None:
+    now = now or timezone.now()
+    ticket = Ticket.objects.select_related("requester").get(pk=ticket.pk)
+    policy = policy_for(ticket)
+    if policy is None:
+        TicketSla.objects.filter(ticket=ticket).delete()
+        return None
+    hours = hours_for(policy, ticket)
+    sla, _ = TicketSla.objects.get_or_create(ticket=ticket)
+    sla.policy = policy
+    sla.first_response_due = (
+        add_business_minutes(now, policy.first_response_minutes, hours)
+        if policy.first_response_minutes and ticket.first_response_at is None
+        else None
+    )
+    sla.resolution_due = (
+        add_business_minutes(now, policy.resolution_minutes, hours)
+        if policy.resolution_minutes
+        else None
+    )
+    sla.next_response_due = None
+    _refresh_next_due(sla)
+    sla.save()
+    return sla
+
+
+def on_event(
+    ticket_id: int, kinds: list[str], event_ids: list[int], now: datetime | None = None
+) -> None:
+    """Move the clocks for what just happened on the ticket."""
+    now = now or timezone.now()
+    ticket = Ticket.objects.select_related("requester").filter(pk=ticket_id).first()
+    if ticket is None:
+        return
+    if EventKind.CREATED in kinds:
+        start(ticket, now)
+        return
+    sla = TicketSla.objects.select_related("policy").filter(ticket=ticket).first()
+    if sla is None or sla.policy is None:
+        if {EventKind.PRIORITY_CHANGED, EventKind.TAGS_CHANGED} & set(kinds) and policy_for(
+            ticket
+        ) is not None:
+            start(ticket, now)
+        return
+    policy = sla.policy
+    hours = hours_for(policy, ticket)
+    events = TicketEvent.objects.filter(pk__in=event_ids)
+    for event in events:
+        if event.kind == EventKind.MESSAGE_ADDED and not event.data.get("internal"):
+            if event.data.get("author_kind") == AuthorKind.AGENT:
+                sla.first_response_due = None
+                sla.next_response_due = None
+            elif (
+                event.data.get("author_kind") == AuthorKind.CUSTOMER
+                and ticket.first_response_at
+                and policy.next_response_minutes
+            ):
+                sla.next_response_due = add_business_minutes(
+                    now, policy.next_response_minutes, hours
+                )
+        if event.kind == EventKind.STATUS_CHANGED:
+            new = event.data.get("new")
+            if new in (Status.SOLVED, Status.CLOSED):
+                sla.first_response_due = sla.next_response_due = sla.resolution_due = None
+            elif new in (policy.pause_statuses or []) and sla.paused_since is None:
+                sla.paused_since = now
+            elif new not in (policy.pause_statuses or []) and sla.paused_since is not None:
+                # Resume: what was left of each target when the clock stopped is still left now.
+                for target in TARGETS:
+                    due = getattr(sla, target)
+                    if due is not None:
+                        left = (
+                            business_minutes_between(sla.paused_since, due, hours)
+                            if due > sla.paused_since
+                            else 0
+                        )
+                        setattr(sla, target, add_business_minutes(now, left, hours))
+                sla.paused_since = None
+            if (
+                event.data.get("old") == Status.SOLVED
+                and new == Status.OPEN
+                and policy.resolution_minutes
+            ):
+                sla.resolution_due = add_business_minutes(now, policy.resolution_minutes, hours)
+        if (
+            event.kind in (EventKind.PRIORITY_CHANGED, EventKind.TAGS_CHANGED)
+            and policy_for(ticket) != policy
+        ):
+            start(ticket, now)
+            return
+    _refresh_next_due(sla)
+    sla.save()
+
+
+def check_clocks(now: datetime | None = None) -> dict[str, int]:
+    """Warnings before targets and breach events after them (run every minute by the worker)."""
+    now = now or timezone.now()
+    counts = {"warned": 0, "breached": 0}
+    warn_window = now + timedelta(hours=24)
+    for sla in TicketSla.objects.select_related("policy", "ticket").filter(
+        next_due__lte=warn_window, ticket__status__in=ACTIVE_STATUSES
+    ):
+        if sla.policy is None:
+            continue
+        due = sla.next_due
+        if due is None:
+            continue
+        target = next(f for f in TARGETS if getattr(sla, f) == due)
+        if due <= now and target not in sla.breaches:
+            with transaction.atomic():
+                sla.breaches = [*sla.breaches, target]
+                sla.breached = True
+                sla.save(update_fields=["breaches", "breached"])
+                record_event(
+                    sla.ticket,
+                    EventKind.SLA,
+                    Actor.system("sla"),
+                    state="breached",
+                    target=target,
+                    due=due.isoformat(),
+                    policy=sla.policy.name,
+                )
+            counts["breached"] += 1
+        elif (
+            due > now
+            and not sla.warned
+            and due - now <= timedelta(minutes=sla.policy.warn_before_minutes)
+        ):
+            with transaction.atomic():
+                TicketSla.objects.filter(pk=sla.pk).update(warned=True)
+                record_event(
+                    sla.ticket,
+                    EventKind.SLA,
+                    Actor.system("sla"),
+                    state="warning",
+                    target=target,
+                    due=due.isoformat(),
+                    policy=sla.policy.name,
+                )
+            counts["warned"] += 1
+    return counts
+
+
+def overdue(qs: QuerySet[Ticket], now: datetime | None = None) -> QuerySet[Ticket]:
+    return qs.filter(sla__next_due__lte=now or timezone.now(), status__in=ACTIVE_STATUSES)
+
+
+def due_soon(
+    qs: QuerySet[Ticket], within: timedelta = timedelta(hours=2), now: datetime | None = None
+) -> QuerySet[Ticket]:
+    now = now or timezone.now()
+    return qs.filter(
+        sla__next_due__gt=now, sla__next_due__lte=now + within, status__in=ACTIVE_STATUSES
+    )
