@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import re
 from datetime import timedelta
@@ -56,8 +55,6 @@ ACTION_TYPES = {
 }
 SETTABLE = {"status", "priority", "category", "language"}
 MAX_CHAIN = 5
-
-_depth: contextvars.ContextVar[int] = contextvars.ContextVar("trigger_depth", default=0)
 
 
 # --- placeholders ---------------------------------------------------------------------------
@@ -335,17 +332,24 @@ def run_actions(actions: list[dict[str, Any]], ticket: Ticket, source: str) -> N
 
 
 def on_ticket_event(ticket_id: int, kinds: list[str], event_ids: list[int]) -> int:
-    """Run the matching triggers. A change made by a trigger may fire triggers again, at most
-    MAX_CHAIN deep, and never by an event the automation itself caused for the same trigger."""
-    depth = _depth.get()
-    if depth >= MAX_CHAIN:
-        logger.warning("trigger chain on ticket %s stopped at depth %s", ticket_id, depth)
-        return 0
+    """Run the matching triggers. Changes made by triggers fire triggers again, but a chain of
+    events caused only by automation stops after MAX_CHAIN rounds (counted per ticket in the shared
+    cache, so the guard holds across processes and after commit)."""
+    from django.core.cache import cache
+
     ticket = Ticket.objects.select_related("requester").filter(pk=ticket_id).first()
     if ticket is None:
         return 0
-    body = ""
     events = list(TicketEvent.objects.filter(pk__in=event_ids))
+    key = f"caredesk:trigger-chain:{ticket_id}"
+    automated = bool(events) and all(e.actor_kind in ("system", "bot") for e in events)
+    depth = (cache.get(key) or 0) + 1 if automated else 0
+    if depth > MAX_CHAIN:
+        logger.warning("trigger chain on ticket %s stopped after %s rounds", ticket_id, MAX_CHAIN)
+        cache.delete(key)
+        return 0
+    cache.set(key, depth, 300)
+    body = ""
     message_ids = [e.data.get("message_id") for e in events if e.data.get("message_id")]
     if message_ids:
         from caredesk.tickets.models import Message
@@ -354,23 +358,13 @@ def on_ticket_event(ticket_id: int, kinds: list[str], event_ids: list[int]) -> i
             Message.objects.filter(pk__in=message_ids).values_list("body_text", flat=True)
         )
     fired = 0
-    token = _depth.set(depth + 1)
-    try:
-        for trigger in Trigger.objects.filter(active=True):
-            if not set(trigger.events) & set(kinds):
-                continue
-            own = all(
-                e.actor_kind in ("system", "bot") and e.data.get("rule") == trigger.name
-                for e in events
-            )
-            if own and events:
-                continue
-            if all(holds(c, ticket, body) for c in trigger.conditions or []):
-                with transaction.atomic():
-                    run_actions(trigger.actions, ticket, trigger.name)
-                fired += 1
-    finally:
-        _depth.reset(token)
+    for trigger in Trigger.objects.filter(active=True):
+        if not set(trigger.events) & set(kinds):
+            continue
+        if all(holds(c, ticket, body) for c in trigger.conditions or []):
+            with transaction.atomic():
+                run_actions(trigger.actions, ticket, trigger.name)
+            fired += 1
     return fired
 
 

@@ -80,10 +80,13 @@ def _windows(hours: Hours, day: date) -> list[tuple[datetime, datetime]]:
     result = []
     for start, end in spans:
         a = datetime.combine(day, _parse(start), zone).astimezone(UTC)
-        b = datetime.combine(day, _parse(end), zone).astimezone(UTC)
+        if end in ("24:00", "00:00"):  # until midnight: the start of the next local day
+            b = datetime.combine(day + timedelta(days=1), time(0, 0), zone).astimezone(UTC)
+        else:
+            b = datetime.combine(day, _parse(end), zone).astimezone(UTC)
         if b > a:
             result.append((a, b))
-    return result
+    return sorted(result)
 
 
 def add_business_minutes(start: datetime, minutes: float, hours: Hours) -> datetime:
