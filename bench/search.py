@@ -40,7 +40,32 @@ def main() -> None:
     from caredesk.tickets.models import Message, Ticket
 
     rng = random.Random(3)
-    words = ["order", "refund", "parcel", "delivery", "invoice", "password", "login", "account", "charge", "card", "shipping", "return", "broken", "missing", "late", "damaged", "subscription", "upgrade", "cancel", "address", "payment", "warranty", "exchange", "voucher"]
+    words = [
+        "order",
+        "refund",
+        "parcel",
+        "delivery",
+        "invoice",
+        "password",
+        "login",
+        "account",
+        "charge",
+        "card",
+        "shipping",
+        "return",
+        "broken",
+        "missing",
+        "late",
+        "damaged",
+        "subscription",
+        "upgrade",
+        "cancel",
+        "address",
+        "payment",
+        "warranty",
+        "exchange",
+        "voucher",
+    ]
     started = time.time()
     if not SearchDocument.objects.filter(kind="ticket").exists():
         ids = list(Ticket.objects.values_list("id", flat=True))

@@ -210,5 +210,9 @@ def _register_routers() -> None:
     api.add_router("/v1/kb", kb_router)
     api.add_router("/v1/search", search_router)
 
+    from caredesk.routing.api import router as flow_router
+
+    api.add_router("/v1", flow_router)
+
 
 _register_routers()

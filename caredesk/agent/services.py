@@ -32,6 +32,8 @@ VIEWS = [
     InboxView("mine", "My open tickets"),
     InboxView("unassigned", "Unassigned in my teams"),
     InboxView("team", "All open in my teams"),
+    InboxView("overdue", "SLA overdue"),
+    InboxView("due_soon", "SLA due within 2 hours"),
     InboxView("pending", "Pending"),
     InboxView("on_hold", "On hold"),
     InboxView("solved", "Recently solved"),
@@ -62,6 +64,14 @@ def view_queryset(agent: User, view: str) -> QuerySet[Ticket]:
         return qs.filter(_team_scope(agent), assignee__isnull=True, status__in=ACTIVE_STATUSES)
     if view == "team":
         return qs.filter(_team_scope(agent), status__in=ACTIVE_STATUSES)
+    if view == "overdue":
+        from caredesk.sla.services import overdue
+
+        return overdue(qs.filter(_team_scope(agent) | Q(assignee=agent)))
+    if view == "due_soon":
+        from caredesk.sla.services import due_soon
+
+        return due_soon(qs.filter(_team_scope(agent) | Q(assignee=agent)))
     if view == "pending":
         return qs.filter(status=Status.PENDING)
     if view == "on_hold":
@@ -98,6 +108,8 @@ VIEW_STATUSES: dict[str, list[str]] = {
     "mine": list(ACTIVE_STATUSES),
     "unassigned": list(ACTIVE_STATUSES),
     "team": list(ACTIVE_STATUSES),
+    "overdue": [],
+    "due_soon": [],
     "pending": [Status.PENDING],
     "on_hold": [Status.ON_HOLD],
     "solved": [Status.SOLVED],

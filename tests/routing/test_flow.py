@@ -346,3 +346,53 @@ def test_time_based_automation_solves_long_pending_tickets(personas):
     assert automation.run_automations() == 1
     assert Ticket.objects.get(pk=old.pk).status == Status.SOLVED
     assert Ticket.objects.get(pk=recent.pk).status == Status.PENDING
+
+
+def test_flow_api_escalate_next_macros_and_sla(
+    client, personas, django_capture_on_commit_callbacks
+):
+    import json
+
+    from caredesk.accounts.services import create_token
+
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {create_token(personas.alice).token}"}
+    SlaPolicy.objects.create(name="All", first_response_minutes=60)
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = factories.ticket(team=personas.billing, priority=3)
+    assert client.get(f"/api/v1/tickets/{ticket.pk}/sla", **headers).json()["policy"] == "All"
+    pulled = client.post("/api/v1/routing/next", **headers)
+    assert pulled.status_code == 200 and pulled.json()["id"] == ticket.pk
+    assert client.post("/api/v1/routing/next", **headers).status_code == 204
+    macro = automation.save_macro(
+        Macro(name="Thanks", reply="Thanks {{customer.first_name}}", changes={"status": "pending"})
+    )
+    assert [m["name"] for m in client.get("/api/v1/macros", **headers).json()] == ["Thanks"]
+    applied = client.post(f"/api/v1/tickets/{ticket.pk}/macros/{macro.pk}/apply", **headers)
+    assert applied.status_code == 200 and applied.json()["status"] == "pending"
+    escalated = client.post(
+        f"/api/v1/tickets/{ticket.pk}/escalate",
+        json.dumps({"reason": "needs billing lead", "tier": "lead"}),
+        content_type="application/json",
+        **headers,
+    )
+    assert escalated.status_code == 200 and escalated.json()["assignee"]["id"] == personas.lead.pk
+    other = factories.ticket(team=personas.technical)
+    assert (
+        client.post(
+            f"/api/v1/tickets/{other.pk}/escalate",
+            json.dumps({"reason": "x"}),
+            content_type="application/json",
+            **headers,
+        ).status_code
+        == 404
+    )
+
+
+def test_inbox_shows_overdue_tickets(client, personas, django_capture_on_commit_callbacks):
+    SlaPolicy.objects.create(name="All", first_response_minutes=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = factories.ticket(team=personas.billing, subject="Late one")
+    TicketSla.objects.filter(ticket=ticket).update(next_due=timezone.now() - timedelta(minutes=5))
+    client.force_login(personas.alice)
+    assert "Late one" in client.get("/agent/?view=overdue").content.decode()
+    assert "Late one" not in client.get("/agent/?view=due_soon").content.decode()

@@ -88,6 +88,9 @@ def fill(path, world, scope):
         "identity_id": 999999,
         "token_id": 999999,
         "raw_id": 999999,
+        "macro_id": 999999,
+        "article_id": 999999,
+        "number": 1,
         "attachment_id": world["attachment_in" if scope == "in" else "attachment_out"].pk,
     }
     for key, value in values.items():
@@ -120,6 +123,8 @@ def body(method, path, world):
         ("POST", "/api/v1/custom-fields"): {"key": "k2", "label": "K"},
         ("PATCH", "/api/v1/custom-fields/{field_id}"): {"label": "L"},
         ("POST", "/api/v1/tokens"): {"name": "t"},
+        ("POST", "/api/v1/tickets/{ticket_id}/escalate"): {"reason": "needs a senior"},
+        ("POST", "/api/v1/kb/articles"): {"title": "Matrix", "body": "x"},
     }
     return bodies.get((method, path))
 
