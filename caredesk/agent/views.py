@@ -18,10 +18,12 @@ from django.views.decorators.http import require_POST
 from caredesk.accounts.models import Team, User
 from caredesk.agent import services as workspace
 from caredesk.agent.models import SavedView
+from caredesk.automation.services import macros_for
 from caredesk.core.errors import Conflict, DomainError, NotFound
 from caredesk.customers import services as crm
 from caredesk.customers.models import Customer, Organization
 from caredesk.search.services import search as run_search
+from caredesk.sla.models import TicketSla
 from caredesk.tickets import services as tickets
 from caredesk.tickets.models import (
     Attachment,
@@ -204,6 +206,8 @@ def _ticket_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
         ],
         "cc": list(ticket.cc.all()),
         "others": workspace.others_on_ticket(ticket.pk, agent),
+        "macros": macros_for(agent),
+        "sla": TicketSla.objects.select_related("policy").filter(ticket=ticket).first(),
         "organizations": Organization.objects.order_by("name")[:500],
         **_choices(),
     }
@@ -480,3 +484,55 @@ def search(request: HttpRequest) -> HttpResponse:
         else []
     )  # type: ignore[arg-type]
     return render(request, "agent/search.html", {"query": query, "hits": hits})
+
+
+@agent_view
+@require_POST
+def next_ticket(request: HttpRequest) -> HttpResponse:
+    """Pull mode: take the highest-priority ticket you are qualified for."""
+    from caredesk.routing.services import next_ticket as pull
+
+    ticket = pull(request.user)  # type: ignore[arg-type]
+    if ticket is None:
+        messages.info(request, "No unassigned ticket you can take right now.")
+        return redirect("agent:inbox")
+    return redirect("agent:ticket", number=ticket.pk)
+
+
+@agent_view
+@require_POST
+def escalate(request: HttpRequest, number: int) -> HttpResponse:
+    from caredesk.routing.services import escalate as do_escalate
+
+    ticket = tickets.access_ticket(request.user, number)  # type: ignore[arg-type]
+    team_id = request.POST.get("team", "")
+    try:
+        do_escalate(
+            request.user,
+            ticket,
+            reason=request.POST.get("reason", ""),  # type: ignore[arg-type]
+            to_team=Team.objects.filter(pk=team_id).first() if team_id.isdigit() else None,
+            to_tier=request.POST.get("tier", ""),
+        )
+        messages.success(request, "Escalated.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("agent:ticket", number=ticket.pk)
+
+
+@agent_view
+@require_POST
+def apply_macro(request: HttpRequest, number: int) -> HttpResponse:
+    from caredesk.automation.models import Macro
+    from caredesk.automation.services import apply_macro as do_apply
+
+    ticket = tickets.access_ticket(request.user, number)  # type: ignore[arg-type]
+    macro = Macro.objects.filter(pk=request.POST.get("macro") or 0).first()
+    try:
+        if macro is None:
+            raise NotFound("Choose a macro.")
+        do_apply(request.user, ticket, macro)  # type: ignore[arg-type]
+        messages.success(request, f"Applied “{macro.name}”.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("agent:ticket", number=ticket.pk)

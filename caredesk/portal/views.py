@@ -113,6 +113,10 @@ def new_request(request: HttpRequest) -> HttpResponse:
                 status=400,
             )
         request.session["portal_last_ticket"] = ticket.pk
+        if request.session.session_key:
+            from caredesk.knowledge.services import mark_deflection
+
+            mark_deflection(request.session.session_key, created_ticket=True)
         return redirect("portal:thanks")
     return render(request, "portal/new_request.html", {"form": form, "customer": customer})
 

@@ -309,3 +309,32 @@ def test_admin_pages_are_admin_only(client, personas):
     from caredesk.tickets.models import CustomField
 
     assert CustomField.objects.get(key="plan").choices == ["free", "pro"]
+
+
+def test_next_ticket_escalate_and_macro_buttons(alice_client, personas):
+    from caredesk.automation.models import Macro
+    from caredesk.tickets.models import EventKind
+
+    ticket = factories.ticket(team=personas.billing, priority=3)
+    response = alice_client.post("/agent/next/")
+    assert response["Location"] == f"/agent/tickets/{ticket.pk}/"
+    macro = Macro.objects.create(
+        name="Wait for customer",
+        reply="Could you send a photo, {{customer.first_name}}?",
+        changes={"status": "pending"},
+    )
+    page = alice_client.get(f"/agent/tickets/{ticket.pk}/").content.decode()
+    assert "Wait for customer" in page
+    alice_client.post(f"/agent/tickets/{ticket.pk}/macro/", {"macro": macro.pk})
+    ticket.refresh_from_db()
+    assert ticket.status == "pending"
+    alice_client.post(
+        f"/agent/tickets/{ticket.pk}/escalate/", {"reason": "angry", "team": personas.technical.pk}
+    )
+    ticket.refresh_from_db()
+    assert (
+        ticket.team == personas.technical
+        and ticket.events.filter(kind=EventKind.ESCALATED).exists()
+    )
+    empty = alice_client.post("/agent/next/", follow=True)
+    assert "No unassigned ticket" in empty.content.decode()
