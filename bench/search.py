@@ -31,6 +31,9 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
     from common import machine
     from django.db import connection, transaction
 
