@@ -52,3 +52,14 @@ def test_next_parameter_cannot_redirect_off_site(client):
         "/agent/2fa/verify/", {"code": _code(device), "next": "https://evil.test/"}
     )
     assert response["Location"] == "/agent/"
+
+
+def test_admin_switches_the_requirement_on_in_the_django_admin(client):
+    admin = factories.agent(role="admin")
+    client.force_login(admin)
+    policy = SecurityPolicy.current()
+    response = client.post(
+        f"/django-admin/accounts/securitypolicy/{policy.pk}/change/", {"require_two_factor": "on"}
+    )
+    assert response.status_code == 302
+    assert SecurityPolicy.current().require_two_factor
