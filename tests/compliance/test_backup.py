@@ -30,9 +30,6 @@ def snapshot():
 
 
 def test_backup_and_restore_round_trip(personas, tmp_path):
-    from caredesk.core.demo import load_demo
-
-    load_demo(tickets=40, customers=20)  # a demo instance: teams, agents, tickets, KB, mailboxes
     ticket = factories.ticket(team=personas.billing, tags=["vip", "refund"])
     post_message(
         personas.alice,
