@@ -10,11 +10,16 @@ class RoutingConfig(AppConfig):
     def ready(self) -> None:
         from caredesk.core.events import ticket_changed
         from caredesk.routing import services
-        from caredesk.tickets.models import EventKind, Ticket
+        from caredesk.tickets.models import Channel, EventKind, Ticket
 
         def on_ticket_changed(sender: Any, ticket_id: int, kinds: list[str], **kwargs: Any) -> None:
             if EventKind.CREATED in kinds or EventKind.TEAM_CHANGED in kinds:
-                ticket = Ticket.objects.filter(pk=ticket_id, assignee__isnull=True).first()
+                # Chats are offered live by the chat channel (accept / decline), not pushed here.
+                ticket = (
+                    Ticket.objects.filter(pk=ticket_id, assignee__isnull=True)
+                    .exclude(channel=Channel.CHAT)
+                    .first()
+                )
                 if ticket is not None:
                     services.route(ticket)
 

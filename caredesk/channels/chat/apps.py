@@ -4,3 +4,22 @@ from django.apps import AppConfig
 class ChatChannelConfig(AppConfig):
     name = "caredesk.channels.chat"
     label = "chat_channel"
+
+    def ready(self) -> None:
+        from caredesk.channels.chat import realtime_inbox, services
+        from caredesk.core.events import ticket_changed
+        from caredesk.tickets.models import Channel
+        from caredesk.tickets.services import OUTBOUND_CHANNELS
+
+        # Agent replies on chat tickets are delivered live (to the widget) by on_ticket_changed.
+        OUTBOUND_CHANNELS.add(Channel.CHAT)
+        ticket_changed.connect(services.on_ticket_changed, dispatch_uid="chat-delivery", weak=False)
+        ticket_changed.connect(
+            realtime_inbox.on_ticket_changed, dispatch_uid="workspace-live", weak=False
+        )
+
+        from caredesk.channels.chat.demo import create_demo_widget
+        from caredesk.core.demo import EXTRA_LOADERS
+
+        if create_demo_widget not in EXTRA_LOADERS:
+            EXTRA_LOADERS.append(create_demo_widget)

@@ -1,0 +1,27 @@
+"""Live workspace: every committed ticket change is pushed to the agents who may see the ticket
+(its team, its assignee, the admins), so inboxes and ticket pages update without a reload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from caredesk.core.realtime import send_now
+from caredesk.tickets.models import Ticket
+
+
+def on_ticket_changed(
+    sender: Any, ticket_id: int, event_ids: list[int], kinds: list[str], **_: Any
+) -> None:
+    row = Ticket.objects.filter(pk=ticket_id).values("team_id", "assignee_id", "restricted").first()
+    if row is None:
+        return
+    payload = {"type": "ticket.changed", "ticket": ticket_id, "kinds": sorted(set(kinds))}
+    groups = {"admins", f"ticket.{ticket_id}"}
+    if row["team_id"] and not row["restricted"]:
+        groups.add(f"team.{row['team_id']}")
+    elif not row["team_id"] and not row["restricted"]:
+        groups.add("unrouted")
+    if row["assignee_id"]:
+        groups.add(f"agent.{row['assignee_id']}")
+    for group in sorted(groups):
+        send_now(group, payload)
