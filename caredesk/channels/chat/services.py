@@ -324,7 +324,7 @@ def start_chat(
             topic=topic,
         )
         _remember_identities(session, ctx, email)
-        transaction.on_commit(lambda: offer(session))
+        offer(session)
     return session, result.message
 
 
@@ -463,7 +463,7 @@ def decline(agent: User, token: str) -> ChatSession:
         return session
     declined = sorted({*(session.declined_by or []), agent.pk})
     ChatSession.objects.filter(pk=session.pk).update(declined_by=declined, offered_to=None)
-    transaction.on_commit(lambda: offer(session))
+    offer(session)
     return session
 
 
@@ -565,7 +565,7 @@ def transfer(
             {"type": "chat.offer", **_session_payload(session), "offered": True, "note": note},
         )
     else:
-        transaction.on_commit(lambda: offer(session))
+        offer(session)
     return session
 
 

@@ -162,4 +162,6 @@ def presence(request: HttpRequest) -> HttpResponse:
         chat.set_presence(request.user, request.POST.get("presence", ""))  # type: ignore[arg-type]
     except DomainError as exc:
         return HttpResponse(exc.message, status=exc.status)
-    return redirect(request.POST.get("next") or "chat:desk")
+    back = request.POST.get("next", "")
+    # Only back into the workspace: never an open redirect.
+    return redirect(back if back.startswith("/agent/") and "//" not in back else "chat-agent:desk")
