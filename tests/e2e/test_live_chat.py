@@ -1,0 +1,190 @@
+"""Live chat end to end in a real browser against a real server process (uvicorn, WebSockets).
+
+A customer opens the widget on the demo page and chats with an agent signed in to the workspace
+in a second browser context; the server goes away and comes back (a network loss for both
+sides); nothing typed meanwhile is lost or doubled; the agent ends the chat and the transcript is
+on the ticket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+PASSWORD = "Chat-e2e-password-1"
+SETUP = f"""
+from caredesk.accounts.models import Team, User, Presence
+from caredesk.channels.chat.models import ChatWidget
+team = Team.objects.create(name="Support", slug="support")
+agent = User.objects.create_user("ava@example.test", "{PASSWORD}", name="Ava Agent")
+agent.teams.add(team)
+ChatWidget.objects.create(name="Demo", key="demo", team=team, topics=["Orders"])
+"""
+REPORT = """
+import json
+from caredesk.channels.chat.models import ChatSession
+s = ChatSession.objects.select_related("ticket").get()
+print(json.dumps({"status": s.status, "ticket_status": s.ticket.status, "channel": s.ticket.channel,
+  "assignee": s.ticket.assignee.name if s.ticket.assignee else None,
+  "messages": list(s.ticket.messages.order_by("id").values_list("author_kind", "body_text"))}))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "CAREDESK_DATA_DIR": str(data_dir),
+            "DJANGO_SETTINGS_MODULE": "caredesk.settings",
+            "PYTHONPATH": str(REPO),
+        }
+        for name in ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"):
+            self.env.pop(name, None)
+        self.process: subprocess.Popen | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def manage(self, *args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "caredesk", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "caredesk",
+                "serve",
+                "--port",
+                str(self.port),
+                "--no-demo",
+                "--no-smtp",
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if httpx.get(self.url + "/api/v1/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise AssertionError("the chat test server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+
+@pytest.fixture
+def server(tmp_path):
+    srv = Server(tmp_path)
+    srv.manage("migrate", "--no-input")
+    srv.manage("shell", "-c", SETUP)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def test_customer_and_agent_chat_through_a_network_loss_and_the_transcript_lands_on_the_ticket(
+    browser, server
+):
+    agent_ctx = browser.new_context(viewport={"width": 1280, "height": 860})
+    customer_ctx = browser.new_context(viewport={"width": 390, "height": 800})
+    try:
+        agent = agent_ctx.new_page()
+        customer = customer_ctx.new_page()
+        for p in (agent, customer):
+            p.set_default_timeout(20000)
+
+        # The agent signs in, opens the chat desk and goes online.
+        agent.goto(server.url + "/agent/login/")
+        agent.get_by_label("Email").fill("ava@example.test")
+        agent.get_by_label("Password").fill(PASSWORD)
+        agent.get_by_role("button", name="Sign in").click()
+        agent.wait_for_url(server.url + "/agent/")
+        agent.goto(server.url + "/agent/chats/")
+        agent.get_by_label("My status").select_option("online")
+        agent.get_by_role("button", name="Set").click()
+        agent.wait_for_url(server.url + "/agent/chats/")
+
+        # The customer opens the widget on a page that embeds it, fills the pre-chat form.
+        customer.goto(server.url + "/chat/demo/")
+        widget = customer.locator("[data-caredesk-chat]")
+        widget.get_by_role("button", name="Open chat").click()
+        prechat = widget.locator("form.prechat")
+        prechat.get_by_label("Name").fill("Dana Customer")
+        prechat.get_by_label("Email").fill("dana@example.test")
+        prechat.get_by_label("Message").fill("Where is my parcel?")
+        prechat.get_by_role("button", name="Start chat").click()
+        widget.get_by_text("You · sent").wait_for()
+
+        # The offer reaches the agent, who accepts: the chat opens as a column.
+        agent.get_by_role("alertdialog", name="Incoming chat").get_by_role(
+            "button", name="Accept"
+        ).click()
+        column = agent.locator(".chat-column")
+        column.get_by_text("Where is my parcel?").wait_for()
+        widget.get_by_text("Ava Agent joined the chat.").wait_for()
+        column.get_by_role("textbox", name="Message").fill("Let me check that for you.")
+        column.get_by_role("textbox", name="Message").press("Enter")
+        widget.get_by_text("Let me check that for you.").wait_for()
+
+        # The network goes away: the customer keeps typing; the message waits in the outbox.
+        server.stop()
+        widget.get_by_text("Connection lost. Reconnecting…").wait_for()
+        box = widget.get_by_role("textbox", name="Your message")
+        box.fill("It was due on Monday.")
+        box.press("Enter")
+        widget.get_by_text("sending…").wait_for()
+        server.start()
+        widget.get_by_text("You · sent").last.wait_for()
+        column.get_by_text("It was due on Monday.").wait_for()
+
+        # A reload resumes the same conversation.
+        customer.reload()
+        widget = customer.locator("[data-caredesk-chat]")
+        widget.get_by_text("Let me check that for you.").wait_for()
+
+        column.get_by_role("button", name="End chat").click()
+        widget.get_by_text("The chat has ended. Thank you!").wait_for()
+    finally:
+        agent_ctx.close()
+        customer_ctx.close()
+
+    report = json.loads(server.manage("shell", "-c", REPORT).strip().splitlines()[-1])
+    assert report["status"] == "ended" and report["ticket_status"] == "solved"
+    assert report["channel"] == "chat" and report["assignee"] == "Ava Agent"
+    assert report["messages"] == [
+        ["customer", "Where is my parcel?"],
+        ["agent", "Let me check that for you."],
+        ["customer", "It was due on Monday."],
+    ]
