@@ -292,3 +292,81 @@ def test_sample_nginx_config_proxies_api_and_static(cluster, nginx_front):
         assert response.status_code == 201, response.text
         ids.append(response.json()["id"])
     assert len(set(ids)) == 4
+
+
+CHAT_SETUP = """
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from caredesk.accounts.models import Presence, Team, User
+from caredesk.channels.chat.models import ChatWidget
+team = Team.objects.create(name="Chat team", slug="chat-team")
+agent = User.objects.create_user("chat-agent@example.test", None, name="Cross Agent", presence=Presence.ONLINE)
+agent.teams.add(team)
+ChatWidget.objects.create(name="Cross", key="cross", team=team, require_email=False)
+store = import_module(settings.SESSION_ENGINE).SessionStore()
+store[SESSION_KEY] = str(agent.pk)
+store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+store[HASH_SESSION_KEY] = agent.get_session_auth_hash()
+store.create()
+print(store.session_key)
+"""
+
+
+def test_a_customer_on_one_server_chats_with_an_agent_on_the_other(cluster):
+    """channels-redis carries the chat between two server processes."""
+    import asyncio
+    import json
+
+    import websockets
+
+    session_key = cluster["manage"]("shell", "-c", CHAT_SETUP).strip().splitlines()[-1]
+    a, b = cluster["ports"]
+
+    async def frames_until(ws, kind):
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), timeout=15))
+            if frame["type"] == kind:
+                return frame
+
+    async def scenario():
+        async with websockets.connect(
+            f"ws://127.0.0.1:{b}/ws/agent/",
+            origin=f"http://127.0.0.1:{b}",
+            additional_headers={"Cookie": f"sessionid={session_key}"},
+        ) as agent:
+            assert (await frames_until(agent, "hello"))["agent"] == "Cross Agent"
+            async with websockets.connect(
+                f"ws://127.0.0.1:{a}/ws/chat/cross/", origin=f"http://127.0.0.1:{a}"
+            ) as customer:
+                await frames_until(customer, "hello")
+                await customer.send(
+                    json.dumps({"type": "start", "client_id": "c1", "text": "Hello from A"})
+                )
+                offer = await frames_until(agent, "offer")
+                await agent.send(json.dumps({"type": "accept", "session": offer["session"]}))
+                await frames_until(customer, "joined")
+                await agent.send(
+                    json.dumps(
+                        {
+                            "type": "message",
+                            "session": offer["session"],
+                            "client_id": "a1",
+                            "text": "Hello from B",
+                        }
+                    )
+                )
+                got = await frames_until(customer, "message")
+                while got["message"]["from"] != "agent":
+                    got = await frames_until(customer, "message")
+                assert got["message"]["text"] == "Hello from B"
+                await customer.send(
+                    json.dumps({"type": "message", "client_id": "c2", "text": "Thanks"})
+                )
+                seen = await frames_until(agent, "message")
+                while seen["message"]["text"] != "Thanks":
+                    seen = await frames_until(agent, "message")
+
+    asyncio.run(scenario())
+    rows = sql(cluster, "SELECT count(*) FROM tickets_message WHERE channel = 'chat'")
+    assert rows[0][0] == 3
