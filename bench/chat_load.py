@@ -88,6 +88,8 @@ async def run(args: argparse.Namespace, ports: list[int], session_keys: list[str
     errors = {"visitor": 0, "agent": 0}
     delivered = 0
     seen_types: dict[str, int] = {}
+    accepted: set[str] = set()
+    visitor_types: dict[str, int] = {}
 
     async def agent_loop(key: str, ready: asyncio.Event) -> None:
         nonlocal delivered
@@ -103,6 +105,8 @@ async def run(args: argparse.Namespace, ports: list[int], session_keys: list[str
                 seen_types[frame["type"]] = seen_types.get(frame["type"], 0) + 1
                 if frame["type"] == "offer" and frame.get("offered"):
                     await ws.send(json.dumps({"type": "accept", "session": frame["session"]}))
+                elif frame["type"] == "accepted":
+                    accepted.add(frame["session"])
                 elif frame["type"] == "message" and frame["message"]["from"] == "visitor":
                     started = sent_at.pop(frame["message"]["client_id"], None)
                     if started is not None:
@@ -152,13 +156,17 @@ async def run(args: argparse.Namespace, ports: list[int], session_keys: list[str
         try:
             async for raw in ws:
                 frame = json.loads(raw)
+                visitor_types[frame["type"]] = visitor_types.get(frame["type"], 0) + 1
                 if frame["type"] == "error":
                     errors["visitor"] += 1
         except websockets.ConnectionClosed:
             pass
 
     drains = [asyncio.create_task(drain(ws)) for ws in chatters]
-    await asyncio.sleep(3)  # offers accepted
+    # Measure only once every chat is with an agent (an agent joins a chat when accepting it).
+    wait_until = time.perf_counter() + 120
+    while len(accepted) < len(chatters) and time.perf_counter() < wait_until:
+        await asyncio.sleep(0.2)
     interval = 1.0 / args.rate
     sent = 0
     t_start = time.perf_counter()
@@ -191,9 +199,11 @@ async def run(args: argparse.Namespace, ports: list[int], session_keys: list[str
         "sent": sent,
         "offered_rate": sent / send_seconds,
         "delivered": delivered,
+        "chats_accepted": len(accepted),
         "lost_or_late": len(sent_at),
         "errors": errors,
         "agent_frames": seen_types,
+        "visitor_frames": visitor_types,
         "p50": pct(latencies, 50),
         "p95": pct(latencies, 95),
         "p99": pct(latencies, 99),
@@ -244,12 +254,12 @@ def main() -> None:
     db = "PostgreSQL" if args.database_url else "SQLite"
     print(f"# {machine()}, {time.strftime('%Y-%m-%d')}, {args.processes} process(es), {db}")
     print(
-        "| connections | held | chats | offered msg/s | sent | delivered | lost | errors | p50 ms | p95 ms | p99 ms | server RSS MB |"
+        "| connections | held | chats accepted | offered msg/s | sent | delivered | not delivered in 15 s | errors | p50 ms | p95 ms | p99 ms | server RSS MB |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     r = result
     print(
-        f"| {r['connections']} | {r['held']} | {args.chats} | {r['offered_rate']:.0f} | {r['sent']} | {r['delivered']} | "
+        f"| {r['connections']} | {r['held']} | {r['chats_accepted']}/{args.chats} | {r['offered_rate']:.0f} | {r['sent']} | {r['delivered']} | "
         f"{r['lost_or_late']} | {sum(r['errors'].values())} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | {r['server_rss_mb']:.0f} |"
     )
     os.makedirs(Path(__file__).resolve().parent / "out", exist_ok=True)

@@ -6,16 +6,26 @@ from __future__ import annotations
 from typing import Any
 
 from caredesk.core.realtime import send_now
-from caredesk.tickets.models import Ticket
+from caredesk.tickets.models import Channel, EventKind, Ticket
+
+CHAT_LIVE_KINDS = {EventKind.MESSAGE_ADDED, EventKind.CC_ADDED}
 
 
 def on_ticket_changed(
     sender: Any, ticket_id: int, event_ids: list[int], kinds: list[str], **_: Any
 ) -> None:
-    row = Ticket.objects.filter(pk=ticket_id).values("team_id", "assignee_id", "restricted").first()
+    row = (
+        Ticket.objects.filter(pk=ticket_id)
+        .values("team_id", "assignee_id", "restricted", "channel")
+        .first()
+    )
     if row is None:
         return
     payload = {"type": "ticket.changed", "ticket": ticket_id, "kinds": sorted(set(kinds))}
+    if row["channel"] == Channel.CHAT and set(kinds) <= CHAT_LIVE_KINDS:
+        # Live chat lines reach the agents in the chat itself; inboxes need not refresh for each.
+        send_now(f"ticket.{ticket_id}", payload)
+        return
     groups = {"admins", f"ticket.{ticket_id}"}
     if row["team_id"] and not row["restricted"]:
         groups.add(f"team.{row['team_id']}")
