@@ -103,29 +103,58 @@ def _safe_snippet(text: str) -> str:
     return escape(text).replace(START, "<mark>").replace(STOP, "</mark>")
 
 
+# Each kind ranks at most this many of its newest matching documents (by document id, which
+# grows with creation). Scoring every match is what made common words slow: "refund" is in most
+# tickets, and BM25 / ts_rank over 100,000 of them took 200-400 ms before the top 20 were known.
+# Reading a kind's matches newest-first and stopping after CANDIDATES keeps the cost flat however
+# large the index grows. A query with fewer matches than that is ranked over all of them, exactly
+# as before, so rare words and knowledge bases of ordinary size lose nothing.
+CANDIDATES = 1000
+KINDS = ("ticket", "customer", "article")
+
+
 def _fts_sqlite(
-    words: list[str], kinds: Sequence[str], public_only: bool, limit: int, any_word: bool = False
+    words: list[str], kind: str, public_only: bool, limit: int, any_word: bool = False
 ) -> list[tuple[Any, ...]]:
     joiner = " OR " if any_word else " "
-    match = joiner.join([*(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"*'])
-    placeholders = ",".join("%s" for _ in kinds)
-    # Only fixed fragments and placeholders are joined here; every value is a bound parameter.
-    sql = (  # noqa: S608
-        "SELECT d.kind, d.object_id, d.title, "
-        f"snippet(search_fts, 1, '{START}', '{STOP}', '…', 16), "
-        f"highlight(search_fts, 0, '{START}', '{STOP}'), bm25(search_fts, 30.0, 1.0) AS rank "
-        "FROM search_fts JOIN search_searchdocument d ON d.id = search_fts.rowid "
-        f"WHERE search_fts MATCH %s AND d.kind IN ({placeholders})"
-        + (" AND d.public" if public_only else "")
-        + " ORDER BY rank LIMIT %s"
+    terms = joiner.join([*(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"*'])
+    # Words match title and body only; the kind column narrows the doclist inside FTS5, so the
+    # newest-first walk never has to skip other kinds' rows.
+    match = f"kind:{kind} AND {{title body}}:({terms})"
+    # 1. The newest CANDIDATES matches straight off the FTS5 rowid index (FTS5 reads doclists in
+    # rowid order and stops at the LIMIT), scored with BM25, best `limit` kept.
+    ranked = (
+        "SELECT c.id, c.score, d.kind, d.object_id, d.title FROM ("
+        "SELECT search_fts.rowid AS id, bm25(search_fts, 30.0, 1.0, 0.0) AS score FROM search_fts "
+        "WHERE search_fts MATCH %s ORDER BY search_fts.rowid DESC LIMIT %s) c "
+        "JOIN search_searchdocument d ON d.id = c.id"
+        + (" WHERE d.public" if public_only else "")
+        + " ORDER BY c.score LIMIT %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [match, *kinds, limit])
-        return [(k, o, t, s, h, -r) for k, o, t, s, h, r in cursor.fetchall()]
+        cursor.execute(ranked, [match, CANDIDATES, limit])
+        top = cursor.fetchall()
+        if not top:
+            return []
+        # 2. Snippets for those rows only. The rowid range is one FTS5 scan (a list of rowid
+        # equalities would re-run the match once per row, which is slow for prefixes); `+rowid`
+        # keeps the id list a plain filter so snippets are built for the kept rows alone.
+        ids = [row[0] for row in top]
+        placeholders = ",".join("%s" for _ in ids)
+        snippets_sql = (  # noqa: S608 - fixed fragments and placeholders only
+            "SELECT rowid, "
+            f"snippet(search_fts, 1, '{START}', '{STOP}', '…', 16), "
+            f"highlight(search_fts, 0, '{START}', '{STOP}') "
+            "FROM search_fts WHERE search_fts MATCH %s AND rowid BETWEEN %s AND %s "
+            f"AND +rowid IN ({placeholders})"
+        )
+        cursor.execute(snippets_sql, [match, min(ids), max(ids), *ids])
+        snippets = {rowid: (snippet, title) for rowid, snippet, title in cursor.fetchall()}
+    return [(k, o, t, *snippets.get(i, ("", "")), -score) for i, score, k, o, t in top]
 
 
 def _fts_postgres(
-    words: list[str], kinds: Sequence[str], public_only: bool, limit: int, any_word: bool = False
+    words: list[str], kind: str, public_only: bool, limit: int, any_word: bool = False
 ) -> list[tuple[Any, ...]]:
     # Word tokens only: to_tsquery syntax cannot be injected. Each word matches the stemmed
     # (language) or the plain ('simple') form; the last one also as a prefix.
@@ -136,39 +165,48 @@ def _fts_postgres(
         parts.append("(plainto_tsquery('english', %s) || to_tsquery('simple', %s))")
         params += [word, f"{word}{suffix}"]
     query_sql = (" || " if any_word else " && ").join(parts)
-    placeholders = ",".join("%s" for _ in kinds)
+    # The candidate CTE is the bounded set: the newest CANDIDATES matches of one kind. For common
+    # words the planner walks search_kind_id backwards and stops early; for rare ones it takes
+    # the GIN index. ts_rank_cd and ts_headline then run on at most CANDIDATES and `limit` rows.
     sql = (  # noqa: S608 - fixed fragments and placeholders only; values are bound parameters
-        f"WITH q AS (SELECT {query_sql} AS query) "
+        f"WITH q AS MATERIALIZED (SELECT {query_sql} AS query), "
+        "c AS MATERIALIZED (SELECT d.id FROM search_searchdocument d, q "
+        "WHERE d.tsv @@ q.query AND d.kind = %s ORDER BY d.id DESC LIMIT %s), "
+        "r AS MATERIALIZED (SELECT d.id, ts_rank_cd(d.tsv, q.query) AS rank "
+        "FROM c JOIN search_searchdocument d ON d.id = c.id, q"
+        + (" WHERE d.public" if public_only else "")
+        + " ORDER BY rank DESC LIMIT %s) "
         "SELECT d.kind, d.object_id, d.title, "
         f"ts_headline('simple', d.body, q.query, 'StartSel={START},StopSel={STOP},MaxWords=24,MinWords=8'), "
         f"ts_headline('simple', d.title, q.query, 'StartSel={START},StopSel={STOP},HighlightAll=true'), "
-        "ts_rank_cd(d.tsv, q.query) AS rank "
-        "FROM search_searchdocument d, q "
-        f"WHERE d.tsv @@ q.query AND d.kind IN ({placeholders})"
-        + (" AND d.public" if public_only else "")
-        + " ORDER BY rank DESC LIMIT %s"
+        "r.rank FROM r JOIN search_searchdocument d ON d.id = r.id, q ORDER BY r.rank DESC"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *kinds, limit])
+        cursor.execute(sql, [*params, kind, CANDIDATES, limit])
         return list(cursor.fetchall())
 
 
 def full_text(
     words: list[str], kinds: Sequence[str], *, public_only: bool = False, limit: int = 20
 ) -> list[tuple[Any, ...]]:
-    if not words:
+    """Best `limit` rows (kind, object_id, title, snippet, title highlight, score) over `kinds`,
+    each kind ranked over its own bounded candidate set."""
+    kinds = [k for k in KINDS if k in kinds]
+    if not words or not kinds:
         return []
-    if connection.vendor == "postgresql":
-        engine = _fts_postgres
-    else:
-        engine = _fts_sqlite
+    engine = _fts_postgres if connection.vendor == "postgresql" else _fts_sqlite
+
+    def run(any_word: bool) -> list[tuple[Any, ...]]:
+        rows = [row for kind in kinds for row in engine(words, kind, public_only, limit, any_word)]
+        return sorted(rows, key=lambda r: r[5], reverse=True)[:limit]
+
     # Articles answer questions in other words: any word counts, ranked by how well it matches.
     # Tickets and customers: every word first; when nothing has them all, any word.
-    if list(kinds) == ["article"]:
-        return engine(words, kinds, public_only, limit, any_word=len(words) > 1)
-    rows = engine(words, kinds, public_only, limit)
+    if kinds == ["article"]:
+        return run(any_word=len(words) > 1)
+    rows = run(any_word=False)
     if not rows and len(words) > 1:
-        rows = engine(words, kinds, public_only, limit, any_word=True)
+        rows = run(any_word=True)
     return rows
 
 

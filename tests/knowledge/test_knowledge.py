@@ -1,5 +1,6 @@
 """Knowledge base: safe Markdown, versions, workflow, translations, help centre, feedback, search."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,13 @@ from caredesk.knowledge.rendering import render_markdown
 from caredesk.search.services import search
 
 pytestmark = pytest.mark.django_db
-ABCD = Path(__file__).resolve().parents[3] / "shared" / "data" / "abcd" / "guidelines.json"
+# The shared data sets sit beside the repository; CAREDESK_DEMO_DATA_DIR points elsewhere (a git
+# worktree, a CI cache), as for the demo loader.
+ABCD = (
+    Path(os.environ.get("CAREDESK_DEMO_DATA_DIR", "")) / "guidelines.json"
+    if os.environ.get("CAREDESK_DEMO_DATA_DIR")
+    else Path(__file__).resolve().parents[3] / "shared" / "data" / "abcd" / "guidelines.json"
+)
 
 
 @pytest.fixture
