@@ -27,6 +27,14 @@ from caredesk.tickets.services import Actor, record_event
 logger = logging.getLogger("caredesk.sla")
 CONDITION_KEYS = {"priority", "channel", "tags", "organization", "vip", "team"}
 TARGETS = ("first_response_due", "next_response_due", "resolution_due")
+# The events that can move a clock; the others (assignment, notes, followers...) never do.
+CLOCK_EVENTS = {
+    EventKind.CREATED,
+    EventKind.MESSAGE_ADDED,
+    EventKind.STATUS_CHANGED,
+    EventKind.PRIORITY_CHANGED,
+    EventKind.TAGS_CHANGED,
+}
 
 
 def validate_conditions(conditions: dict[str, Any]) -> None:
@@ -111,20 +119,30 @@ def on_event(
     ticket_id: int, kinds: list[str], event_ids: list[int], now: datetime | None = None
 ) -> None:
     """Move the clocks for what just happened on the ticket."""
+    if not CLOCK_EVENTS & set(kinds):
+        return
     now = now or timezone.now()
-    ticket = Ticket.objects.select_related("requester").filter(pk=ticket_id).first()
-    if ticket is None:
-        return
     if EventKind.CREATED in kinds:
-        start(ticket, now)
+        created = Ticket.objects.filter(pk=ticket_id).first()
+        if created is not None:
+            start(created, now)
         return
-    sla = TicketSla.objects.select_related("policy").filter(ticket=ticket).first()
+    # Most tickets an event touches have no running clock: find that out with the cheapest query.
+    has_clock = TicketSla.objects.filter(ticket_id=ticket_id, policy__isnull=False).exists()
+    sla = (
+        TicketSla.objects.select_related("policy", "ticket__requester")
+        .filter(ticket_id=ticket_id)
+        .first()
+        if has_clock
+        else None
+    )
     if sla is None or sla.policy is None:
-        if {EventKind.PRIORITY_CHANGED, EventKind.TAGS_CHANGED} & set(kinds) and policy_for(
-            ticket
-        ) is not None:
-            start(ticket, now)
+        if {EventKind.PRIORITY_CHANGED, EventKind.TAGS_CHANGED} & set(kinds):
+            ticket = Ticket.objects.select_related("requester").filter(pk=ticket_id).first()
+            if ticket is not None and policy_for(ticket) is not None:
+                start(ticket, now)
         return
+    ticket = sla.ticket
     policy = sla.policy
     hours = hours_for(policy, ticket)
     events = TicketEvent.objects.filter(pk__in=event_ids)
