@@ -176,17 +176,44 @@ def save_snippet(snippet: CannedResponse) -> CannedResponse:
     return snippet
 
 
+SHORTCUT = re.compile(r"::([a-z0-9_-]+)")
+
+
+def find_snippet(agent: User, shortcut: str) -> CannedResponse | None:
+    """The agent's own snippet for the shortcut, else the shared one."""
+    return (
+        CannedResponse.objects.filter(shortcut=shortcut, owner=agent).first()
+        or CannedResponse.objects.filter(shortcut=shortcut, owner__isnull=True).first()
+    )
+
+
+def snippets_for(agent: User) -> list[CannedResponse]:
+    from django.db.models import Q
+
+    return list(CannedResponse.objects.filter(Q(owner__isnull=True) | Q(owner=agent)))
+
+
+def expand_shortcut(agent: User, ticket: Ticket, shortcut: str) -> str:
+    """The text `::shortcut` stands for on this ticket (the composer's text expander)."""
+    shortcut = shortcut.strip().removeprefix("::").lower()
+    snippet = find_snippet(agent, shortcut) if SHORTCUT.fullmatch(f"::{shortcut}") else None
+    if snippet is None:
+        known = ", ".join(f"::{s.shortcut}" for s in snippets_for(agent)) or "none yet"
+        raise ValidationFailed(
+            f"There is no snippet ::{shortcut[:40]}. Your snippets: {known}.",
+            code="unknown_snippet",
+        )
+    return render(snippet.body, ticket, agent)
+
+
 def expand_snippets(text: str, ticket: Ticket, agent: User) -> str:
     """Replace ::shortcut with the agent's (or a shared) canned response, placeholders filled."""
 
     def replace(match: re.Match[str]) -> str:
-        found = (
-            CannedResponse.objects.filter(shortcut=match.group(1), owner=agent).first()
-            or CannedResponse.objects.filter(shortcut=match.group(1), owner__isnull=True).first()
-        )
+        found = find_snippet(agent, match.group(1))
         return render(found.body, ticket, agent) if found else match.group(0)
 
-    return re.sub(r"::([a-z0-9_-]+)", replace, text or "")
+    return SHORTCUT.sub(replace, text or "")
 
 
 # --- triggers -------------------------------------------------------------------------------
