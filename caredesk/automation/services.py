@@ -227,6 +227,14 @@ def validate_trigger(trigger: Trigger) -> None:
             "events must be ticket event kinds (e.g. created, message_added, sla).",
             code="bad_events",
         )
+    if not isinstance(trigger.conditions or [], list) or not all(
+        isinstance(c, dict) for c in trigger.conditions or []
+    ):
+        raise ValidationFailed(
+            'Conditions are a list of objects, e.g. [{"field": "priority", "op": "is", '
+            '"value": "urgent"}].',
+            code="bad_condition",
+        )
     for condition in trigger.conditions or []:
         if condition.get("field") not in CONDITION_FIELDS:
             raise ValidationFailed(
@@ -244,12 +252,29 @@ def validate_trigger(trigger: Trigger) -> None:
             )
     if not trigger.actions:
         raise ValidationFailed("A trigger needs at least one action.", code="no_actions")
-    for action in trigger.actions:
+    validate_actions(trigger.actions)
+
+
+def validate_actions(actions: Any) -> None:
+    """Actions of a trigger or a time-based automation."""
+    if not isinstance(actions, list) or not all(isinstance(a, dict) for a in actions):
+        raise ValidationFailed(
+            'Actions are a list of objects, e.g. [{"type": "note", "value": "text"}].',
+            code="bad_action",
+        )
+    for action in actions:
         if action.get("type") not in ACTION_TYPES:
-            raise ValidationFailed(f"Unknown action {action.get('type')!r}.", code="bad_action")
-        if action["type"] == "set" and action.get("field") not in SETTABLE:
             raise ValidationFailed(
-                f"A trigger cannot set {action.get('field')!r}.", code="unknown_field"
+                f"Unknown action {action.get('type')!r}. Known: {', '.join(sorted(ACTION_TYPES))}.",
+                code="bad_action",
+            )
+        if action["type"] == "set" and action.get("field") not in SETTABLE:
+            settable = ", ".join(sorted(SETTABLE))
+            raise ValidationFailed(
+                f"A rule cannot set {action['field']!r}; it can set {settable}."
+                if action.get("field")
+                else f'A "set" action needs a "field": one of {settable}.',
+                code="unknown_field",
             )
         if action["type"] in ("reply", "note"):
             check_placeholders(str(action.get("value", "")))
@@ -505,6 +530,26 @@ def on_ticket_event(ticket_id: int, kinds: list[str], event_ids: list[int]) -> i
             # The actions changed the ticket: later rules see it as it is now.
             facts = ticket_facts(ticket_id, facts["body"], fields) or facts
     return fired
+
+
+def validate_automation(rule: Automation) -> None:
+    if rule.status not in ACTIVE_STATUSES:
+        raise ValidationFailed(
+            "A time-based automation watches tickets that are still open: new, open, pending "
+            "or on hold.",
+            code="bad_status",
+        )
+    if not rule.hours or rule.hours < 1:
+        raise ValidationFailed("Hours must be at least 1.", code="bad_hours")
+    if not rule.actions:
+        raise ValidationFailed("An automation needs at least one action.", code="no_actions")
+    validate_actions(rule.actions)
+
+
+def save_automation(rule: Automation) -> Automation:
+    validate_automation(rule)
+    rule.save()
+    return rule
 
 
 def run_automations(now: Any = None) -> int:

@@ -45,10 +45,47 @@ def validate_conditions(conditions: dict[str, Any]) -> None:
         raise ValidationFailed(
             f"Unknown SLA condition(s): {', '.join(sorted(unknown))}.", code="unknown_condition"
         )
+    for name in CONDITION_KEYS - {"vip"}:
+        if name in conditions and not isinstance(conditions[name], list):
+            raise ValidationFailed(
+                f'The {name} condition is a list, e.g. "{name}": [...].', code="bad_condition"
+            )
+    if "vip" in conditions and not isinstance(conditions["vip"], bool):
+        raise ValidationFailed("The vip condition is true or false.", code="bad_condition")
     for name in ("priority",):
         for value in conditions.get(name, []):
             if value not in {label for _, label in Priority.choices}:
                 raise ValidationFailed(f"Unknown priority {value!r}.", code="bad_condition")
+
+
+def validate_policy(policy: SlaPolicy) -> None:
+    from caredesk.core.errors import ValidationFailed
+
+    if not isinstance(policy.conditions or {}, dict):
+        raise ValidationFailed(
+            'Conditions are an object, e.g. {"priority": ["urgent"], "vip": true}.',
+            code="bad_condition",
+        )
+    validate_conditions(policy.conditions or {})
+    if not (
+        policy.first_response_minutes or policy.next_response_minutes or policy.resolution_minutes
+    ):
+        raise ValidationFailed(
+            "Set at least one target: first response, next response or resolution.",
+            code="no_targets",
+        )
+    unknown = set(policy.pause_statuses or []) - set(Status.values)
+    if not isinstance(policy.pause_statuses or [], list) or unknown:
+        raise ValidationFailed(
+            f"Pause statuses must be ticket statuses ({', '.join(Status.values)}).",
+            code="bad_status",
+        )
+
+
+def save_policy(policy: SlaPolicy) -> SlaPolicy:
+    validate_policy(policy)
+    policy.save()
+    return policy
 
 
 def matches(policy: SlaPolicy, ticket: Ticket, tags: set[str]) -> bool:
