@@ -204,3 +204,24 @@ def load(
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+class QueryCounter:
+    """Counts the queries run on a connection inside the block (no cap, unlike the test helper)."""
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+        self.count = 0
+        self._wrapper = None
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+    def __enter__(self) -> QueryCounter:
+        self._wrapper = self.connection.execute_wrapper(self)
+        self._wrapper.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._wrapper.__exit__(*exc)

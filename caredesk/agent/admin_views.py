@@ -1,5 +1,6 @@
 """Admin pages in the workspace: teams, agents (roles, tiers, teams, skills), skills, tags and
-custom fields. Admins only; agents never need the Django admin."""
+custom fields (admins), and the flow: triggers, time-based automations and SLA policies (team
+leads and admins). Nobody needs the Django admin."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from caredesk.accounts import services as accounts
 from caredesk.accounts.models import Role, Skill, Team, Tier, User
 from caredesk.agent.views import agent_view
+from caredesk.automation import services as automation
+from caredesk.automation.models import Automation, Trigger
 from caredesk.core.errors import DomainError
-from caredesk.tickets.models import CustomField, Tag
+from caredesk.sla import services as sla
+from caredesk.sla.models import SlaPolicy
+from caredesk.tickets.models import ACTIVE_STATUSES, CustomField, EventKind, Status, Tag
 
 
 class TeamForm(forms.ModelForm):
@@ -65,6 +70,143 @@ class AgentForm(forms.Form):
     is_active = forms.BooleanField(required=False, initial=True)
 
 
+def _json_area(help_text: str, *, required: bool = True) -> forms.JSONField:
+    return forms.JSONField(
+        required=required,
+        help_text=help_text,
+        widget=forms.Textarea(attrs={"rows": 4, "class": "code", "spellcheck": "false"}),
+    )
+
+
+class FlowForm(forms.ModelForm):
+    """A rule form whose instance is checked by the domain's validation before anything is
+    saved: a refused rule shows the service's message on the form."""
+
+    def validate(self, instance: Any) -> None:
+        raise NotImplementedError
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.errors:
+            candidate = self._meta.model(
+                **{k: v for k, v in cleaned.items() if k in self._meta.fields}  # type: ignore[union-attr]
+            )
+            try:
+                self.validate(candidate)
+            except DomainError as exc:
+                raise forms.ValidationError(exc.message, code=exc.code) from exc
+        return cleaned
+
+
+class TriggerForm(FlowForm):
+    events = forms.MultipleChoiceField(
+        choices=EventKind.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The ticket events that run this trigger.",
+    )
+    conditions = _json_area(
+        'All must hold, e.g. [{"field": "priority", "op": "is", "value": "urgent"}]. Fields: '
+        + ", ".join(sorted(automation.CONDITION_FIELDS))
+        + ". Operators: "
+        + ", ".join(sorted(automation.OPERATORS))
+        + ".",
+        required=False,
+    )
+    actions = _json_area(
+        'e.g. [{"type": "add_tags", "value": ["vip"]}, {"type": "escalate", "value": "VIP"}]. '
+        "Types: " + ", ".join(sorted(automation.ACTION_TYPES)) + "."
+    )
+
+    class Meta:
+        model = Trigger
+        fields = ["name", "events", "conditions", "actions", "active", "position"]
+
+    def clean_conditions(self) -> Any:
+        return self.cleaned_data.get("conditions") or []
+
+    def validate(self, instance: Any) -> None:
+        automation.validate_trigger(instance)
+
+
+class AutomationForm(FlowForm):
+    status = forms.ChoiceField(
+        choices=[(s, label) for s, label in Status.choices if s in ACTIVE_STATUSES],
+        help_text="Tickets in this status…",
+    )
+    hours = forms.IntegerField(min_value=1, help_text="…untouched for this many hours…")
+    actions = _json_area(
+        '…get these actions, e.g. [{"type": "set", "field": "status", "value": "solved"}]. '
+        "Types: " + ", ".join(sorted(automation.ACTION_TYPES)) + "."
+    )
+
+    class Meta:
+        model = Automation
+        fields = ["name", "status", "hours", "actions", "active"]
+
+    def validate(self, instance: Any) -> None:
+        automation.validate_automation(instance)
+
+
+class SlaPolicyForm(FlowForm):
+    conditions = _json_area(
+        'Which tickets, e.g. {"priority": ["urgent", "high"], "vip": true}; empty for all. '
+        "Keys: " + ", ".join(sorted(sla.CONDITION_KEYS)) + ".",
+        required=False,
+    )
+    pause_statuses = forms.MultipleChoiceField(
+        choices=Status.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The clocks stop while a ticket is in these statuses.",
+    )
+
+    class Meta:
+        model = SlaPolicy
+        fields = [
+            "name",
+            "position",
+            "active",
+            "conditions",
+            "first_response_minutes",
+            "next_response_minutes",
+            "resolution_minutes",
+            "business_hours",
+            "pause_statuses",
+            "warn_before_minutes",
+        ]
+
+    def clean_conditions(self) -> Any:
+        return self.cleaned_data.get("conditions") or {}
+
+    def validate(self, instance: Any) -> None:
+        sla.validate_policy(instance)
+
+
+# The flow: what team leads shape. Each section saves through its domain service.
+FLOW_SECTIONS: dict[str, dict[str, Any]] = {
+    "triggers": {
+        "title": "Triggers",
+        "model": Trigger,
+        "form": TriggerForm,
+        "save": automation.save_trigger,
+        "columns": ["position", "name", "events", "active"],
+    },
+    "automations": {
+        "title": "Time-based automations",
+        "model": Automation,
+        "form": AutomationForm,
+        "save": automation.save_automation,
+        "columns": ["name", "status", "hours", "active"],
+    },
+    "sla": {
+        "title": "SLA policies",
+        "model": SlaPolicy,
+        "form": SlaPolicyForm,
+        "save": sla.save_policy,
+        "columns": ["position", "name", "first_response_minutes", "resolution_minutes", "active"],
+    },
+}
+
 SECTIONS: dict[str, dict[str, Any]] = {
     "teams": {
         "title": "Teams",
@@ -88,14 +230,23 @@ def _require_admin(request: HttpRequest) -> None:
         raise PermissionDenied("Only admins can change the configuration.")
 
 
+def _require_lead(request: HttpRequest) -> None:
+    if not getattr(request.user, "is_lead", False):
+        raise PermissionDenied("Only team leads and admins can change the flow.")
+
+
 @agent_view
 def admin_home(request: HttpRequest) -> HttpResponse:
-    _require_admin(request)
-    return redirect("agent:admin-section", section="agents")
+    _require_lead(request)
+    first = "agents" if request.user.is_admin else "triggers"  # type: ignore[union-attr]
+    return redirect("agent:admin-section", section=first)
 
 
 @agent_view
 def admin_section(request: HttpRequest, section: str, item_id: int | None = None) -> HttpResponse:
+    if section in FLOW_SECTIONS:
+        _require_lead(request)
+        return _flow(request, section, item_id)
     _require_admin(request)
     if section == "agents":
         return _agents(request, item_id)
@@ -125,19 +276,67 @@ def admin_section(request: HttpRequest, section: str, item_id: int | None = None
         request,
         "agent/admin.html",
         {
-            "sections": _nav(),
+            "sections": _nav(request),
             "section": section,
             "title": config["title"],
             "columns": config["columns"],
             "rows": rows,
             "form": form,
             "editing": instance,
+            "delete_label": {"tags": "Delete", "fields": "Deactivate"}.get(section),
         },
     )
 
 
-def _nav() -> list[tuple[str, str]]:
-    return [("agents", "Agents")] + [(k, v["title"]) for k, v in SECTIONS.items()]
+def _flow(request: HttpRequest, section: str, item_id: int | None) -> HttpResponse:
+    config = FLOW_SECTIONS[section]
+    model = config["model"]
+    instance = get_object_or_404(model, pk=item_id) if item_id else None
+    form = config["form"](request.POST or None, instance=instance)
+    if request.method == "POST":
+        if request.POST.get("delete") and instance is not None:
+            instance.delete()
+            messages.success(request, f"Deleted “{instance.name}”.")
+            return redirect("agent:admin-section", section=section)
+        if form.is_valid():
+            try:
+                saved = config["save"](form.instance)
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, f"Saved “{saved.name}”.")
+                return redirect("agent:admin-section", section=section)
+        messages.error(request, "Not saved: see the errors below.")
+    rows = [
+        [
+            ", ".join(v) if isinstance(v, list) else v
+            for v in (getattr(obj, c) for c in config["columns"])
+        ]
+        + [obj.pk]
+        for obj in model.objects.all()[:500]
+    ]
+    return render(
+        request,
+        "agent/admin.html",
+        {
+            "sections": _nav(request),
+            "section": section,
+            "title": config["title"],
+            "columns": [c.replace("_", " ") for c in config["columns"]],
+            "rows": rows,
+            "form": form,
+            "editing": instance,
+            "delete_label": "Delete",
+        },
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+def _nav(request: HttpRequest) -> list[tuple[str, str]]:
+    flow = [(k, v["title"]) for k, v in FLOW_SECTIONS.items()]
+    if not getattr(request.user, "is_admin", False):
+        return flow
+    return [("agents", "Agents")] + [(k, v["title"]) for k, v in SECTIONS.items()] + flow
 
 
 def _agents(request: HttpRequest, item_id: int | None) -> HttpResponse:
@@ -206,7 +405,7 @@ def _agents(request: HttpRequest, item_id: int | None) -> HttpResponse:
         request,
         "agent/admin.html",
         {
-            "sections": _nav(),
+            "sections": _nav(request),
             "section": "agents",
             "title": "Agents",
             "columns": ["name", "email", "role", "tier", "teams", "active"],

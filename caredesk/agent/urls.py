@@ -24,6 +24,7 @@ urlpatterns = [
     path("tickets/<int:number>/link/", views.link, name="link"),
     path("tickets/<int:number>/escalate/", views.escalate, name="escalate"),
     path("tickets/<int:number>/macro/", views.apply_macro, name="macro"),
+    path("tickets/<int:number>/snippet/", views.expand_snippet, name="snippet"),
     path("tickets/<int:number>/presence/", views.presence, name="presence"),
     path("tickets/<int:number>/<slug:action>/", views.quick_action, name="quick"),
     path("attachments/<int:attachment_id>/", views.attachment, name="attachment"),

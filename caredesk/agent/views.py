@@ -10,7 +10,14 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -18,7 +25,7 @@ from django.views.decorators.http import require_POST
 from caredesk.accounts.models import Team, User
 from caredesk.agent import services as workspace
 from caredesk.agent.models import SavedView
-from caredesk.automation.services import macros_for
+from caredesk.automation.services import macros_for, snippets_for
 from caredesk.core.errors import Conflict, DomainError, NotFound
 from caredesk.customers import services as crm
 from caredesk.customers.models import Customer, Organization
@@ -207,6 +214,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
         "cc": list(ticket.cc.all()),
         "others": workspace.others_on_ticket(ticket.pk, agent),
         "macros": macros_for(agent),
+        "snippets": snippets_for(agent),
         "sla": TicketSla.objects.select_related("policy").filter(ticket=ticket).first(),
         "organizations": Organization.objects.order_by("name")[:500],
         **_choices(),
@@ -518,6 +526,20 @@ def escalate(request: HttpRequest, number: int) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("agent:ticket", number=ticket.pk)
+
+
+@agent_view
+def expand_snippet(request: HttpRequest, number: int) -> HttpResponse:
+    """The composer's text expander: what `::shortcut` stands for on this ticket, as JSON."""
+    from caredesk.automation.services import expand_shortcut
+
+    ticket = tickets.access_ticket(request.user, number)  # type: ignore[arg-type]
+    shortcut = request.GET.get("shortcut", "")
+    try:
+        text = expand_shortcut(request.user, ticket, shortcut)  # type: ignore[arg-type]
+    except DomainError as exc:
+        return JsonResponse({"error": exc.message, "code": exc.code}, status=exc.status)
+    return JsonResponse({"shortcut": shortcut, "text": text})
 
 
 @agent_view

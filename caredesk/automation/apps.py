@@ -19,6 +19,15 @@ class AutomationConfig(AppConfig):
 
         ticket_changed.connect(on_ticket_changed, dispatch_uid="automation-triggers", weak=False)
 
+        from django.db.models.signals import post_delete, post_save
+
+        from caredesk.automation.models import Trigger
+
+        post_save.connect(services.forget_triggers, sender=Trigger, dispatch_uid="trigger-saved")
+        post_delete.connect(
+            services.forget_triggers, sender=Trigger, dispatch_uid="trigger-deleted"
+        )
+
         @jobs.job_handler("automation.webhook")
         def webhook(payload: dict) -> None:
             import httpx

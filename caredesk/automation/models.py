@@ -20,6 +20,8 @@ class Trigger(models.Model):
     actions = models.JSONField(default=list)
     active = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0)
+    # Processes keep compiled triggers in memory and reload them when this moves.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["position", "id"]

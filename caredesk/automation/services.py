@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from caredesk.accounts.models import Team, User
 from caredesk.automation.models import Automation, CannedResponse, Macro, Trigger
 from caredesk.core.errors import ValidationFailed
-from caredesk.tickets.models import ACTIVE_STATUSES, Priority, Status, Ticket, TicketEvent
+from caredesk.tickets.models import ACTIVE_STATUSES, Priority, Status, Tag, Ticket, TicketEvent
 from caredesk.tickets.services import Actor, post_message, update_ticket
 
 logger = logging.getLogger("caredesk.automation")
@@ -172,17 +176,44 @@ def save_snippet(snippet: CannedResponse) -> CannedResponse:
     return snippet
 
 
+SHORTCUT = re.compile(r"::([a-z0-9_-]+)")
+
+
+def find_snippet(agent: User, shortcut: str) -> CannedResponse | None:
+    """The agent's own snippet for the shortcut, else the shared one."""
+    return (
+        CannedResponse.objects.filter(shortcut=shortcut, owner=agent).first()
+        or CannedResponse.objects.filter(shortcut=shortcut, owner__isnull=True).first()
+    )
+
+
+def snippets_for(agent: User) -> list[CannedResponse]:
+    from django.db.models import Q
+
+    return list(CannedResponse.objects.filter(Q(owner__isnull=True) | Q(owner=agent)))
+
+
+def expand_shortcut(agent: User, ticket: Ticket, shortcut: str) -> str:
+    """The text `::shortcut` stands for on this ticket (the composer's text expander)."""
+    shortcut = shortcut.strip().removeprefix("::").lower()
+    snippet = find_snippet(agent, shortcut) if SHORTCUT.fullmatch(f"::{shortcut}") else None
+    if snippet is None:
+        known = ", ".join(f"::{s.shortcut}" for s in snippets_for(agent)) or "none yet"
+        raise ValidationFailed(
+            f"There is no snippet ::{shortcut[:40]}. Your snippets: {known}.",
+            code="unknown_snippet",
+        )
+    return render(snippet.body, ticket, agent)
+
+
 def expand_snippets(text: str, ticket: Ticket, agent: User) -> str:
     """Replace ::shortcut with the agent's (or a shared) canned response, placeholders filled."""
 
     def replace(match: re.Match[str]) -> str:
-        found = (
-            CannedResponse.objects.filter(shortcut=match.group(1), owner=agent).first()
-            or CannedResponse.objects.filter(shortcut=match.group(1), owner__isnull=True).first()
-        )
+        found = find_snippet(agent, match.group(1))
         return render(found.body, ticket, agent) if found else match.group(0)
 
-    return re.sub(r"::([a-z0-9_-]+)", replace, text or "")
+    return SHORTCUT.sub(replace, text or "")
 
 
 # --- triggers -------------------------------------------------------------------------------
@@ -195,6 +226,14 @@ def validate_trigger(trigger: Trigger) -> None:
         raise ValidationFailed(
             "events must be ticket event kinds (e.g. created, message_added, sla).",
             code="bad_events",
+        )
+    if not isinstance(trigger.conditions or [], list) or not all(
+        isinstance(c, dict) for c in trigger.conditions or []
+    ):
+        raise ValidationFailed(
+            'Conditions are a list of objects, e.g. [{"field": "priority", "op": "is", '
+            '"value": "urgent"}].',
+            code="bad_condition",
         )
     for condition in trigger.conditions or []:
         if condition.get("field") not in CONDITION_FIELDS:
@@ -213,12 +252,29 @@ def validate_trigger(trigger: Trigger) -> None:
             )
     if not trigger.actions:
         raise ValidationFailed("A trigger needs at least one action.", code="no_actions")
-    for action in trigger.actions:
+    validate_actions(trigger.actions)
+
+
+def validate_actions(actions: Any) -> None:
+    """Actions of a trigger or a time-based automation."""
+    if not isinstance(actions, list) or not all(isinstance(a, dict) for a in actions):
+        raise ValidationFailed(
+            'Actions are a list of objects, e.g. [{"type": "note", "value": "text"}].',
+            code="bad_action",
+        )
+    for action in actions:
         if action.get("type") not in ACTION_TYPES:
-            raise ValidationFailed(f"Unknown action {action.get('type')!r}.", code="bad_action")
-        if action["type"] == "set" and action.get("field") not in SETTABLE:
             raise ValidationFailed(
-                f"A trigger cannot set {action.get('field')!r}.", code="unknown_field"
+                f"Unknown action {action.get('type')!r}. Known: {', '.join(sorted(ACTION_TYPES))}.",
+                code="bad_action",
+            )
+        if action["type"] == "set" and action.get("field") not in SETTABLE:
+            settable = ", ".join(sorted(SETTABLE))
+            raise ValidationFailed(
+                f"A rule cannot set {action['field']!r}; it can set {settable}."
+                if action.get("field")
+                else f'A "set" action needs a "field": one of {settable}.',
+                code="unknown_field",
             )
         if action["type"] in ("reply", "note"):
             check_placeholders(str(action.get("value", "")))
@@ -230,30 +286,44 @@ def save_trigger(trigger: Trigger) -> Trigger:
     return trigger
 
 
-def _field(ticket: Ticket, name: str, body: str) -> Any:
-    return {
-        "status": ticket.status,
-        "priority": ticket.priority_name,
-        "channel": ticket.channel,
-        "team": ticket.team_id,
-        "assignee": ticket.assignee_id,
-        "tags": [t.name for t in ticket.tags.all()],
-        "subject": ticket.subject,
-        "category": ticket.category,
-        "language": ticket.language,
-        "customer_vip": ticket.requester.vip,
-        "customer_email": ticket.requester.email,
-        "customer_language": ticket.requester.language,
-        "organization": ticket.organization_id,
-        "reopened_count": ticket.reopened_count,
-        "body": body,
-    }[name]
+# Where each condition field is read from: a column of the ticket or of its requester.
+FACT_COLUMNS = {
+    "status": "status",
+    "priority": "priority",
+    "channel": "channel",
+    "team": "team_id",
+    "assignee": "assignee_id",
+    "subject": "subject",
+    "category": "category",
+    "language": "language",
+    "customer_vip": "requester__vip",
+    "customer_email": "requester__email",
+    "customer_language": "requester__language",
+    "organization": "organization_id",
+    "reopened_count": "reopened_count",
+}
 
 
-def holds(condition: dict[str, Any], ticket: Ticket, body: str) -> bool:
-    actual = _field(ticket, condition["field"], body)
-    expected = condition.get("value")
-    op = condition["op"]
+def ticket_facts(
+    ticket_id: int, body: str, fields: Iterable[str] = CONDITION_FIELDS
+) -> dict[str, Any] | None:
+    """The values conditions test, for the fields asked for: one query for the ticket's own
+    columns, one more only when tags are tested. None if the ticket is gone."""
+    wanted = set(fields)
+    columns = {name: FACT_COLUMNS[name] for name in wanted if name in FACT_COLUMNS}
+    rows = list(Ticket.objects.filter(pk=ticket_id).order_by().values(*columns.values())[:1])
+    if not rows:
+        return None
+    facts = {name: rows[0][column] for name, column in columns.items()}
+    if "priority" in facts:
+        facts["priority"] = Priority(facts["priority"]).label
+    if "tags" in wanted:
+        facts["tags"] = list(Tag.objects.filter(tickets=ticket_id).values_list("name", flat=True))
+    facts["body"] = body
+    return facts
+
+
+def compare(op: str, actual: Any, expected: Any) -> bool:
     if op == "is":
         return actual == expected or (isinstance(actual, list) and expected in actual)
     if op == "is_not":
@@ -270,6 +340,90 @@ def holds(condition: dict[str, Any], ticket: Ticket, body: str) -> bool:
     if op == "gte":
         return actual is not None and actual >= expected
     return actual is not None and actual <= expected
+
+
+def holds(condition: dict[str, Any], ticket: Ticket, body: str) -> bool:
+    facts = ticket_facts(ticket.pk, body, [condition["field"]]) or {}
+    return compare(condition["op"], facts.get(condition["field"]), condition.get("value"))
+
+
+@dataclass(frozen=True)
+class CompiledTrigger:
+    """A trigger as evaluated: its conditions as (field, operator, value), read once."""
+
+    pk: int
+    name: str
+    events: frozenset[str]
+    conditions: tuple[tuple[str, str, Any], ...]
+    actions: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, trigger: Trigger) -> CompiledTrigger:
+        return cls(
+            pk=trigger.pk,
+            name=trigger.name,
+            events=frozenset(trigger.events),
+            conditions=tuple(
+                (c["field"], c["op"], c.get("value")) for c in trigger.conditions or []
+            ),
+            actions=trigger.actions,
+        )
+
+    def holds(self, facts: dict[str, Any]) -> bool:
+        return all(compare(op, facts[name], value) for name, op, value in self.conditions)
+
+
+class TriggerSet:
+    """The active triggers in order, indexed by the event kinds they listen to."""
+
+    def __init__(self, triggers: list[CompiledTrigger]) -> None:
+        self.order = {t.pk: n for n, t in enumerate(triggers)}
+        self.by_kind: dict[str, list[CompiledTrigger]] = {}
+        for trigger in triggers:
+            for kind in trigger.events:
+                self.by_kind.setdefault(kind, []).append(trigger)
+
+    def listening(self, kinds: Iterable[str]) -> list[CompiledTrigger]:
+        found = {t.pk: t for kind in kinds for t in self.by_kind.get(kind, ())}
+        return sorted(found.values(), key=lambda t: self.order[t.pk])
+
+
+@dataclass
+class _CachedTriggers:
+    stamp: tuple[Any, ...]
+    checked_at: float
+    triggers: TriggerSet
+
+
+_cached: _CachedTriggers | None = None
+# How long a process trusts its compiled triggers before asking the database whether they
+# changed: edits made in another process apply within this time.
+RECHECK_SECONDS = 1.0
+
+
+def active_triggers() -> TriggerSet:
+    """The compiled active triggers, reloaded only when a trigger was added, changed or deleted."""
+    global _cached
+    now = time.monotonic()
+    cached = _cached
+    # Inside a transaction the rows may be uncommitted (and rolled back later): always check.
+    trusted = not transaction.get_connection().in_atomic_block
+    if cached is not None and trusted and now - cached.checked_at < RECHECK_SECONDS:
+        return cached.triggers
+    summary = Trigger.objects.aggregate(n=Count("id"), changed=Max("updated_at"))
+    stamp = (summary["n"], summary["changed"])
+    if cached is None or cached.stamp != stamp:
+        triggers = TriggerSet([CompiledTrigger.of(t) for t in Trigger.objects.filter(active=True)])
+        cached = _CachedTriggers(stamp=stamp, checked_at=now, triggers=triggers)
+    cached.checked_at = now
+    _cached = cached
+    return cached.triggers
+
+
+def forget_triggers(**kwargs: Any) -> None:
+    """Drop this process's compiled triggers (a trigger was saved or deleted here)."""
+    global _cached
+    _cached = None
 
 
 def run_actions(actions: list[dict[str, Any]], ticket: Ticket, source: str) -> None:
@@ -334,38 +488,68 @@ def run_actions(actions: list[dict[str, Any]], ticket: Ticket, source: str) -> N
 def on_ticket_event(ticket_id: int, kinds: list[str], event_ids: list[int]) -> int:
     """Run the matching triggers. Changes made by triggers fire triggers again, but a chain of
     events caused only by automation stops after MAX_CHAIN rounds (counted per ticket in the shared
-    cache, so the guard holds across processes and after commit)."""
+    cache, so the guard holds across processes and after commit).
+
+    Events no active trigger listens to cost no query beyond an occasional check that the
+    compiled triggers are current; the others load the ticket once, plus its tags or the message
+    bodies only when a listening trigger tests them."""
     from django.core.cache import cache
 
-    ticket = Ticket.objects.select_related("requester").filter(pk=ticket_id).first()
-    if ticket is None:
+    listening = active_triggers().listening(kinds)
+    if not listening:
         return 0
-    events = list(TicketEvent.objects.filter(pk__in=event_ids))
+    fields = {name for trigger in listening for name, _, _ in trigger.conditions}
+    facts = ticket_facts(ticket_id, "", fields)
+    if facts is None:
+        return 0
+    events = list(TicketEvent.objects.filter(pk__in=event_ids).values_list("actor_kind", "data"))
     key = f"caredesk:trigger-chain:{ticket_id}"
-    automated = bool(events) and all(e.actor_kind in ("system", "bot") for e in events)
+    automated = bool(events) and all(kind in ("system", "bot") for kind, _ in events)
     depth = (cache.get(key) or 0) + 1 if automated else 0
     if depth > MAX_CHAIN:
         logger.warning("trigger chain on ticket %s stopped after %s rounds", ticket_id, MAX_CHAIN)
         cache.delete(key)
         return 0
     cache.set(key, depth, 300)
-    body = ""
-    message_ids = [e.data.get("message_id") for e in events if e.data.get("message_id")]
-    if message_ids:
+    message_ids = [data.get("message_id") for _, data in events if data.get("message_id")]
+    if message_ids and "body" in fields:
         from caredesk.tickets.models import Message
 
-        body = " ".join(
+        facts["body"] = " ".join(
             Message.objects.filter(pk__in=message_ids).values_list("body_text", flat=True)
         )
     fired = 0
-    for trigger in Trigger.objects.filter(active=True):
-        if not set(trigger.events) & set(kinds):
-            continue
-        if all(holds(c, ticket, body) for c in trigger.conditions or []):
+    ticket: Ticket | None = None
+    for trigger in listening:
+        if trigger.holds(facts):
+            if ticket is None:
+                ticket = Ticket.objects.select_related("requester").get(pk=ticket_id)
             with transaction.atomic():
                 run_actions(trigger.actions, ticket, trigger.name)
             fired += 1
+            # The actions changed the ticket: later rules see it as it is now.
+            facts = ticket_facts(ticket_id, facts["body"], fields) or facts
     return fired
+
+
+def validate_automation(rule: Automation) -> None:
+    if rule.status not in ACTIVE_STATUSES:
+        raise ValidationFailed(
+            "A time-based automation watches tickets that are still open: new, open, pending "
+            "or on hold.",
+            code="bad_status",
+        )
+    if not rule.hours or rule.hours < 1:
+        raise ValidationFailed("Hours must be at least 1.", code="bad_hours")
+    if not rule.actions:
+        raise ValidationFailed("An automation needs at least one action.", code="no_actions")
+    validate_actions(rule.actions)
+
+
+def save_automation(rule: Automation) -> Automation:
+    validate_automation(rule)
+    rule.save()
+    return rule
 
 
 def run_automations(now: Any = None) -> int:

@@ -4,7 +4,9 @@ idle), push (auto-assign) and pull ("next ticket"), re-routing, escalation tiers
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -15,7 +17,15 @@ from caredesk.accounts.models import TIER_ORDER, Presence, Team, User
 from caredesk.core.errors import ValidationFailed
 from caredesk.routing.models import AgentRoutingState, RoutingMethod, SkillRule, TeamRouting
 from caredesk.tickets.models import ACTIVE_STATUSES, EventKind, Status, Ticket
-from caredesk.tickets.services import Actor, as_actor, assign, record_event, update_ticket
+from caredesk.tickets.services import (
+    Actor,
+    PlannedAssignment,
+    as_actor,
+    assign,
+    assign_many,
+    record_event,
+    update_ticket,
+)
 
 ROUTER = Actor.system("routing")
 # One capacity model for every channel: an agent's capacity is in "async ticket" units.
@@ -34,27 +44,96 @@ class Requirements:
     language: str = ""
     min_tier: str = ""
 
+    def key(self) -> tuple[frozenset[str], str, str]:
+        return frozenset(self.skills), self.language, self.min_tier
+
+
+@dataclass(frozen=True)
+class TicketFacts:
+    """What routing looks at on a ticket."""
+
+    pk: int
+    team_id: int | None
+    channel: str
+    category: str
+    language: str
+    tags: frozenset[str]
+    vip: bool
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> TicketFacts:
+        return cls(
+            pk=ticket.pk,
+            team_id=ticket.team_id,
+            channel=ticket.channel,
+            category=ticket.category,
+            language=ticket.language or "",
+            tags=frozenset(t.name for t in ticket.tags.all()),
+            vip=ticket.requester.vip,
+        )
+
+    @property
+    def weight(self) -> float:
+        return CHANNEL_WEIGHT.get(self.channel, 1.0)
+
+
+class SkillRules:
+    """The skill rules, indexed by the (field, value) they match, so a ticket's requirements take
+    a few dictionary lookups however many rules there are."""
+
+    def __init__(self, rules: list[SkillRule]) -> None:
+        self.by_match: dict[tuple[str, str], list[tuple[str | None, str]]] = {}
+        self.vip: list[tuple[str | None, str]] = []
+        for rule in rules:
+            outcome = (rule.skill.name if rule.skill is not None else None, rule.min_tier)
+            if rule.field == "vip":
+                self.vip.append(outcome)
+            else:
+                self.by_match.setdefault((rule.field, rule.value), []).append(outcome)
+
+    @classmethod
+    def load(cls) -> SkillRules:
+        return cls(list(SkillRule.objects.select_related("skill")))
+
+    def requirements(self, ticket: TicketFacts) -> Requirements:
+        req = Requirements(language=ticket.language)
+        keys = [
+            ("category", ticket.category),
+            ("channel", ticket.channel),
+            ("language", ticket.language),
+            *(("tag", tag) for tag in ticket.tags),
+        ]
+        outcomes = [o for key in keys for o in self.by_match.get(key, ())]
+        if ticket.vip:
+            outcomes += self.vip
+        for skill, min_tier in outcomes:
+            if skill is not None:
+                req.skills.add(skill)
+            if min_tier and (
+                not req.min_tier or TIER_ORDER.index(min_tier) > TIER_ORDER.index(req.min_tier)
+            ):
+                req.min_tier = min_tier
+        return req
+
 
 def requirements(ticket: Ticket, rules: list[SkillRule] | None = None) -> Requirements:
-    rules = rules if rules is not None else list(SkillRule.objects.select_related("skill"))
-    tags = {t.name for t in ticket.tags.all()}
-    req = Requirements(language=ticket.language or "")
-    for rule in rules:
-        hit = (
-            (rule.field == "category" and ticket.category == rule.value)
-            or (rule.field == "channel" and ticket.channel == rule.value)
-            or (rule.field == "language" and ticket.language == rule.value)
-            or (rule.field == "tag" and rule.value in tags)
-            or (rule.field == "vip" and ticket.requester.vip)
-        )
-        if hit:
-            if rule.skill is not None:
-                req.skills.add(rule.skill.name)
-            if rule.min_tier and (
-                not req.min_tier or TIER_ORDER.index(rule.min_tier) > TIER_ORDER.index(req.min_tier)
-            ):
-                req.min_tier = rule.min_tier
-    return req
+    index = SkillRules(rules) if rules is not None else SkillRules.load()
+    return index.requirements(TicketFacts.of(ticket))
+
+
+def meets(
+    req: Requirements, *, tier: str, skills: set[str] | frozenset[str], languages: list[str]
+) -> bool:
+    """Whether an agent with this tier, these skills and languages may take such a ticket."""
+    if req.skills and not req.skills <= skills:
+        return False
+    if (
+        req.language
+        and req.language not in languages
+        and req.language.split("-")[0] not in languages
+    ):
+        return False
+    return not (req.min_tier and TIER_ORDER.index(tier) < TIER_ORDER.index(req.min_tier))
 
 
 def load(agents: list[User]) -> dict[int, float]:
@@ -73,22 +152,35 @@ def load(agents: list[User]) -> dict[int, float]:
 def qualified(
     ticket: Ticket, agents: list[User], req: Requirements, *, need_online: bool = True
 ) -> list[User]:
-    result = []
-    for agent in agents:
-        if not agent.is_active or (need_online and agent.presence != Presence.ONLINE):
-            continue
-        if req.skills and not req.skills <= {s.name for s in agent.skills.all()}:
-            continue
-        if (
-            req.language
-            and req.language not in (agent.languages or [])
-            and req.language.split("-")[0] not in (agent.languages or [])
-        ):
-            continue
-        if req.min_tier and TIER_ORDER.index(agent.tier) < TIER_ORDER.index(req.min_tier):
-            continue
-        result.append(agent)
-    return result
+    return [
+        agent
+        for agent in agents
+        if agent.is_active
+        and (not need_online or agent.presence == Presence.ONLINE)
+        and meets(
+            req,
+            tier=agent.tier,
+            skills={s.name for s in agent.skills.all()},
+            languages=agent.languages or [],
+        )
+    ]
+
+
+# Agents never assigned anything rank as if their last assignment was long ago.
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def rank(
+    method: str, *, pk: int, used: float, capacity: int, last: datetime | None
+) -> tuple[Any, ...]:
+    """Sort key of an agent for a routing method: the lowest key gets the ticket."""
+    if method == RoutingMethod.LEAST_LOADED:
+        return (used / max(capacity, 1), last or EPOCH, pk)
+    # Round robin and longest idle both take the agent whose last assignment is oldest; round robin
+    # ignores load, longest idle prefers agents with nothing open.
+    if method == RoutingMethod.LONGEST_IDLE:
+        return (used > 0, last or EPOCH, pk)
+    return (last or EPOCH, pk)
 
 
 def choose(
@@ -101,54 +193,274 @@ def choose(
     last = {
         s.agent_id: s.last_assigned_at for s in AgentRoutingState.objects.filter(agent__in=free)
     }
-    epoch = timezone.now().replace(year=2000)
-    if method == RoutingMethod.LEAST_LOADED:
-        return min(
-            free,
-            key=lambda a: (used.get(a.pk, 0.0) / max(a.capacity, 1), last.get(a.pk) or epoch, a.pk),
-        )
-    # Round robin and longest idle both take the agent whose last assignment is oldest; round robin
-    # ignores load, longest idle prefers agents with nothing open.
-    if method == RoutingMethod.LONGEST_IDLE:
-        return min(free, key=lambda a: (used.get(a.pk, 0.0) > 0, last.get(a.pk) or epoch, a.pk))
-    return min(free, key=lambda a: (last.get(a.pk) or epoch, a.pk))
+    return min(
+        free,
+        key=lambda a: rank(
+            method, pk=a.pk, used=used.get(a.pk, 0.0), capacity=a.capacity, last=last.get(a.pk)
+        ),
+    )
 
 
 def _team_agents(team: Team) -> list[User]:
     return list(User.objects.filter(teams=team, is_active=True).prefetch_related("skills"))
 
 
+# --- the routing floor: push decisions in memory ----------------------------------------------
+
+
+@dataclass(eq=False)
+class FloorAgent:
+    """An online agent as push routing sees them; `version` changes whenever their rank does."""
+
+    pk: int
+    tier: str
+    skills: frozenset[str]
+    languages: list[str]
+    capacity: int
+    open_by_channel: dict[str, int] = field(default_factory=dict)
+    last: datetime | None = None
+    version: int = 0
+    used: float = 0.0
+
+    def count_load(self) -> None:
+        # Summed as load() sums, so both agree to the last bit on when an agent is full.
+        self.used = sum(n * CHANNEL_WEIGHT.get(ch, 1.0) for ch, n in self.open_by_channel.items())
+
+
+class RoutingFloor:
+    """The online agents of some teams with their skills, load and last assignment, read in a
+    fixed number of queries, plus the skill rules. `pick` decides like `choose` over the qualified
+    agents, in memory; `take` books the ticket so the next decision sees it.
+
+    Candidates are kept per (team, requirements) in heaps ordered by rank. Taking a ticket only
+    ever raises an agent's rank, so a stale heap entry is simply re-ranked when it reaches the top.
+    """
+
+    def __init__(
+        self,
+        agents: dict[int, FloorAgent],
+        members: dict[int, list[int]],
+        methods: dict[int, str],
+        rules: SkillRules,
+    ) -> None:
+        self.agents = agents
+        self.members = members
+        self.methods = methods
+        self.rules = rules
+        self._heaps: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+        self._by_ticket_kind: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+        # Per team, who has each skill: narrows the agents `meets` has to look at.
+        self._with_skill: dict[int, dict[str, set[int]]] = {}
+        for team_id, pks in members.items():
+            index: dict[str, set[int]] = {}
+            for pk in pks:
+                for skill in agents[pk].skills:
+                    index.setdefault(skill, set()).add(pk)
+            self._with_skill[team_id] = index
+
+    @classmethod
+    def load(cls, methods: dict[int, str]) -> RoutingFloor:
+        """The floor of the teams in `methods` (team id -> routing method)."""
+        team_ids = list(methods)
+        online = User.objects.filter(
+            teams__in=team_ids, is_active=True, presence=Presence.ONLINE
+        ).values("pk")
+        members: dict[int, list[int]] = {t: [] for t in team_ids}
+        agents: dict[int, FloorAgent] = {}
+        for team_id, pk, tier, languages, capacity in (
+            User.teams.through.objects.filter(
+                team_id__in=team_ids, user__is_active=True, user__presence=Presence.ONLINE
+            )
+            .order_by("team_id", "user_id")
+            .values_list("team_id", "user_id", "user__tier", "user__languages", "user__capacity")
+        ):
+            members[team_id].append(pk)
+            agents.setdefault(
+                pk,
+                FloorAgent(
+                    pk=pk,
+                    tier=tier,
+                    skills=frozenset(),
+                    languages=languages or [],
+                    capacity=capacity,
+                ),
+            )
+        skills: dict[int, set[str]] = {}
+        for pk, name in User.skills.through.objects.filter(user_id__in=online).values_list(
+            "user_id", "skill__name"
+        ):
+            skills.setdefault(pk, set()).add(name)
+        for pk, names in skills.items():
+            if pk in agents:
+                agents[pk].skills = frozenset(names)
+        for pk, channel, n in (
+            Ticket.objects.filter(assignee_id__in=online, status__in=[Status.NEW, Status.OPEN])
+            .values("assignee_id", "channel")
+            .annotate(n=Count("id"))
+            .values_list("assignee_id", "channel", "n")
+        ):
+            if pk in agents:
+                agents[pk].open_by_channel[channel] = n
+        for pk, last in AgentRoutingState.objects.filter(agent_id__in=online).values_list(
+            "agent_id", "last_assigned_at"
+        ):
+            if pk in agents:
+                agents[pk].last = last
+        for agent in agents.values():
+            agent.count_load()
+        return cls(agents, members, methods, SkillRules.load())
+
+    def _rank(self, agent: FloorAgent, method: str) -> tuple[Any, ...]:
+        return rank(method, pk=agent.pk, used=agent.used, capacity=agent.capacity, last=agent.last)
+
+    def _heap(self, team_id: int, req: Requirements) -> list[tuple[Any, ...]]:
+        key = (team_id, *req.key())
+        heap = self._heaps.get(key)
+        if heap is None:
+            method = self.methods[team_id]
+            pks: set[int] | list[int] = self.members.get(team_id, [])
+            if req.skills:
+                index = self._with_skill.get(team_id, {})
+                pks = set.intersection(*(index.get(skill, set()) for skill in req.skills))
+            heap = [
+                (self._rank(a, method), a.version, a.pk)
+                for a in (self.agents[pk] for pk in pks)
+                if meets(req, tier=a.tier, skills=a.skills, languages=a.languages)
+            ]
+            heapq.heapify(heap)
+            self._heaps[key] = heap
+        return heap
+
+    def _candidates(self, ticket: TicketFacts) -> list[tuple[Any, ...]]:
+        # Tickets alike in everything the rules look at share their candidates.
+        key = (
+            ticket.team_id,
+            ticket.category,
+            ticket.channel,
+            ticket.language,
+            ticket.tags,
+            ticket.vip,
+        )
+        heap = self._by_ticket_kind.get(key)
+        if heap is None:
+            assert ticket.team_id is not None
+            heap = self._heap(ticket.team_id, self.rules.requirements(ticket))
+            self._by_ticket_kind[key] = heap
+        return heap
+
+    def pick(self, ticket: TicketFacts) -> FloorAgent | None:
+        """The qualified online agent with room for the ticket who ranks first, or None."""
+        if ticket.team_id is None or ticket.team_id not in self.methods:
+            return None
+        method = self.methods[ticket.team_id]
+        heap = self._candidates(ticket)
+        weight = ticket.weight
+        no_room: list[tuple[Any, ...]] = []
+        chosen = None
+        while heap:
+            _, version, pk = heap[0]
+            agent = self.agents[pk]
+            if version != agent.version:
+                heapq.heapreplace(heap, (self._rank(agent, method), agent.version, pk))
+            elif agent.used + weight <= agent.capacity:
+                chosen = agent
+                break
+            elif agent.used + 1.0 > agent.capacity:
+                heapq.heappop(heap)  # full for any ticket, and load only grows during a pass
+            else:
+                no_room.append(heapq.heappop(heap))  # too full for this one, not for lighter ones
+        for entry in no_room:
+            heapq.heappush(heap, entry)
+        return chosen
+
+    def take(self, agent: FloorAgent, ticket: TicketFacts, at: datetime) -> None:
+        agent.open_by_channel[ticket.channel] = agent.open_by_channel.get(ticket.channel, 0) + 1
+        # Never move the last assignment back (clocks of other processes may be ahead), so ranks
+        # only rise, which the heaps rely on.
+        agent.last = max(at, agent.last) if agent.last else at
+        agent.count_load()
+        agent.version += 1
+
+
+def queued_tickets(team_ids: list[int], limit: int) -> list[TicketFacts]:
+    """Unassigned new and open tickets of these teams, most urgent and oldest first."""
+    queue = Ticket.objects.filter(
+        assignee__isnull=True, status__in=[Status.NEW, Status.OPEN], team__in=team_ids
+    )
+    tags: dict[int, set[str]] = {}
+    for ticket_id, name in Ticket.tags.through.objects.filter(ticket__in=queue).values_list(
+        "ticket_id", "tag__name"
+    ):
+        tags.setdefault(ticket_id, set()).add(name)
+    rows = queue.order_by("-priority", "created_at", "id").values_list(
+        "pk", "team_id", "channel", "category", "language", "requester__vip"
+    )[:limit]
+    return [
+        TicketFacts(
+            pk=pk,
+            team_id=team_id,
+            channel=channel,
+            category=category,
+            language=language or "",
+            tags=frozenset(tags.get(pk, ())),
+            vip=vip,
+        )
+        for pk, team_id, channel, category, language, vip in rows
+    ]
+
+
+def plan_assignments(
+    floor: RoutingFloor, queue: list[TicketFacts], now: datetime | None = None
+) -> list[tuple[TicketFacts, FloorAgent, datetime]]:
+    """Offer the tickets one after the other, as route() would, without writing anything."""
+    now = now or timezone.now()
+    plan = []
+    for n, ticket in enumerate(queue):
+        agent = floor.pick(ticket)
+        if agent is not None:
+            # Distinct, increasing times keep the order of the assignments for round robin.
+            at = now + timedelta(microseconds=n)
+            floor.take(agent, ticket, at)
+            plan.append((ticket, agent, at))
+    return plan
+
+
+def _record_last_assigned(last: dict[int, datetime]) -> None:
+    AgentRoutingState.objects.bulk_create(
+        [AgentRoutingState(agent_id=pk, last_assigned_at=at) for pk, at in last.items()],
+        update_conflicts=True,
+        unique_fields=["agent"],
+        update_fields=["last_assigned_at"],
+    )
+
+
 @transaction.atomic
 def route(ticket: Ticket, *, force: bool = False) -> User | None:
     """Push mode: assign an unassigned ticket of a team to the best qualified, available agent."""
-    ticket = Ticket.objects.select_related("team", "requester").get(pk=ticket.pk)
-    if ticket.assignee_id or ticket.team is None or ticket.status not in ACTIVE_STATUSES:
+    ticket = Ticket.objects.select_related("requester").get(pk=ticket.pk)
+    if ticket.assignee_id or ticket.team_id is None or ticket.status not in ACTIVE_STATUSES:
         return None
-    config = TeamRouting.objects.filter(team=ticket.team).first()
+    config = TeamRouting.objects.filter(team_id=ticket.team_id).first()
     if not force and (config is None or not config.auto_assign):
         return None
-    agents = _team_agents(ticket.team)
-    req = requirements(ticket)
-    candidates = qualified(ticket, agents, req)
-    agent = choose(
-        ticket,
-        candidates,
-        config.method if config else RoutingMethod.LEAST_LOADED,
-        load(candidates),
+    floor = RoutingFloor.load(
+        {ticket.team_id: config.method if config else RoutingMethod.LEAST_LOADED}
     )
-    if agent is None:
+    chosen = floor.pick(TicketFacts.of(ticket))
+    if chosen is None:
         return None
+    agent = User.objects.get(pk=chosen.pk)
     assign(ROUTER, ticket, agent)
-    AgentRoutingState.objects.update_or_create(
-        agent=agent, defaults={"last_assigned_at": timezone.now()}
-    )
+    _record_last_assigned({agent.pk: timezone.now()})
     return agent
 
 
 @transaction.atomic
 def next_ticket(agent: User) -> Ticket | None:
     """Pull mode: the highest-priority, longest-waiting unassigned ticket the agent qualifies for."""
-    rules = list(SkillRule.objects.select_related("skill"))
+    if not agent.is_active:
+        return None
+    rules = SkillRules.load()
     queue = (
         Ticket.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(
@@ -158,35 +470,52 @@ def next_ticket(agent: User) -> Ticket | None:
         .prefetch_related("tags")
         .order_by("-priority", "created_at")
     )
-    agent_with_skills = User.objects.prefetch_related("skills").get(pk=agent.pk)
+    skills = set(agent.skills.values_list("name", flat=True))
     for ticket in queue[:200]:
-        if qualified(ticket, [agent_with_skills], requirements(ticket, rules), need_online=False):
+        req = rules.requirements(TicketFacts.of(ticket))
+        if meets(req, tier=agent.tier, skills=skills, languages=agent.languages or []):
             assign(as_actor(agent), ticket, agent)
-            AgentRoutingState.objects.update_or_create(
-                agent=agent, defaults={"last_assigned_at": timezone.now()}
-            )
+            _record_last_assigned({agent.pk: timezone.now()})
             return ticket
     return None
 
 
+PASS_CHUNK = 1000
+
+
 def reroute_pass(limit: int = 10_000) -> dict[str, int]:
-    """Unassign tickets held by offline agents, then offer every unassigned ticket again."""
-    released = 0
-    offline = User.objects.filter(Q(presence=Presence.OFFLINE) | Q(is_active=False)).values_list(
-        "pk", flat=True
-    )
-    auto_teams = TeamRouting.objects.filter(auto_assign=True).values_list("team_id", flat=True)
-    for ticket in Ticket.objects.filter(
-        assignee__in=offline, status=Status.NEW, team__in=auto_teams
-    )[:limit]:
-        update_ticket(ROUTER, ticket, {"assignee": None})
-        released += 1
+    """Release new tickets held by agents who are offline or deactivated, then offer every
+    unassigned ticket of the push-routed teams again.
+
+    Agents, rules, load and last assignments are read once and the decisions made in memory (the
+    same decisions as routing the tickets one by one); the assignments are written in bulk through
+    tickets.services.assign_many, so each is still an event announced on commit. Each chunk is its
+    own transaction: a ticket someone took in the meantime is left alone."""
+    methods = dict(TeamRouting.objects.filter(auto_assign=True).values_list("team_id", "method"))
+    if not methods:
+        return {"released": 0, "assigned": 0}
+    offline = User.objects.filter(Q(presence=Presence.OFFLINE) | Q(is_active=False)).values("pk")
+    held = Ticket.objects.filter(
+        assignee__in=offline, status=Status.NEW, team__in=list(methods)
+    ).values_list("pk", "assignee_id")[:limit]
+    released = len(assign_many(ROUTER, [PlannedAssignment(pk, a, None) for pk, a in held]))
+    floor = RoutingFloor.load(methods)
+    plan = plan_assignments(floor, queued_tickets(list(methods), limit))
     assigned = 0
-    for ticket in Ticket.objects.filter(
-        assignee__isnull=True, status__in=[Status.NEW, Status.OPEN], team__in=auto_teams
-    ).order_by("-priority", "created_at")[:limit]:
-        if route(ticket):
-            assigned += 1
+    for start in range(0, len(plan), PASS_CHUNK):
+        chunk = plan[start : start + PASS_CHUNK]
+        with transaction.atomic():
+            done = set(
+                assign_many(
+                    ROUTER, [PlannedAssignment(t.pk, None, agent.pk) for t, agent, _ in chunk]
+                )
+            )
+            last: dict[int, datetime] = {}
+            for ticket, agent, at in chunk:
+                if ticket.pk in done:
+                    last[agent.pk] = at
+            _record_last_assigned(last)
+        assigned += len(done)
     return {"released": released, "assigned": assigned}
 
 

@@ -27,6 +27,14 @@ from caredesk.tickets.services import Actor, record_event
 logger = logging.getLogger("caredesk.sla")
 CONDITION_KEYS = {"priority", "channel", "tags", "organization", "vip", "team"}
 TARGETS = ("first_response_due", "next_response_due", "resolution_due")
+# The events that can move a clock; the others (assignment, notes, followers...) never do.
+CLOCK_EVENTS = {
+    EventKind.CREATED,
+    EventKind.MESSAGE_ADDED,
+    EventKind.STATUS_CHANGED,
+    EventKind.PRIORITY_CHANGED,
+    EventKind.TAGS_CHANGED,
+}
 
 
 def validate_conditions(conditions: dict[str, Any]) -> None:
@@ -37,10 +45,47 @@ def validate_conditions(conditions: dict[str, Any]) -> None:
         raise ValidationFailed(
             f"Unknown SLA condition(s): {', '.join(sorted(unknown))}.", code="unknown_condition"
         )
+    for name in CONDITION_KEYS - {"vip"}:
+        if name in conditions and not isinstance(conditions[name], list):
+            raise ValidationFailed(
+                f'The {name} condition is a list, e.g. "{name}": [...].', code="bad_condition"
+            )
+    if "vip" in conditions and not isinstance(conditions["vip"], bool):
+        raise ValidationFailed("The vip condition is true or false.", code="bad_condition")
     for name in ("priority",):
         for value in conditions.get(name, []):
             if value not in {label for _, label in Priority.choices}:
                 raise ValidationFailed(f"Unknown priority {value!r}.", code="bad_condition")
+
+
+def validate_policy(policy: SlaPolicy) -> None:
+    from caredesk.core.errors import ValidationFailed
+
+    if not isinstance(policy.conditions or {}, dict):
+        raise ValidationFailed(
+            'Conditions are an object, e.g. {"priority": ["urgent"], "vip": true}.',
+            code="bad_condition",
+        )
+    validate_conditions(policy.conditions or {})
+    if not (
+        policy.first_response_minutes or policy.next_response_minutes or policy.resolution_minutes
+    ):
+        raise ValidationFailed(
+            "Set at least one target: first response, next response or resolution.",
+            code="no_targets",
+        )
+    unknown = set(policy.pause_statuses or []) - set(Status.values)
+    if not isinstance(policy.pause_statuses or [], list) or unknown:
+        raise ValidationFailed(
+            f"Pause statuses must be ticket statuses ({', '.join(Status.values)}).",
+            code="bad_status",
+        )
+
+
+def save_policy(policy: SlaPolicy) -> SlaPolicy:
+    validate_policy(policy)
+    policy.save()
+    return policy
 
 
 def matches(policy: SlaPolicy, ticket: Ticket, tags: set[str]) -> bool:
@@ -111,20 +156,30 @@ def on_event(
     ticket_id: int, kinds: list[str], event_ids: list[int], now: datetime | None = None
 ) -> None:
     """Move the clocks for what just happened on the ticket."""
+    if not CLOCK_EVENTS & set(kinds):
+        return
     now = now or timezone.now()
-    ticket = Ticket.objects.select_related("requester").filter(pk=ticket_id).first()
-    if ticket is None:
-        return
     if EventKind.CREATED in kinds:
-        start(ticket, now)
+        created = Ticket.objects.filter(pk=ticket_id).first()
+        if created is not None:
+            start(created, now)
         return
-    sla = TicketSla.objects.select_related("policy").filter(ticket=ticket).first()
+    # Most tickets an event touches have no running clock: find that out with the cheapest query.
+    has_clock = TicketSla.objects.filter(ticket_id=ticket_id, policy__isnull=False).exists()
+    sla = (
+        TicketSla.objects.select_related("policy", "ticket__requester")
+        .filter(ticket_id=ticket_id)
+        .first()
+        if has_clock
+        else None
+    )
     if sla is None or sla.policy is None:
-        if {EventKind.PRIORITY_CHANGED, EventKind.TAGS_CHANGED} & set(kinds) and policy_for(
-            ticket
-        ) is not None:
-            start(ticket, now)
+        if {EventKind.PRIORITY_CHANGED, EventKind.TAGS_CHANGED} & set(kinds):
+            ticket = Ticket.objects.select_related("requester").filter(pk=ticket_id).first()
+            if ticket is not None and policy_for(ticket) is not None:
+                start(ticket, now)
         return
+    ticket = sla.ticket
     policy = sla.policy
     hours = hours_for(policy, ticket)
     events = TicketEvent.objects.filter(pk__in=event_ids)

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -31,6 +31,7 @@ from caredesk.core.html import html_to_text, sanitize_html, text_to_html
 from caredesk.customers.models import Customer
 from caredesk.customers.services import find_or_create_customer
 from caredesk.tickets.models import (
+    ACTIVE_STATUSES,
     ALLOWED_TRANSITIONS,
     Attachment,
     AuthorKind,
@@ -459,7 +460,9 @@ def create_ticket(
             ticket.save(update_fields=["last_customer_message_at"])
         batch.add(EventKind.MESSAGE_ADDED, message_id=message.pk, author_kind=kind, internal=False)
     if assignee is not None:
-        _assign(ticket, assignee, batch)
+        assigned_fields = _assign(ticket, assignee, batch)
+        if assigned_fields:
+            ticket.save(update_fields=assigned_fields)
     batch.announce()
     return ticket
 
@@ -864,6 +867,111 @@ def assign(
         _touch(ticket, fields)
     batch.announce()
     return ticket
+
+
+@dataclass(frozen=True)
+class PlannedAssignment:
+    """One line of a bulk assignment: move `ticket_id` from `current_assignee_id` to `assignee_id`
+    (None unassigns)."""
+
+    ticket_id: int
+    current_assignee_id: int | None
+    assignee_id: int | None
+
+
+BULK_CHUNK = 500
+TICKET_UPDATE_FIELDS = ("id", "assignee", "status", "version", "updated_at")
+
+
+@transaction.atomic
+def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[int]:
+    """Assign or unassign many tickets at once (the routing pass): the same checks, field changes
+    and events as `assign`, each ticket's events announced on commit, in a fixed number of queries
+    plus one per chunk of rows.
+
+    The plan was made from a snapshot, so a ticket whose assignee is no longer the one it was
+    planned against (someone took it meanwhile), that is no longer active, or whose new assignee
+    fails `check_assign`, is left alone. Returns the ids of the tickets changed."""
+    who = as_actor(actor)
+    by_ticket = {p.ticket_id: p for p in plan if p.current_assignee_id != p.assignee_id}
+    if not by_ticket:
+        return []
+    agent_ids = {p.assignee_id for p in by_ticket.values() if p.assignee_id is not None}
+    agents = User.objects.in_bulk(agent_ids) if agent_ids else {}
+    team_ids_of: dict[int, list[int]] = {pk: [] for pk in agents}
+    for user_id, team_id in User.teams.through.objects.filter(user_id__in=agent_ids).values_list(
+        "user_id", "team_id"
+    ):
+        team_ids_of[user_id].append(team_id)
+    for pk, agent in agents.items():
+        agent._team_ids = team_ids_of[pk]  # what team_ids() would read, read once for all
+    ids = sorted(by_ticket)
+    locked: list[Ticket] = []
+    for start in range(0, len(ids), BULK_CHUNK):
+        locked += (
+            Ticket.objects.select_for_update(of=("self",))
+            .filter(pk__in=ids[start : start + BULK_CHUNK])
+            .only("id", "assignee_id", "status", "team_id")
+        )
+    teams = Team.objects.in_bulk({t.team_id for t in locked if t.team_id is not None})
+    rows: list[tuple[int, int | None, str]] = []
+    events: list[TicketEvent] = []
+    for ticket in locked:
+        line = by_ticket[ticket.pk]
+        if ticket.assignee_id != line.current_assignee_id or ticket.status not in ACTIVE_STATUSES:
+            continue
+        assignee = agents.get(line.assignee_id) if line.assignee_id is not None else None
+        if line.assignee_id is not None:
+            try:
+                if assignee is None:
+                    raise ValidationFailed("Unknown agent.", code="unknown_agent")
+                check_assign(ticket, assignee, teams.get(ticket.team_id))
+            except ValidationFailed:
+                continue
+        new_status = Status.OPEN if assignee is not None else ticket.status
+        kinds: list[tuple[str, dict[str, Any]]] = [
+            (EventKind.ASSIGNED, {"old": ticket.assignee_id, "new": line.assignee_id})
+        ]
+        if new_status != ticket.status:  # as _assign: taking a new ticket opens it
+            kinds.append((EventKind.STATUS_CHANGED, {"old": ticket.status, "new": new_status}))
+        events += [
+            TicketEvent(
+                ticket_id=ticket.pk,
+                kind=kind,
+                actor_kind=who.kind,
+                actor_agent_id=who.agent.pk if who.agent else None,
+                actor_customer_id=who.customer.pk if who.customer else None,
+                data=data,
+            )
+            for kind, data in kinds
+        ]
+        rows.append((ticket.pk, line.assignee_id, new_status))
+    now = timezone.now()
+    if rows:
+        # One statement run for every row (executemany): the ORM would build a query per row, or
+        # one CASE per chunk that costs more to compile than to run.
+        quote = connection.ops.quote_name
+        columns = {f.name: f.column or f.name for f in Ticket._meta.concrete_fields}
+        column = {name: quote(columns[name]) for name in TICKET_UPDATE_FIELDS}
+        # Table and column names come from the model; every value is a bound parameter.
+        sql = (
+            f"UPDATE {quote(Ticket._meta.db_table)} SET {column['assignee']} = %s, "  # noqa: S608
+            f"{column['status']} = %s, {column['version']} = {column['version']} + 1, "
+            f"{column['updated_at']} = %s WHERE {column['id']} = %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                sql, [(assignee_id, status, now, pk) for pk, assignee_id, status in rows]
+            )
+    TicketEvent.objects.bulk_create(events, batch_size=BULK_CHUNK)
+    by_event_ticket: dict[int, list[TicketEvent]] = {}
+    for event in events:
+        by_event_ticket.setdefault(event.ticket_id, []).append(event)
+    for ticket_id, ticket_events in by_event_ticket.items():
+        announce_on_commit(
+            ticket_id, [e.pk for e in ticket_events], [e.kind for e in ticket_events]
+        )
+    return list(by_event_ticket)
 
 
 EDITABLE = {

@@ -203,12 +203,16 @@ UI_AGENT_VIEWS = [
     ("GET", "/agent/admin/agents/", "admin"),
     ("GET", "/agent/admin/teams/", "admin"),
     ("GET", "/agent/admin/fields/", "admin"),
+    ("GET", "/agent/admin/triggers/", "lead"),
+    ("GET", "/agent/admin/automations/", "lead"),
+    ("GET", "/agent/admin/sla/", "lead"),
     ("GET", "/agent/tickets/{in}/", "allow"),
     ("GET", "/agent/tickets/{out}/", "scoped"),
     ("POST", "/agent/tickets/{out}/reply/", "scoped"),
     ("POST", "/agent/tickets/{out}/update/", "scoped"),
     ("POST", "/agent/tickets/{out}/merge/", "scoped"),
     ("GET", "/agent/tickets/{out}/presence/", "scoped"),
+    ("GET", "/agent/tickets/{out}/snippet/?shortcut=x", "scoped"),
     ("GET", "/agent/attachments/{att_out}/", "scoped"),
     ("GET", "/agent/customers/{cust}/", "allow"),
 ]
@@ -238,6 +242,8 @@ def test_workspace_permission_matrix(world, role, method, url, rule):
         assert response.status_code == 302 and "/agent/login/" in response["Location"]
     elif rule == "admin":
         assert response.status_code == (200 if role == "admin" else 403)
+    elif rule == "lead":
+        assert response.status_code == (200 if role in ("lead", "admin") else 403)
     elif rule == "scoped":
         assert (response.status_code == 404) == (role != "admin"), response.status_code
     else:

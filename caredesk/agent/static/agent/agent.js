@@ -76,6 +76,40 @@
     if (handled) event.preventDefault();
   });
 
+  // Text expander: "::shortcut" followed by space or Tab becomes the snippet, filled in for this
+  // ticket by the server (placeholders need the ticket and the agent).
+  var reply = document.getElementById("composer-body");
+  if (reply && reply.getAttribute("data-snippet-url")) {
+    var hint = document.getElementById("composer-hint");
+    var expand = function (shortcut, start) {
+      var token = "::" + shortcut;
+      var url = reply.getAttribute("data-snippet-url") + "?shortcut=" + encodeURIComponent(shortcut);
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+        })
+        .then(function (result) {
+          if (!result.ok) { hint.textContent = result.data.error || "No such snippet."; return; }
+          // The agent may have kept typing: replace the shortcut only if it is still there.
+          if (reply.value.slice(start, start + token.length) !== token) return;
+          var caretAtEnd = reply.selectionStart === start + token.length;
+          reply.setRangeText(result.data.text, start, start + token.length, caretAtEnd ? "end" : "preserve");
+          hint.textContent = "Inserted " + token + ".";
+          reply.dispatchEvent(new Event("input", { bubbles: true }));
+        })
+        .catch(function () { hint.textContent = "Could not load the snippet; try again."; });
+    };
+    reply.addEventListener("keydown", function (event) {
+      if ((event.key !== " " && event.key !== "Tab") || event.ctrlKey || event.metaKey || event.altKey || event.shiftKey) return;
+      var end = reply.selectionStart;
+      if (end !== reply.selectionEnd) return;
+      var match = /(^|\s)::([a-z0-9_-]+)$/i.exec(reply.value.slice(0, end));
+      if (!match) return;
+      if (event.key === "Tab") event.preventDefault();  // stay in the reply box
+      expand(match[2], end - match[2].length - 2);
+    });
+  }
+
   // Collision detection: tell the others when this agent starts typing.
   var body = document.getElementById("composer-body");
   if (body) {

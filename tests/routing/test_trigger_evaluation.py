@@ -1,0 +1,124 @@
+"""Trigger evaluation: compiled once per change of the rules, indexed by event kind, no query per
+rule, and a rule saved or switched off applies to the very next event."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from caredesk.automation import services as automation
+from caredesk.automation.models import Trigger
+from caredesk.tickets.models import EventKind, Ticket, TicketEvent
+from caredesk.tickets.services import post_message
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def rules(count, *, events=("message_added",)):
+    for n in range(count):
+        automation.save_trigger(
+            Trigger(
+                name=f"Never {n}",
+                events=list(events),
+                conditions=[
+                    {"field": "priority", "op": "is_not", "value": "low"},
+                    {"field": "tags", "op": "is", "value": f"never-{n}"},
+                    {"field": "body", "op": "contains", "value": f"quasar-{n}"},
+                ],
+                actions=[{"type": "add_tags", "value": ["fired"]}],
+                position=n,
+            )
+        )
+
+
+def message_event(personas):
+    ticket = factories.ticket(team=personas.billing, tags=["shipping"])
+    post_message(personas.alice, ticket, body_text="Your parcel left the warehouse.")
+    event = TicketEvent.objects.filter(ticket=ticket, kind=EventKind.MESSAGE_ADDED).last()
+    return ticket, event
+
+
+def queries_for(ticket, event):
+    automation.active_triggers()  # compiled before, as in a running process
+    with CaptureQueriesContext(connection) as queries:
+        fired = automation.on_ticket_event(ticket.pk, [event.kind], [event.pk])
+    assert fired == 0
+    return len(queries.captured_queries)
+
+
+def test_evaluation_queries_do_not_grow_with_the_number_of_rules(personas):
+    ticket, event = message_event(personas)
+    rules(3)
+    few = queries_for(ticket, event)
+    rules(60)
+    assert queries_for(ticket, event) == few <= 5
+
+
+def test_an_event_no_rule_listens_to_costs_at_most_the_freshness_check(personas):
+    rules(50, events=("status_changed",))
+    ticket, event = message_event(personas)
+    assert queries_for(ticket, event) <= 1
+
+
+def test_a_saved_rule_applies_to_the_next_event(personas):
+    ticket, event = message_event(personas)
+    rules(5)
+    assert automation.on_ticket_event(ticket.pk, [event.kind], [event.pk]) == 0
+    catch_all = automation.save_trigger(
+        Trigger(
+            name="Parcel",
+            events=["message_added"],
+            conditions=[{"field": "body", "op": "contains", "value": "parcel"}],
+            actions=[{"type": "add_tags", "value": ["parcel"]}],
+        )
+    )
+    assert automation.on_ticket_event(ticket.pk, [event.kind], [event.pk]) == 1
+    assert "parcel" in Ticket.objects.get(pk=ticket.pk).tags.values_list("name", flat=True)
+    catch_all.active = False
+    automation.save_trigger(catch_all)
+    assert automation.on_ticket_event(ticket.pk, [event.kind], [event.pk]) == 0
+
+
+def test_rules_fire_in_position_order_across_event_kinds(personas):
+    ticket, event = message_event(personas)
+    for position, (name, kinds) in enumerate(
+        [("first", ["message_added"]), ("second", ["created", "message_added"])]
+    ):
+        automation.save_trigger(
+            Trigger(
+                name=name,
+                events=kinds,
+                conditions=[],
+                actions=[{"type": "note", "value": name}],
+                position=position,
+            )
+        )
+    fired = automation.on_ticket_event(
+        ticket.pk, [EventKind.CREATED, EventKind.MESSAGE_ADDED], [event.pk]
+    )
+    assert fired == 2
+    notes = list(ticket.messages.filter(internal=True).order_by("id"))
+    assert [n.body_text for n in notes] == ["first", "second"]
+
+
+def test_later_rules_see_what_earlier_rules_changed(personas):
+    ticket, event = message_event(personas)
+    automation.save_trigger(
+        Trigger(
+            name="tag",
+            events=["message_added"],
+            actions=[{"type": "add_tags", "value": ["escalate-me"]}],
+            position=0,
+        )
+    )
+    automation.save_trigger(
+        Trigger(
+            name="then urgent",
+            events=["message_added"],
+            conditions=[{"field": "tags", "op": "is", "value": "escalate-me"}],
+            actions=[{"type": "set", "field": "priority", "value": "urgent"}],
+            position=1,
+        )
+    )
+    assert automation.on_ticket_event(ticket.pk, [event.kind], [event.pk]) == 2
+    assert Ticket.objects.get(pk=ticket.pk).priority_name == "urgent"
