@@ -85,6 +85,17 @@ def fresh_install(**extra: str) -> tuple[dict[str, str], str]:
     return env, token
 
 
+def agent_session(env: dict[str, str], email: str, *, all_teams: bool = False) -> str:
+    """A logged-in session id for an existing agent (optionally put in every team first)."""
+    script = (
+        "from django.test import Client; from caredesk.accounts.models import Team, User; "
+        f"agent = User.objects.get(email={email!r}); "
+        + ("agent.teams.set(Team.objects.all()); " if all_teams else "")
+        + "c = Client(); c.force_login(agent); print(c.cookies['sessionid'].value)"
+    )
+    return manage(env, "shell", "-c", script).strip().splitlines()[-1]
+
+
 def start_server(
     env: dict[str, str], app: str, *, workers: int = 2
 ) -> tuple[subprocess.Popen, int]:

@@ -22,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,6 +33,7 @@ from common import (  # noqa: E402
     PYTHON,
     REPO,
     Result,
+    agent_session,
     free_port,
     fresh_install,
     load,
@@ -46,6 +49,18 @@ PEER = REPO / "bench" / "peer"
 PEER_PYTHON = PEER / "venv" / "bin" / "python"
 COMMON_TERM = "refund"
 RARE_TERM = "refurbished"  # appended to the first message of every 1000th ticket by both generators
+
+
+INDEX_TICKETS = """
+from django.db import transaction
+from caredesk.search.services import index_ticket
+from caredesk.tickets.models import Ticket
+ids = list(Ticket.objects.values_list("id", flat=True))
+for offset in range(0, len(ids), 2000):
+    with transaction.atomic():
+        for ticket_id in ids[offset : offset + 2000]:
+            index_ticket(ticket_id)
+"""
 
 
 def caredesk_instance(tickets: int) -> tuple[dict[str, str], str, str]:
@@ -69,23 +84,11 @@ def caredesk_instance(tickets: int) -> tuple[dict[str, str], str, str]:
         check=True,
         capture_output=True,
     )
-    manage(env, "reindex")
+    # Index the tickets in batches of 2,000 per transaction, as bench/search.py does.
+    manage(env, "shell", "-c", INDEX_TICKETS)
     # The lead works in all three teams, so "all open in my teams" holds every open ticket, as
     # the peer's list does for its superuser.
-    session = (
-        manage(
-            env,
-            "shell",
-            "-c",
-            (
-                "from django.test import Client; from caredesk.accounts.models import Team, User; "
-                "lead = User.objects.get(email='agent0@bench.test'); lead.teams.set(Team.objects.all()); "
-                "c = Client(); c.force_login(lead); print(c.cookies['sessionid'].value)"
-            ),
-        )
-        .strip()
-        .splitlines()[-1]
-    )
+    session = agent_session(env, "agent0@bench.test", all_teams=True)
     return env, token, session
 
 
@@ -209,38 +212,41 @@ def probe(method: str, url: str, headers: dict[str, str], expect: int, json_body
         raise RuntimeError(f"{method} {url}: HTTP {response.status_code}, expected {expect}")
 
 
-def reads(
-    system: str, port: int, urls: dict[str, str], headers: dict, total: int
-) -> list[tuple[str, str, Result]]:
-    rows = []
-    for scenario, url in urls.items():
-        probe("GET", url, headers[scenario], 200)
-        load("warm-up", "GET", url, clients=1, total=5, headers=headers[scenario])
-        result = load(
-            f"{system}: {scenario}", "GET", url, clients=1, total=total, headers=headers[scenario]
-        )
-        rows.append((system, scenario, result))
-    return rows
+@dataclass
+class Scenario:
+    system: str
+    scenario: str
+    method: str
+    url: str
+    headers: dict[str, str]
+    clients: int = 1
+    body_for: Callable[[int], dict] | None = None
 
 
-def creates(
-    system: str, url: str, body_for, headers: dict[str, str], total: int
-) -> list[tuple[str, str, Result]]:
-    probe("POST", url, headers, 201, body_for(10**6))
-    load("warm-up", "POST", url, clients=2, total=20, body_for=body_for, headers=headers)
-    rows = []
-    for clients in (1, 8):
-        result = load(
-            f"{system}: create ticket",
-            "POST",
-            url,
-            clients=clients,
-            total=total,
-            body_for=body_for,
-            headers=headers,
-        )
-        rows.append((system, "create", result))
-    return rows
+def measure(s: Scenario, total: int) -> tuple[str, str, Result]:
+    expect = 201 if s.method == "POST" else 200
+    probe(s.method, s.url, s.headers, expect, s.body_for(10**6) if s.body_for else None)
+    load(
+        "warm-up",
+        s.method,
+        s.url,
+        clients=s.clients,
+        total=10,
+        body_for=s.body_for,
+        headers=s.headers,
+    )
+    label = "create ticket" if s.scenario == "create" else s.scenario
+    result = load(
+        f"{s.system}: {label}",
+        s.method,
+        s.url,
+        clients=s.clients,
+        total=total,
+        body_for=s.body_for,
+        headers=s.headers,
+    )
+    print(f"  {result.row()}", file=sys.stderr, flush=True)
+    return s.system, s.scenario, result
 
 
 def main() -> None:
@@ -256,45 +262,102 @@ def main() -> None:
 
     print(f"caredesk: generating {args.tickets:,} tickets and indexing them...", file=sys.stderr)
     env, token, session = caredesk_instance(args.tickets)
-    bearer = {"Authorization": f"Bearer {token}"}
-    server, port = start_server(env, "caredesk.asgi:application")
-    try:
-        base = f"http://127.0.0.1:{port}"
-        urls = {
-            "list: inbox first page (HTML)": f"{base}/agent/?view=team",
-            "list: API 25 open": f"{base}/api/v1/tickets?limit=25&status=open",
-            "search: common term": f"{base}/api/v1/search?q={COMMON_TERM}&type=ticket&limit=25",
-            "search: rare term": f"{base}/api/v1/search?q={RARE_TERM}&type=ticket&limit=25",
-        }
-        headers = {name: bearer for name in urls}
-        headers["list: inbox first page (HTML)"] = {"Cookie": f"sessionid={session}"}
-        rows += reads("caredesk", port, urls, headers, args.reads)
-        rows += creates("caredesk", f"{base}/api/v1/tickets", caredesk_body, bearer, args.requests)
-    finally:
-        server.terminate()
-        server.wait()
-
     print(f"django-helpdesk: generating {args.tickets:,} tickets...", file=sys.stderr)
     penv = peer_instance(args.tickets)
-    server, port = start_peer(penv)
+    # Both servers up for the whole run and measured in turns, scenario by scenario, so that a
+    # change in the machine's other load hits both sides alike. The idle one uses no CPU.
+    ours, port = start_server(env, "caredesk.asgi:application")
     try:
-        auth = peer_login(port)
-        urls = {
-            "list: datatables 25 open": peer_list_url(port),
-            "search: common term": peer_list_url(port, COMMON_TERM),
-            "search: rare term": peer_list_url(port, RARE_TERM),
-        }
-        rows += reads("django-helpdesk", port, urls, dict.fromkeys(urls, auth), args.reads)
-        rows += creates(
-            "django-helpdesk",
-            f"http://127.0.0.1:{port}/api/tickets/",
-            peer_body,
-            {**auth, "Accept": "application/json"},
-            args.requests,
-        )
+        peer, peer_port = start_peer(penv)
+    except BaseException:
+        ours.terminate()
+        raise
+    try:
+        base, peer_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{peer_port}"
+        bearer = {"Authorization": f"Bearer {token}"}
+        auth = peer_login(peer_port)
+        peer_json = {**auth, "Accept": "application/json"}
+        search = f"{base}/api/v1/search?type=ticket&limit=25&q="
+        read_rounds = [
+            [
+                Scenario(
+                    "caredesk",
+                    "list: inbox first page (HTML)",
+                    "GET",
+                    f"{base}/agent/?view=team",
+                    {"Cookie": f"sessionid={session}"},
+                ),
+                Scenario(
+                    "caredesk",
+                    "list: API 25 open",
+                    "GET",
+                    f"{base}/api/v1/tickets?limit=25&status=open",
+                    bearer,
+                ),
+                Scenario(
+                    "django-helpdesk",
+                    "list: datatables 25 open",
+                    "GET",
+                    peer_list_url(peer_port),
+                    auth,
+                ),
+            ],
+            [
+                Scenario("caredesk", "search: common term", "GET", search + COMMON_TERM, bearer),
+                Scenario(
+                    "django-helpdesk",
+                    "search: common term",
+                    "GET",
+                    peer_list_url(peer_port, COMMON_TERM),
+                    auth,
+                ),
+            ],
+            [
+                Scenario("caredesk", "search: rare term", "GET", search + RARE_TERM, bearer),
+                Scenario(
+                    "django-helpdesk",
+                    "search: rare term",
+                    "GET",
+                    peer_list_url(peer_port, RARE_TERM),
+                    auth,
+                ),
+            ],
+        ]
+        for round_ in read_rounds:
+            rows += [measure(s, args.reads) for s in round_]
+        for clients in (1, 8):
+            rows.append(
+                measure(
+                    Scenario(
+                        "caredesk",
+                        "create",
+                        "POST",
+                        f"{base}/api/v1/tickets",
+                        bearer,
+                        clients,
+                        caredesk_body,
+                    ),
+                    args.requests,
+                )
+            )
+            rows.append(
+                measure(
+                    Scenario(
+                        "django-helpdesk",
+                        "create",
+                        "POST",
+                        f"{peer_base}/api/tickets/",
+                        peer_json,
+                        clients,
+                        peer_body,
+                    ),
+                    args.requests,
+                )
+            )
     finally:
-        server.terminate()
-        server.wait()
+        for process in (ours, peer):
+            process.terminate()
+            process.wait()
 
     hello, port = start_server(
         {**env, "PYTHONPATH": str(REPO / "bench")}, "hello_asgi:app", workers=2
