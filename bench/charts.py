@@ -1,5 +1,5 @@
 """SVG charts for docs/benchmarks.md from the JSON results the benchmark scripts write to
-bench/out/ (compare.json, soak.json, growth.json). Plain SVG written by hand: no plotting library,
+bench/out/ (compare*.json, soak.json). Plain SVG written by hand: no plotting library,
 nothing loaded from elsewhere.
 
     python bench/charts.py [--out docs/benchmarks]
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from html import escape
 from pathlib import Path
@@ -54,7 +55,8 @@ def bar_chart(
     series = list(dict.fromkeys(name for _, values in groups for name in values))
     label_width, plot_width, bar, gap = 230, 420, 16, 14
     top = 60
-    height = top + len(groups) * (len(series) * bar + gap) + (40 if note else 20)
+    notes = note.split("\n") if note else []
+    height = top + len(groups) * (len(series) * bar + gap) + 20 + 16 * len(notes)
     width = label_width + plot_width + 110
     largest = max((v for _, values in groups for v in values.values()), default=1) or 1
     body = _legend(series, label_width, 46)
@@ -81,11 +83,19 @@ def bar_chart(
     body.append(
         f'<line x1="{label_width}" y1="{top - 4}" x2="{label_width}" y2="{y - gap + 2}" stroke="#9ca3af"/>'
     )
-    if note:
+    for i, line in enumerate(notes):
         body.append(
-            f'<text x="16" y="{height - 12}" {FONT} font-size="11" fill="#6b7280">{escape(note)}</text>'
+            f'<text x="16" y="{height - 12 - 16 * (len(notes) - 1 - i)}" {FONT} font-size="11" '
+            f'fill="#6b7280">{escape(line)}</text>'
         )
     return _svg(width, height, title, body)
+
+
+def _step(largest: float) -> float:
+    """A round tick step giving about five ticks up to `largest`."""
+    raw = largest / 5 or 1.0
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
 
 
 def line_chart(
@@ -121,11 +131,12 @@ def line_chart(
             f'<text x="{left - 6}" y="{sy(value) + 4:.1f}" {FONT} font-size="11" text-anchor="end" '
             f'fill="#6b7280">{value:,.0f}</text>'
         )
-    for i in range(6):
-        value = x_max * i / 5
+    step = _step(x_max)
+    for i in range(int(x_max / step) + 1):
+        value = step * i
         body.append(
             f'<text x="{sx(value):.1f}" y="{top + plot_h + 16}" {FONT} font-size="11" text-anchor="middle" '
-            f'fill="#6b7280">{value:,.1f}</text>'
+            f'fill="#6b7280">{value:g}</text>'
         )
     body.append(
         f'<text x="{left + plot_w / 2}" y="{top + plot_h + 32}" {FONT} font-size="11" text-anchor="middle" '
@@ -161,11 +172,14 @@ def compare_charts(data: dict) -> dict[str, str]:
             if r["system"] == system and r["scenario"] == scenario and r["clients"] == clients
         )
 
-    note = f"{data['tickets']:,} tickets, one run, {data['date']}; {data['machine']}; client on the same machine"
+    note = (
+        f"{data['tickets']:,} tickets, one run, {data['date']}; {data['machine']}; "
+        "client on the same machine"
+    )
     peer_list = value("django-helpdesk", "list: datatables 25 open", "p95_ms")
     reads = [
         (
-            "ticket list, 25 rows",
+            "ticket list, 25 rows (JSON)",
             {
                 "caredesk": value("caredesk", "list: API 25 open", "p95_ms"),
                 "django-helpdesk": peer_list,
@@ -210,7 +224,7 @@ def compare_charts(data: dict) -> dict[str, str]:
             "Ticket creation over HTTP: throughput, higher is better",
             creates,
             "tickets/s",
-            f"bare ASGI limit on the same server: {limit:,.0f} requests/s; {note}",
+            f"bare ASGI limit on the same server: {limit:,.0f} requests/s\n{note}",
         ),
     }
 
@@ -231,26 +245,23 @@ def soak_chart(data: dict) -> dict[str, str]:
     }
 
 
-def growth_chart(data: dict) -> dict[str, str]:
-    groups = [
-        (
-            scenario,
-            {
-                f"{int(n) // 1000}k": p95
-                for n, p95 in sorted(per_size.items(), key=lambda kv: int(kv[0]))
-            },
-        )
-        for scenario, per_size in data["p95_ms"].items()
-    ]
-    for _, values in groups:
-        for key in values:
-            COLORS.setdefault(key, "#64748b")
+def growth_chart(runs: list[dict]) -> dict[str, str]:
+    """p95 of every read scenario at each data size (one compare.py run per size)."""
+    runs = sorted(runs, key=lambda run: run["tickets"])
+    sizes = [f"{run['tickets'] // 1000}k" for run in runs]
+    groups: dict[str, dict[str, float]] = {}
+    for size, run in zip(sizes, runs, strict=True):
+        for r in run["results"]:
+            if r["system"] in ("caredesk", "django-helpdesk") and r["scenario"] != "create":
+                groups.setdefault(f"{r['system']}: {r['scenario']}", {})[size] = r["p95_ms"]
+    for size in sizes:
+        COLORS.setdefault(size, "#64748b")
     return {
         "growth-p95.svg": bar_chart(
-            "caredesk from 10k to 100k tickets: p95 latency, lower is better",
-            groups,
+            f"Ticket list and search from {sizes[0]} to {sizes[-1]} tickets: p95 latency",
+            list(groups.items()),
             "ms",
-            f"{data['date']}; {data['machine']}",
+            f"{runs[-1]['date']}; {runs[-1]['machine']}",
         )
     }
 
@@ -262,16 +273,20 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, make in (
-        ("compare", compare_charts),
-        ("soak", soak_chart),
-        ("growth", growth_chart),
-    ):
+    for name, make in (("compare", compare_charts), ("soak", soak_chart)):
         source = OUT / f"{name}.json"
         if not source.exists():
             print(f"skipped: no {source.relative_to(REPO)}", file=sys.stderr)
             continue
         for filename, svg in make(json.loads(source.read_text())).items():
+            (out / filename).write_text(svg)
+            written.append(filename)
+    # Growth: the default compare run plus the larger ones (compare.py --reads-only --tickets N
+    # --out compare-<N>).
+    runs = [json.loads(path.read_text()) for path in sorted(OUT.glob("compare*.json"))]
+    runs = list({run["tickets"]: run for run in runs}.values())
+    if len(runs) > 1:
+        for filename, svg in growth_chart(runs).items():
             (out / filename).write_text(svg)
             written.append(filename)
     print("wrote " + ", ".join(written) if written else "nothing to draw")
