@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import platform
 import socket
@@ -16,6 +17,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
+OUT = REPO / "bench" / "out"
 
 
 def free_port() -> int:
@@ -83,6 +85,17 @@ def fresh_install(**extra: str) -> tuple[dict[str, str], str]:
     return env, token
 
 
+def agent_session(env: dict[str, str], email: str, *, all_teams: bool = False) -> str:
+    """A logged-in session id for an existing agent (optionally put in every team first)."""
+    script = (
+        "from django.test import Client; from caredesk.accounts.models import Team, User; "
+        f"agent = User.objects.get(email={email!r}); "
+        + ("agent.teams.set(Team.objects.all()); " if all_teams else "")
+        + "c = Client(); c.force_login(agent); print(c.cookies['sessionid'].value)"
+    )
+    return manage(env, "shell", "-c", script).strip().splitlines()[-1]
+
+
 def start_server(
     env: dict[str, str], app: str, *, workers: int = 2
 ) -> tuple[subprocess.Popen, int]:
@@ -106,16 +119,64 @@ def start_server(
         cwd=REPO,
         env=env,
     )
-    deadline = time.time() + 60
+    wait_for_port(process, port, app)
+    return process, port
+
+
+def wait_for_port(process: subprocess.Popen, port: int, what: str, timeout: float = 60) -> None:
+    """Wait until something listens on the port (and its workers had a moment to import)."""
+    deadline = time.time() + timeout
     while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             time.sleep(1.0)  # let every worker finish importing
-            return process, port
+            return
         except OSError:
             time.sleep(0.2)
     process.kill()
-    raise RuntimeError(f"{app} did not start")
+    raise RuntimeError(f"{what} did not start")
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of one process (VmRSS), 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def process_tree(pid: int) -> list[int]:
+    """The pid and its descendants (a uvicorn/gunicorn master and its workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def write_json(name: str, data: dict) -> Path:
+    """Results for the charts (bench/charts.py) go to bench/out/<name>.json."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2))
+    return path
 
 
 @dataclass
@@ -136,6 +197,19 @@ class Result:
             return float("nan")
         data = sorted(self.latencies)
         return data[min(len(data) - 1, int(round(p / 100 * (len(data) - 1))))] * 1000
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "clients": self.clients,
+            "requests": self.requests,
+            "errors": self.errors,
+            "seconds": round(self.seconds, 3),
+            "throughput": round(self.throughput, 2),
+            "p50_ms": round(self.pct(50), 2),
+            "p95_ms": round(self.pct(95), 2),
+            "p99_ms": round(self.pct(99), 2),
+        }
 
     def row(self) -> str:
         return (

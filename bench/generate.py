@@ -20,6 +20,33 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
+# The vocabulary of generated subjects and messages (bench/peer/peer_data.py uses it too, so both
+# systems hold the same text).
+WORDS = [
+    "order",
+    "refund",
+    "parcel",
+    "delivery",
+    "invoice",
+    "password",
+    "login",
+    "account",
+    "charge",
+    "card",
+    "shipping",
+    "return",
+    "broken",
+    "missing",
+    "late",
+    "damaged",
+    "subscription",
+    "upgrade",
+    "cancel",
+    "address",
+    "payment",
+]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir", default="")
@@ -27,6 +54,12 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=50_000)
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument("--messages", type=int, default=5)
+    parser.add_argument(
+        "--rare-term",
+        default="",
+        help="Append this word to the first message of every --rare-every-th ticket",
+    )
+    parser.add_argument("--rare-every", type=int, default=1000)
     args = parser.parse_args()
     if args.data_dir:
         os.environ["CAREDESK_DATA_DIR"] = args.data_dir
@@ -86,29 +119,6 @@ def main() -> None:
             ignore_conflicts=True,
         )
     print(f"customers/agents in {time.time() - started:.0f}s", flush=True)
-    words = [
-        "order",
-        "refund",
-        "parcel",
-        "delivery",
-        "invoice",
-        "password",
-        "login",
-        "account",
-        "charge",
-        "card",
-        "shipping",
-        "return",
-        "broken",
-        "missing",
-        "late",
-        "damaged",
-        "subscription",
-        "upgrade",
-        "cancel",
-        "address",
-        "payment",
-    ]
     statuses = ["new", "open", "open", "pending", "on_hold", "solved", "solved", "closed"]
     chunk = 5000
     for offset in range(0, args.tickets, chunk):
@@ -119,7 +129,7 @@ def main() -> None:
             status = rng.choice(statuses)
             batch.append(
                 Ticket(
-                    subject=" ".join(rng.choices(words, k=5)).capitalize(),
+                    subject=" ".join(rng.choices(WORDS, k=5)).capitalize(),
                     status=status,
                     priority=rng.choice([0, 1, 1, 1, 2, 3]),
                     channel=rng.choice(["email", "chat", "web", "api"]),
@@ -140,14 +150,16 @@ def main() -> None:
                     ticket.pk = ticket.id = pk
             messages, events = [], []
             for ticket in tickets:
+                rare = args.rare_term and (ticket.pk % args.rare_every == 7)
                 for m in range(args.messages):
                     customer_turn = m % 2 == 0
+                    body = " ".join(rng.choices(WORDS, k=30))
                     messages.append(
                         Message(
                             ticket_id=ticket.pk,
                             author_kind="customer" if customer_turn else "agent",
                             author_customer_id=ticket.requester_id if customer_turn else None,
-                            body_text=" ".join(rng.choices(words, k=30)),
+                            body_text=f"{body} {args.rare_term}" if rare and m == 0 else body,
                             body_html="",
                             channel=ticket.channel,
                             created_at=ticket.created_at + timedelta(minutes=10 * m),
