@@ -15,6 +15,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -188,7 +189,7 @@ def _team_group(team: Team | None) -> str:
 def reoffer_stale(now: Any = None) -> int:
     """Offers nobody answered within OFFER_TIMEOUT_SECONDS go to the next agent (periodic)."""
     now = now or timezone.now()
-    cutoff = now - timezone.timedelta(seconds=OFFER_TIMEOUT_SECONDS)
+    cutoff = now - timedelta(seconds=OFFER_TIMEOUT_SECONDS)
     count = 0
     stale = ChatSession.objects.filter(status=ChatStatus.WAITING).exclude(
         offered_at__gt=cutoff, offered_to__isnull=False
