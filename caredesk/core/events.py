@@ -11,7 +11,8 @@ from typing import Any
 from django.db import transaction
 from django.dispatch import Signal
 
-# Sent after commit with: ticket_id, event_ids, kinds (list of event kinds)
+# Sent after commit with: ticket_id, event_ids, kinds (list of event kinds) and, from ticket
+# services, public_message_ids (public messages the change added).
 ticket_changed = Signal()
 
 

@@ -1,13 +1,20 @@
 """Pushing to connected browsers through the Channels layer (in memory, or Redis across processes).
 
 `push` is called from sync service code; it sends after the surrounding transaction commits, so a
-rolled-back change is never announced. Groups: `agent.<id>`, `team.<id>`, `admins`, `ticket.<id>`,
-`chat.<session token hex>`.
+rolled-back change is never announced. Groups: `agent.<id>`, `team.<id>`, `admins`, `unrouted`,
+`ticket.<id>`, `chat.<session token hex>`.
+
+Inside the web server the sync code runs in a worker thread beside the event loop that serves the
+sockets. There a push is handed to that loop's outbox and the thread goes on at once (waiting for a
+busy loop would hold up the next database write); one task per loop sends the outbox in order, so
+two lines of a chat never swap. Elsewhere (jobs, the shell) the push is sent before returning.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -16,8 +23,46 @@ from django.db import transaction
 
 logger = logging.getLogger("caredesk.realtime")
 
+_server_loop: asyncio.AbstractEventLoop | None = None
+_outbox: asyncio.Queue[tuple[str, dict[str, Any]]] | None = None
+_lock = threading.Lock()
+
+
+def attach_to_running_loop() -> None:
+    """Called by the consumers (in the server's event loop): pushes go through this loop."""
+    global _server_loop, _outbox
+    loop = asyncio.get_running_loop()
+    with _lock:
+        if _server_loop is loop:
+            return
+        _server_loop = loop
+        _outbox = asyncio.Queue()
+        loop.create_task(_drain(_outbox))
+
+
+async def _drain(outbox: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
+    layer = get_channel_layer()
+    while True:
+        group, payload = await outbox.get()
+        try:
+            if layer is not None:
+                await layer.group_send(group, payload)
+        except Exception:  # a push is best effort: the database already holds the truth
+            logger.exception("realtime push to %s failed", group)
+
 
 def send_now(group: str, payload: dict[str, Any]) -> None:
+    loop, outbox = _server_loop, _outbox
+    if loop is not None and outbox is not None and loop.is_running() and not loop.is_closed():
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            outbox.put_nowait((group, payload))
+        else:
+            loop.call_soon_threadsafe(outbox.put_nowait, (group, payload))
+        return
     layer = get_channel_layer()
     if layer is None:
         return

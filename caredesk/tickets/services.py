@@ -244,6 +244,12 @@ class _EventBatch:
                 self.ticket.pk,
                 [e.pk for e in self.events],
                 [e.kind for e in self.events],
+                # Public messages added, so live receivers need not look them up again.
+                public_message_ids=[
+                    e.data["message_id"]
+                    for e in self.events
+                    if e.kind == EventKind.MESSAGE_ADDED and not e.data.get("internal")
+                ],
             )
 
 

@@ -15,6 +15,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from caredesk.channels.chat import services as chat
 from caredesk.channels.chat.models import ChatSession, ChatStatus
+from caredesk.core import realtime
 from caredesk.core.errors import DomainError
 
 logger = logging.getLogger("caredesk.chat")
@@ -26,6 +27,10 @@ CLOSE_UNAUTHENTICATED = 4401
 
 class JsonConsumer(AsyncWebsocketConsumer):
     """Shared frame handling: size limit, JSON parsing, dispatch to `do_<type>`, clear errors."""
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        realtime.attach_to_running_loop()
+        await super().websocket_connect(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is None:

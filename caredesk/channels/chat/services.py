@@ -151,7 +151,8 @@ def available_agents(team: Team | None, *, exclude: list[int] | None = None) -> 
 
 
 def agents_online(widget: ChatWidget) -> bool:
-    return bool(_team_agents(widget.team))
+    qs = User.objects.filter(is_active=True, presence=Presence.ONLINE)
+    return (qs.filter(teams=widget.team) if widget.team_id else qs).exists()
 
 
 def _session_payload(session: ChatSession) -> dict[str, Any]:
@@ -707,30 +708,34 @@ def set_presence(agent: User, presence: str) -> None:
 
 
 def on_ticket_changed(
-    sender: Any, ticket_id: int, event_ids: list[int], kinds: list[str], **_: Any
+    sender: Any,
+    ticket_id: int,
+    event_ids: list[int],
+    kinds: list[str],
+    public_message_ids: list[int] | None = None,
+    **_: Any,
 ) -> None:
     if EventKind.MESSAGE_ADDED not in kinds:
         return
-    session = ChatSession.objects.filter(ticket_id=ticket_id).only("token", "ticket_id").first()
-    if session is None:
+    if public_message_ids is None:  # announced by something other than ticket services
+        public_message_ids = [
+            e.data.get("message_id")
+            for e in TicketEvent.objects.filter(pk__in=event_ids, kind=EventKind.MESSAGE_ADDED)
+            if not e.data.get("internal")
+        ]
+    if not public_message_ids:
+        return
+    token = ChatSession.objects.filter(ticket_id=ticket_id).values_list("token", flat=True).first()
+    if token is None:
         return
     from caredesk.core.realtime import send_now
 
-    ids = [
-        e.data.get("message_id")
-        for e in TicketEvent.objects.filter(pk__in=event_ids, kind=EventKind.MESSAGE_ADDED)
-        if not e.data.get("internal")
-    ]
     for message in (
-        Message.objects.filter(pk__in=ids)
+        Message.objects.filter(pk__in=public_message_ids)
         .select_related("author_agent", "author_customer")
         .prefetch_related("attachments")
     ):
         send_now(
-            session.group,
-            {
-                "type": "chat.message",
-                "session": session.token.hex,
-                "message": message_payload(message),
-            },
+            f"chat.{token.hex}",
+            {"type": "chat.message", "session": token.hex, "message": message_payload(message)},
         )
