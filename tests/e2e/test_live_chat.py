@@ -30,6 +30,8 @@ team = Team.objects.create(name="Support", slug="support")
 agent = User.objects.create_user("ava@example.test", "{PASSWORD}", name="Ava Agent")
 agent.teams.add(team)
 ChatWidget.objects.create(name="Demo", key="demo", team=team, topics=["Orders"])
+colleague = User.objects.create_user("ben@example.test", "{PASSWORD}", name="Ben Colleague")
+colleague.teams.add(team)
 """
 REPORT = """
 import json
@@ -112,6 +114,66 @@ def server(tmp_path):
     srv.start()
     yield srv
     srv.stop()
+
+
+def sign_in(page, server, email):
+    page.goto(server.url + "/agent/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(server.url + "/agent/")
+
+
+def test_the_workspace_updates_live_and_shows_who_else_is_on_a_ticket(browser, server):
+    token = server.manage("token", "create", "--agent", "ava@example.test").strip().splitlines()[-1]
+    api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
+    team_id = json.loads(
+        server.manage(
+            "shell", "-c", "from caredesk.accounts.models import Team; print(Team.objects.get().pk)"
+        )
+        .strip()
+        .splitlines()[-1]
+    )
+    ava_ctx = browser.new_context(viewport={"width": 1280, "height": 860})
+    ben_ctx = browser.new_context(viewport={"width": 1280, "height": 860})
+    try:
+        ava, ben = ava_ctx.new_page(), ben_ctx.new_page()
+        for p in (ava, ben):
+            p.set_default_timeout(20000)
+        sign_in(ava, server, "ava@example.test")
+        sign_in(ben, server, "ben@example.test")
+        ava.goto(server.url + "/agent/?view=team")
+        ava.wait_for_function("document.body.classList.contains('live')")
+        created = api.post(
+            "/api/v1/tickets",
+            json={
+                "subject": "Arrived while I was looking",
+                "requester": {"email": "zoe@example.test", "name": "Zoe"},
+                "message": {"body": "Hello?"},
+                "team": team_id,
+            },
+        )
+        assert created.status_code == 201, created.text
+        number = created.json()["id"]
+        # The new ticket appears in the open inbox without a reload.
+        ava.locator("#ticket-rows").get_by_text("Arrived while I was looking").wait_for()
+
+        ava.goto(f"{server.url}/agent/tickets/{number}/")
+        ava.wait_for_function("document.body.classList.contains('live')")
+        ben.goto(f"{server.url}/agent/tickets/{number}/")
+        ben.locator("#composer-body").fill("Typing an answer")
+        # Live collision detection: Ava sees Ben typing.
+        ava.locator("#presence").get_by_text("Ben Colleague is typing").wait_for()
+        # A note added elsewhere shows up in the open conversation.
+        api.post(
+            f"/api/v1/tickets/{number}/messages",
+            json={"body": "Checked the warehouse.", "internal": True},
+        )
+        ava.locator("ol.timeline").get_by_text("Checked the warehouse.").wait_for()
+    finally:
+        ava_ctx.close()
+        ben_ctx.close()
+        api.close()
 
 
 def test_customer_and_agent_chat_through_a_network_loss_and_the_transcript_lands_on_the_ticket(
