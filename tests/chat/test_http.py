@@ -92,6 +92,8 @@ def test_the_desk_shows_my_chats_side_by_side_and_the_waiting_queue(client, live
     desk = client.get("/agent/chats/").content.decode()
     assert f'class="chat-column" data-session="{session.token.hex}"' in desk
     assert "Hello" in desk
+    # The customer sidebar: contact details and the earlier requests of this customer.
+    assert "dana@example.test" in desk and "Earlier requests" in desk
 
 
 def test_an_agent_of_another_team_gets_no_chat_column(client, live_chat, online):

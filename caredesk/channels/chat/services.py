@@ -423,7 +423,7 @@ def access_session(agent: User, token: str, *, for_update: bool = False) -> Chat
         token_uuid = uuid.UUID(str(token))
     except ValueError as exc:
         raise NotFound("This chat does not exist.") from exc
-    qs = ChatSession.objects.select_related("customer", "team", "agent", "ticket")
+    qs = ChatSession.objects.select_related("customer__organization", "team", "agent", "ticket")
     if for_update:
         qs = qs.select_for_update(of=("self",))
     session = qs.filter(token=token_uuid).first()
@@ -668,9 +668,18 @@ def public_messages(session: ChatSession, *, after_id: int = 0) -> list[dict[str
     return [message_payload(m) for m in qs[:500]]
 
 
+def earlier_requests(session: ChatSession) -> int:
+    """How many other tickets (any channel) this chat's customer has: the sidebar's history."""
+    return (
+        Ticket.objects.filter(requester_id=session.customer_id)
+        .exclude(pk=session.ticket_id)
+        .count()
+    )
+
+
 def active_sessions_for(agent: User) -> list[ChatSession]:
     return list(
-        ChatSession.objects.select_related("customer", "ticket", "team")
+        ChatSession.objects.select_related("customer__organization", "ticket", "team")
         .filter(agent=agent, status=ChatStatus.ACTIVE)
         .order_by("accepted_at")
     )

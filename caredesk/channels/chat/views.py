@@ -92,6 +92,7 @@ def desk(request: HttpRequest) -> HttpResponse:
     columns = [
         {
             "session": s,
+            "previous": chat.earlier_requests(s),
             "messages": chat.public_messages(s),
             "snippets": [
                 {"title": c.title, "text": render_placeholders(c.body, s.ticket, agent)}
@@ -128,6 +129,7 @@ def column(request: HttpRequest, token: str) -> HttpResponse:
         {
             "col": {
                 "session": session,
+                "previous": chat.earlier_requests(session),
                 "messages": chat.public_messages(session),
                 "snippets": [
                     {"title": c.title, "text": render_placeholders(c.body, session.ticket, agent)}
