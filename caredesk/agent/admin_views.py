@@ -4,6 +4,7 @@ leads and admins). Nobody needs the Django admin."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -17,6 +18,7 @@ from caredesk.accounts.models import Role, Skill, Team, Tier, User
 from caredesk.agent.views import agent_view
 from caredesk.automation import services as automation
 from caredesk.automation.models import Automation, Trigger
+from caredesk.channels.chat.models import ChatWidget
 from caredesk.core.errors import DomainError
 from caredesk.sla import services as sla
 from caredesk.sla.models import SlaPolicy
@@ -53,6 +55,71 @@ class CustomFieldForm(forms.ModelForm):
         if isinstance(raw, list):
             return raw
         return [line.strip() for line in raw.splitlines() if line.strip()]
+
+
+class ChatWidgetForm(forms.ModelForm):
+    allowed_origins = forms.JSONField(
+        required=False,
+        help_text='Sites that may embed the widget, e.g. ["https://shop.example"]',
+        widget=forms.Textarea(attrs={"rows": 2, "class": "code", "spellcheck": "false"}),
+    )
+    topics = forms.JSONField(
+        required=False,
+        help_text='Choices for the topic field, e.g. ["Orders", "Billing"]',
+        widget=forms.Textarea(attrs={"rows": 2, "class": "code", "spellcheck": "false"}),
+    )
+    identity_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput,
+        help_text="For signed identities (HMAC-SHA256 of the site's user id). Blank keeps the current one.",
+    )
+
+    class Meta:
+        model = ChatWidget
+        fields = [
+            "name",
+            "key",
+            "team",
+            "allowed_origins",
+            "identity_secret",
+            "color",
+            "greeting",
+            "position",
+            "ask_name",
+            "require_email",
+            "topics",
+            "offline_message",
+            "active",
+        ]
+
+    def clean_color(self) -> str:
+        color = self.cleaned_data["color"]
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", color or ""):
+            raise forms.ValidationError("A colour like #1d4ed8.")
+        return color
+
+    def clean_allowed_origins(self) -> list[str]:
+        origins = self.cleaned_data.get("allowed_origins") or []
+        if not isinstance(origins, list) or not all(
+            isinstance(o, str) and (o == "*" or re.fullmatch(r"https?://[^/\s]+", o))
+            for o in origins
+        ):
+            raise forms.ValidationError(
+                'A list of origins like "https://shop.example" (scheme and host, no path).'
+            )
+        return origins
+
+    def clean_topics(self) -> list[str]:
+        topics = self.cleaned_data.get("topics") or []
+        if not isinstance(topics, list) or not all(
+            isinstance(t, str) and 0 < len(t) <= 100 for t in topics
+        ):
+            raise forms.ValidationError("A list of short texts.")
+        return topics
+
+    def clean_identity_secret(self) -> str:
+        secret = self.cleaned_data.get("identity_secret") or ""
+        return secret or (self.instance.identity_secret if self.instance.pk else "")
 
 
 class AgentForm(forms.Form):
@@ -221,6 +288,12 @@ SECTIONS: dict[str, dict[str, Any]] = {
         "model": CustomField,
         "form": CustomFieldForm,
         "columns": ["key", "label", "field_type", "active"],
+    },
+    "widgets": {
+        "title": "Chat widgets",
+        "model": ChatWidget,
+        "form": ChatWidgetForm,
+        "columns": ["name", "key", "team", "active"],
     },
 }
 

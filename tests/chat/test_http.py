@@ -176,3 +176,39 @@ def test_chat_capacity_shares_the_one_capacity_model(widget, online):
         s, _ = chat.start_chat(ctx, text="Hi", client_id="c1", email=f"v{i}@example.test")
         chat.accept(alice, s.token.hex)
     assert [a.pk for a in chat.available_agents(widget.team)] == []
+
+
+def test_an_admin_configures_a_widget_in_the_workspace_and_bad_settings_are_refused(
+    client, personas
+):
+    from caredesk.channels.chat.models import ChatWidget
+
+    client.force_login(personas.admin)
+    good = {
+        "name": "Shop",
+        "key": "shop-eu",
+        "team": personas.billing.pk,
+        "allowed_origins": '["https://shop.example"]',
+        "identity_secret": "s3cret",
+        "color": "#123456",
+        "greeting": "Hi",
+        "position": "left",
+        "require_email": "on",
+        "topics": '["Orders"]',
+        "offline_message": "Away",
+        "active": "on",
+    }
+    bad = {**good, "key": "bad", "color": "red", "allowed_origins": '["https://shop.example/path"]'}
+    refused = client.post("/agent/admin/widgets/", bad)
+    assert refused.status_code == 200 and not ChatWidget.objects.filter(key="bad").exists()
+    body = refused.content.decode()
+    assert "A colour like #1d4ed8." in body and "scheme and host, no path" in body
+    assert client.post("/agent/admin/widgets/", good).status_code == 302
+    widget = ChatWidget.objects.get(key="shop-eu")
+    assert widget.allowed_origins == ["https://shop.example"] and widget.identity_secret == "s3cret"
+    # Saving again with the secret left blank keeps it.
+    client.post(f"/agent/admin/widgets/{widget.pk}/", {**good, "identity_secret": ""})
+    widget.refresh_from_db()
+    assert widget.identity_secret == "s3cret"
+    client.force_login(personas.alice)
+    assert client.get("/agent/admin/widgets/").status_code == 403
