@@ -17,7 +17,7 @@ from django.utils import timezone
 from caredesk.accounts.models import Team, User
 from caredesk.automation.models import Automation, CannedResponse, Macro, Trigger
 from caredesk.core.errors import ValidationFailed
-from caredesk.tickets.models import ACTIVE_STATUSES, Priority, Status, Tag, Ticket, TicketEvent
+from caredesk.tickets.models import ACTIVE_STATUSES, Priority, Status, Ticket, TicketEvent
 from caredesk.tickets.services import Actor, post_message, update_ticket
 
 logger = logging.getLogger("caredesk.automation")
@@ -307,18 +307,23 @@ FACT_COLUMNS = {
 def ticket_facts(
     ticket_id: int, body: str, fields: Iterable[str] = CONDITION_FIELDS
 ) -> dict[str, Any] | None:
-    """The values conditions test, for the fields asked for: one query for the ticket's own
-    columns, one more only when tags are tested. None if the ticket is gone."""
+    """The values conditions test, for the fields asked for, in one query (with the tags joined
+    in, one row per tag, when tags are tested). None if the ticket is gone."""
     wanted = set(fields)
     columns = {name: FACT_COLUMNS[name] for name in wanted if name in FACT_COLUMNS}
-    rows = list(Ticket.objects.filter(pk=ticket_id).order_by().values(*columns.values())[:1])
+    tagged = "tags" in wanted
+    query = Ticket.objects.filter(pk=ticket_id).order_by()
+    if tagged:
+        rows = list(query.values(*columns.values(), "tags__name"))
+    else:
+        rows = list(query.values(*columns.values())[:1])
     if not rows:
         return None
     facts = {name: rows[0][column] for name, column in columns.items()}
     if "priority" in facts:
         facts["priority"] = Priority(facts["priority"]).label
-    if "tags" in wanted:
-        facts["tags"] = list(Tag.objects.filter(tickets=ticket_id).values_list("name", flat=True))
+    if tagged:
+        facts["tags"] = sorted(row["tags__name"] for row in rows if row["tags__name"] is not None)
     facts["body"] = body
     return facts
 
