@@ -44,6 +44,7 @@ CONDITION_FIELDS = {
     "organization",
     "reopened_count",
     "body",
+    "sentiment",
 }
 OPERATORS = {"is", "is_not", "contains", "not_contains", "in", "gte", "lte"}
 ACTION_TYPES = {
@@ -349,6 +350,10 @@ def compare(op: str, actual: Any, expected: Any) -> bool:
 
 def holds(condition: dict[str, Any], ticket: Ticket, body: str) -> bool:
     facts = ticket_facts(ticket.pk, body, [condition["field"]]) or {}
+    if condition["field"] == "sentiment":
+        from caredesk.assist.sentiment import score
+
+        facts["sentiment"] = score(body)
     return compare(condition["op"], facts.get(condition["field"]), condition.get("value"))
 
 
@@ -517,12 +522,20 @@ def on_ticket_event(ticket_id: int, kinds: list[str], event_ids: list[int]) -> i
         return 0
     cache.set(key, depth, 300)
     message_ids = [data.get("message_id") for _, data in events if data.get("message_id")]
-    if message_ids and "body" in fields:
+    from_customer = {
+        data.get("message_id") for _, data in events if data.get("author_kind") == "customer"
+    }
+    facts["sentiment"] = 0.0
+    if message_ids and {"body", "sentiment"} & fields:
         from caredesk.tickets.models import Message
 
-        facts["body"] = " ".join(
-            Message.objects.filter(pk__in=message_ids).values_list("body_text", flat=True)
-        )
+        texts = list(Message.objects.filter(pk__in=message_ids).values_list("pk", "body_text"))
+        facts["body"] = " ".join(text for _, text in texts)
+        if "sentiment" in fields:
+            from caredesk.assist.sentiment import score
+
+            # The customer's mood: what agents, bots and notes write does not count.
+            facts["sentiment"] = score(" ".join(t for pk, t in texts if pk in from_customer))
     fired = 0
     ticket: Ticket | None = None
     for trigger in listening:
@@ -533,7 +546,7 @@ def on_ticket_event(ticket_id: int, kinds: list[str], event_ids: list[int]) -> i
                 run_actions(trigger.actions, ticket, trigger.name)
             fired += 1
             # The actions changed the ticket: later rules see it as it is now.
-            facts = ticket_facts(ticket_id, facts["body"], fields) or facts
+            facts = {**facts, **(ticket_facts(ticket_id, facts["body"], fields) or {})}
     return fired
 
 
