@@ -17,7 +17,7 @@ from django.utils import timezone
 from caredesk.accounts.models import Team, User
 from caredesk.automation.models import Automation, CannedResponse, Macro, Trigger
 from caredesk.core.errors import ValidationFailed
-from caredesk.tickets.models import ACTIVE_STATUSES, Priority, Status, Tag, Ticket, TicketEvent
+from caredesk.tickets.models import ACTIVE_STATUSES, Priority, Status, Ticket, TicketEvent
 from caredesk.tickets.services import Actor, post_message, update_ticket
 
 logger = logging.getLogger("caredesk.automation")
@@ -44,6 +44,7 @@ CONDITION_FIELDS = {
     "organization",
     "reopened_count",
     "body",
+    "sentiment",
 }
 OPERATORS = {"is", "is_not", "contains", "not_contains", "in", "gte", "lte"}
 ACTION_TYPES = {
@@ -307,18 +308,23 @@ FACT_COLUMNS = {
 def ticket_facts(
     ticket_id: int, body: str, fields: Iterable[str] = CONDITION_FIELDS
 ) -> dict[str, Any] | None:
-    """The values conditions test, for the fields asked for: one query for the ticket's own
-    columns, one more only when tags are tested. None if the ticket is gone."""
+    """The values conditions test, for the fields asked for, in one query (with the tags joined
+    in, one row per tag, when tags are tested). None if the ticket is gone."""
     wanted = set(fields)
     columns = {name: FACT_COLUMNS[name] for name in wanted if name in FACT_COLUMNS}
-    rows = list(Ticket.objects.filter(pk=ticket_id).order_by().values(*columns.values())[:1])
+    tagged = "tags" in wanted
+    query = Ticket.objects.filter(pk=ticket_id).order_by()
+    if tagged:
+        rows = list(query.values(*columns.values(), "tags__name"))
+    else:
+        rows = list(query.values(*columns.values())[:1])
     if not rows:
         return None
     facts = {name: rows[0][column] for name, column in columns.items()}
     if "priority" in facts:
         facts["priority"] = Priority(facts["priority"]).label
-    if "tags" in wanted:
-        facts["tags"] = list(Tag.objects.filter(tickets=ticket_id).values_list("name", flat=True))
+    if tagged:
+        facts["tags"] = sorted(row["tags__name"] for row in rows if row["tags__name"] is not None)
     facts["body"] = body
     return facts
 
@@ -344,6 +350,10 @@ def compare(op: str, actual: Any, expected: Any) -> bool:
 
 def holds(condition: dict[str, Any], ticket: Ticket, body: str) -> bool:
     facts = ticket_facts(ticket.pk, body, [condition["field"]]) or {}
+    if condition["field"] == "sentiment":
+        from caredesk.assist.sentiment import score
+
+        facts["sentiment"] = score(body)
     return compare(condition["op"], facts.get(condition["field"]), condition.get("value"))
 
 
@@ -512,12 +522,20 @@ def on_ticket_event(ticket_id: int, kinds: list[str], event_ids: list[int]) -> i
         return 0
     cache.set(key, depth, 300)
     message_ids = [data.get("message_id") for _, data in events if data.get("message_id")]
-    if message_ids and "body" in fields:
+    from_customer = {
+        data.get("message_id") for _, data in events if data.get("author_kind") == "customer"
+    }
+    facts["sentiment"] = 0.0
+    if message_ids and {"body", "sentiment"} & fields:
         from caredesk.tickets.models import Message
 
-        facts["body"] = " ".join(
-            Message.objects.filter(pk__in=message_ids).values_list("body_text", flat=True)
-        )
+        texts = list(Message.objects.filter(pk__in=message_ids).values_list("pk", "body_text"))
+        facts["body"] = " ".join(text for _, text in texts)
+        if "sentiment" in fields:
+            from caredesk.assist.sentiment import score
+
+            # The customer's mood: what agents, bots and notes write does not count.
+            facts["sentiment"] = score(" ".join(t for pk, t in texts if pk in from_customer))
     fired = 0
     ticket: Ticket | None = None
     for trigger in listening:
@@ -528,7 +546,7 @@ def on_ticket_event(ticket_id: int, kinds: list[str], event_ids: list[int]) -> i
                 run_actions(trigger.actions, ticket, trigger.name)
             fired += 1
             # The actions changed the ticket: later rules see it as it is now.
-            facts = ticket_facts(ticket_id, facts["body"], fields) or facts
+            facts = {**facts, **(ticket_facts(ticket_id, facts["body"], fields) or {})}
     return fired
 
 

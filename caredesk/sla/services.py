@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -152,6 +153,26 @@ def start(ticket: Ticket, now: datetime | None = None) -> TicketSla | None:
     return sla
 
 
+@cache
+def _running_clock_sql(vendor: str) -> str:
+    sql, params = (
+        TicketSla.objects.filter(ticket_id=0, policy__isnull=False)
+        .order_by()
+        .values("pk")[:1]
+        .query.sql_with_params()
+    )
+    assert list(params) == [0], params  # the ticket id is the only parameter
+    return sql
+
+
+def _has_running_clock(ticket_id: int) -> bool:
+    """Whether the ticket has a clock with a policy. Asked on every ticket event, and the answer
+    is mostly no: the ORM writes the query once per process, then it only runs."""
+    with connection.cursor() as cursor:
+        cursor.execute(_running_clock_sql(connection.vendor), [ticket_id])
+        return cursor.fetchone() is not None
+
+
 def on_event(
     ticket_id: int, kinds: list[str], event_ids: list[int], now: datetime | None = None
 ) -> None:
@@ -164,8 +185,7 @@ def on_event(
         if created is not None:
             start(created, now)
         return
-    # Most tickets an event touches have no running clock: find that out with the cheapest query.
-    has_clock = TicketSla.objects.filter(ticket_id=ticket_id, policy__isnull=False).exists()
+    has_clock = _has_running_clock(ticket_id)
     sla = (
         TicketSla.objects.select_related("policy", "ticket__requester")
         .filter(ticket_id=ticket_id)

@@ -170,6 +170,11 @@ def test_assign_many_records_the_same_events_as_assign(
 
     assert changes(one) == changes(many)
     assert changes(many)[1] == Status.OPEN
+    # Written as the ORM writes them: comparable, filterable timestamps.
+    assert Ticket.objects.filter(pk=many.pk, updated_at__gte=one.updated_at).exists()
+    assigned = TicketEvent.objects.get(ticket=many, kind=EventKind.ASSIGNED)
+    assert abs(assigned.created_at - Ticket.objects.get(pk=many.pk).updated_at).total_seconds() < 1
+    assert TicketEvent.objects.filter(pk=assigned.pk, created_at__gte=one.updated_at).exists()
 
 
 def test_assign_many_leaves_tickets_that_changed_meanwhile_alone(personas):
