@@ -196,8 +196,8 @@ def _fts_postgres(
     # window, whatever the size of the index.
     window = CANDIDATES * PG_PROBE_WINDOW
     probe = (  # noqa: S608 - fixed fragments and placeholders only; values are bound parameters
-        "SELECT w.id FROM (SELECT id, tsv FROM search_searchdocument WHERE kind = %s "
-        f"ORDER BY id DESC LIMIT %s) w WHERE w.tsv @@ ({query_sql}) ORDER BY w.id DESC LIMIT %s"
+        f"SELECT w.id, w.tsv @@ ({query_sql}) FROM (SELECT id, tsv FROM search_searchdocument "
+        "WHERE kind = %s ORDER BY id DESC LIMIT %s) w ORDER BY w.id DESC"
     )
     every_match = (  # noqa: S608 - fixed fragments and placeholders only
         f"SELECT id FROM search_searchdocument WHERE tsv @@ ({query_sql}) AND kind = %s "
@@ -211,9 +211,11 @@ def _fts_postgres(
         + " ORDER BY rank DESC, d.id DESC LIMIT %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(probe, [kind, window, *params, CANDIDATES])
-        ids = [row[0] for row in cursor.fetchall()]
-        if len(ids) < CANDIDATES:
+        cursor.execute(probe, [*params, kind, window])
+        probed = cursor.fetchall()
+        ids = [doc_id for doc_id, hit in probed if hit][:CANDIDATES]
+        # A window that was not full saw every document of the kind: nothing more to look for.
+        if len(ids) < CANDIDATES and len(probed) == window:
             cursor.execute(every_match, [*params, kind, CANDIDATES])
             ids = [row[0] for row in cursor.fetchall()]
         if not ids:

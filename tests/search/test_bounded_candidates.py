@@ -115,8 +115,9 @@ def test_the_candidate_query_carries_the_bound(
         # The probe reads a bounded window of the newest documents; the word is rare here, so
         # the GIN query follows, still capped at the bound.
         probe = [q for q in sql if "ORDER BY id DESC LIMIT 1462" in q]
-        assert len(probe) == 1 and "ORDER BY w.id DESC LIMIT 731" in probe[0]
-        assert sum("ORDER BY id DESC LIMIT 731" in q and "1462" not in q for q in sql) == 1
+        assert len(probe) == 1
+        # One ticket: the window was not full, so it saw them all and GIN is not asked.
+        assert not any("ORDER BY id DESC LIMIT 731" in q for q in sql)
 
 
 def test_an_old_match_beyond_the_newest_documents_is_still_found(
