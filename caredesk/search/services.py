@@ -8,6 +8,7 @@ Highlights come back HTML-escaped with <mark> around the matches.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,16 +104,26 @@ def _safe_snippet(text: str) -> str:
     return escape(text).replace(START, "<mark>").replace(STOP, "</mark>")
 
 
-# Each kind ranks at most this many of its newest matching documents (by document id, which
+# Each kind ranks at most its newest `bound(kind)` matching documents (by document id, which
 # grows with creation). Scoring every match is what made common words slow: "refund" is in most
 # tickets, and BM25 / ts_rank over 100,000 of them took 200-400 ms before the top 20 were known.
-# Reading a kind's matches newest-first and stopping after CANDIDATES keeps the cost flat however
-# large the index grows. A query with fewer matches than that is ranked over all of them, exactly
-# as before, so rare words and knowledge bases of ordinary size lose nothing.
-CANDIDATES = 1000
-# PostgreSQL probes the newest CANDIDATES * PG_PROBE_WINDOW documents of a kind first (see
+# Reading a kind's matches newest-first and stopping at the bound keeps the cost flat however
+# large the index grows. A query with fewer matches than that is ranked over all of them, as
+# before, so rare words lose nothing. Tickets and customers: the newest 300 (recency is what an
+# agent wants among a common word's matches). Articles answer questions, so relevance matters
+# more and a knowledge base is small: 1,000.
+CANDIDATES = 300
+ARTICLE_CANDIDATES = 1000
+# PostgreSQL probes the newest bound * PG_PROBE_WINDOW documents of a kind first (see
 # _fts_postgres): a word in at least half of the recent documents is common for certain.
 PG_PROBE_WINDOW = 2
+
+
+def bound(kind: str) -> int:
+    """How many of a kind's newest matches are ranked."""
+    return ARTICLE_CANDIDATES if kind == "article" else CANDIDATES
+
+
 KINDS = ("ticket", "customer", "article")
 
 
@@ -127,34 +138,96 @@ class Match:
     document_id: int
 
 
-def _sqlite_terms(words: list[str], any_word: bool) -> str:
+def _sqlite_terms(words: list[str], any_word: bool, prefix: bool = True) -> str:
     joiner = " OR " if any_word else " "
-    return joiner.join([*(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"*'])
+    return joiner.join(
+        [*(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"' + ("*" if prefix else "")]
+    )
 
 
 def _fts_sqlite(
     words: list[str], kind: str, public_only: bool, limit: int, any_word: bool = False
 ) -> list[Match]:
+    # The last word as typed first. A prefix query makes FTS5 merge the whole doclist of every
+    # term starting with it before returning a row (tens of milliseconds for a common word, per
+    # kind); a complete common word fills the candidate set without it. Only when the exact
+    # word leaves room is it widened to a prefix ("xyloph" finds "xylophone").
+    rows = _sqlite_candidates(words, kind, public_only, any_word, prefix=False)
+    if len(rows) < bound(kind):
+        rows = _sqlite_candidates(words, kind, public_only, any_word, prefix=True)
+    scores = bm25_scores(words, [(title, body) for _, _, _, title, body in rows])
+    ranked = sorted(zip(scores, rows, strict=True), key=lambda pair: (pair[0], pair[1][0]))
+    ranked.reverse()
+    return [Match(k, o, t, score, i) for score, (i, k, o, t, _) in ranked[:limit]]
+
+
+def _sqlite_candidates(
+    words: list[str], kind: str, public_only: bool, any_word: bool, prefix: bool
+) -> list[tuple[Any, ...]]:
     # Words match title and body only; the kind column narrows the doclist inside FTS5, so the
     # newest-first walk never has to skip other kinds' rows.
-    match = f"kind:{kind} AND {{title body}}:({_sqlite_terms(words, any_word)})"
-    # The newest CANDIDATES matches straight off the FTS5 rowid index (FTS5 reads doclists in
-    # rowid order and stops at the LIMIT), scored with BM25, best `limit` kept.
-    ranked = (
-        "SELECT c.id, c.score, d.kind, d.object_id, d.title FROM ("
-        "SELECT search_fts.rowid AS id, bm25(search_fts, 30.0, 1.0, 0.0) AS score FROM search_fts "
-        "WHERE search_fts MATCH %s ORDER BY search_fts.rowid DESC LIMIT %s) c "
-        "JOIN search_searchdocument d ON d.id = c.id"
+    match = f"kind:{kind} AND {{title body}}:({_sqlite_terms(words, any_word, prefix)})"
+    # The newest bound(kind) matches straight off the FTS5 rowid index: FTS5 reads doclists in
+    # rowid order and stops at the LIMIT, so this costs about a millisecond however common the
+    # words are. FTS5's bm25() is not used: before scoring the first row it counts every
+    # document containing each phrase (for IDF), which is a full doclist scan per word and per
+    # kind, the very cost the bound is there to avoid.
+    sql = (
+        "SELECT c.id, d.kind, d.object_id, d.title, substr(d.body, 1, %s) FROM ("
+        "SELECT search_fts.rowid AS id FROM search_fts WHERE search_fts MATCH %s "
+        "ORDER BY search_fts.rowid DESC LIMIT %s) c JOIN search_searchdocument d ON d.id = c.id"
         + (" WHERE d.public" if public_only else "")
-        + " ORDER BY c.score LIMIT %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(ranked, [match, CANDIDATES, limit])
-        return [Match(k, o, t, -score, i) for i, score, k, o, t in cursor.fetchall()]
+        cursor.execute(sql, [SCORED_CHARS, match, bound(kind)])
+        return list(cursor.fetchall())
+
+
+# Scoring reads at most this much of each candidate's body: the start of a conversation or an
+# article says what it is about, and a 200,000-character ticket should not cost 40 times more.
+SCORED_CHARS = 5000
+TITLE_WEIGHT = 30.0
+
+
+def bm25_scores(words: list[str], documents: Sequence[tuple[str, str]]) -> list[float]:
+    """BM25 of each (title, body) for the query words, with the document frequencies of the
+    candidate set itself: a word in every candidate tells them apart by little, a word in few of
+    them by a lot. Titles weigh TITLE_WEIGHT times a body word, as the FTS5 ranking did. Term
+    frequencies are substring counts (C speed; "card" also counts in "cards"), which is what a
+    ranking of a few hundred already-matched documents can afford."""
+    if not documents or not words:
+        return [0.0] * len(documents)
+    unique = list(dict.fromkeys(words))
+    k1, b = 1.2, 0.75
+    per_doc = []
+    for title, body in documents:
+        title_l, body_l = (title or "").lower(), (body or "").lower()
+        weighted = {w: TITLE_WEIGHT * title_l.count(w) + body_l.count(w) for w in unique}
+        per_doc.append((weighted, len(title_l) + len(body_l)))
+    n = len(per_doc)
+    average = sum(length for _, length in per_doc) / n or 1.0
+    df = {w: sum(1 for weighted, _ in per_doc if weighted[w]) for w in unique}
+    idf = {w: math.log(1 + (n - df[w] + 0.5) / (df[w] + 0.5)) for w in unique}
+    scores = []
+    for weighted, length in per_doc:
+        norm = k1 * (1 - b + b * length / average)
+        scores.append(sum(idf[w] * tf * (k1 + 1) / (tf + norm) for w, tf in weighted.items() if tf))
+    return scores
 
 
 def _snippets_sqlite(words: list[str], kind: str, ids: list[int]) -> dict[int, tuple[str, str]]:
-    match = f"kind:{kind} AND {{title body}}:({_sqlite_terms(words, any_word=True)})"
+    # Exact words first, for the same reason as in _fts_sqlite; the prefix only for the rest.
+    found = _snippets_sqlite_match(words, kind, ids, prefix=False)
+    rest = [i for i in ids if i not in found]
+    if rest:
+        found.update(_snippets_sqlite_match(words, kind, rest, prefix=True))
+    return found
+
+
+def _snippets_sqlite_match(
+    words: list[str], kind: str, ids: list[int], prefix: bool
+) -> dict[int, tuple[str, str]]:
+    match = f"kind:{kind} AND {{title body}}:({_sqlite_terms(words, True, prefix)})"
     # The rowid range is one FTS5 scan (a list of rowid equalities would re-run the match once
     # per row, which is slow for prefixes); `+rowid` keeps the id list a plain filter so snippets
     # are built for the listed rows alone.
@@ -190,11 +263,12 @@ def _fts_postgres(
     # The GIN index can only hand back every match at once (a bitmap), and for a common word that
     # is ~100,000 rows fetched before the newest can be picked. So the newest documents of the
     # kind are probed first, newest-first off the primary key, a bounded window of them: if
-    # CANDIDATES of them match, those are the newest matches and the word was common. Otherwise
+    # bound(kind) of them match, those are the newest matches and the word was common. Otherwise
     # the full query runs with the words as constants, so the planner's per-lexeme statistics
     # choose: GIN for rare words, a newest-first walk for frequent ones. The probe costs the
     # window, whatever the size of the index.
-    window = CANDIDATES * PG_PROBE_WINDOW
+    limit_ids = bound(kind)
+    window = limit_ids * PG_PROBE_WINDOW
     probe = (  # noqa: S608 - fixed fragments and placeholders only; values are bound parameters
         f"SELECT w.id, w.tsv @@ ({query_sql}) FROM (SELECT id, tsv FROM search_searchdocument "
         "WHERE kind = %s ORDER BY id DESC LIMIT %s) w ORDER BY w.id DESC"
@@ -213,10 +287,10 @@ def _fts_postgres(
     with connection.cursor() as cursor:
         cursor.execute(probe, [*params, kind, window])
         probed = cursor.fetchall()
-        ids = [doc_id for doc_id, hit in probed if hit][:CANDIDATES]
+        ids = [doc_id for doc_id, hit in probed if hit][:limit_ids]
         # A window that was not full saw every document of the kind: nothing more to look for.
-        if len(ids) < CANDIDATES and len(probed) == window:
-            cursor.execute(every_match, [*params, kind, CANDIDATES])
+        if len(ids) < limit_ids and len(probed) == window:
+            cursor.execute(every_match, [*params, kind, limit_ids])
             ids = [row[0] for row in cursor.fetchall()]
         if not ids:
             return []

@@ -110,7 +110,10 @@ def test_the_candidate_query_carries_the_bound(
         search("invoice", types=("ticket",), agent=personas.alice)
     sql = [q["sql"] for q in queries.captured_queries]
     if connection.vendor == "sqlite":
-        assert sum("ORDER BY search_fts.rowid DESC LIMIT 731" in q for q in sql) == 1
+        # The word as typed, then (one match leaves room) as a prefix: both bounded.
+        candidate_sql = [q for q in sql if "ORDER BY search_fts.rowid DESC" in q]
+        assert len(candidate_sql) == 2
+        assert all("LIMIT 731" in q for q in candidate_sql)
     else:
         # The probe reads a bounded window of the newest documents; the word is rare here, so
         # the GIN query follows, still capped at the bound.
@@ -129,6 +132,19 @@ def test_an_old_match_beyond_the_newest_documents_is_still_found(
     old = _tickets(personas, django_capture_on_commit_callbacks, ["grandfather clock"])
     _tickets(personas, django_capture_on_commit_callbacks, ["nothing here"] * 25)
     assert [h.id for h in search("grandfather", types=("ticket",), agent=personas.alice)] == old
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="FTS5 prefix expansion")
+def test_a_complete_common_word_skips_the_prefix_expansion(
+    personas, small_bound, django_capture_on_commit_callbacks
+):
+    _tickets(personas, django_capture_on_commit_callbacks, ["refund please"] * 5)
+    with CaptureQueriesContext(connection) as queries:
+        hits = search("refund", types=("ticket",), agent=personas.alice)
+    assert len(hits) == small_bound
+    assert not any('"refund"*' in q["sql"] for q in queries.captured_queries)
+    # A partial word still finds the whole one.
+    assert len(search("refun", types=("ticket",), agent=personas.alice)) == small_bound
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="FTS5 query plan")
