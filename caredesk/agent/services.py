@@ -284,3 +284,34 @@ def bulk_update(agent: User, ticket_ids: list[int], action: str, value: str = ""
     missing = set(ticket_ids) - {t.pk for t in selected}
     errors += [f"#{pk}: not found" for pk in sorted(missing)]
     return BulkResult(changed, errors)
+
+
+# --- remote images in email ---------------------------------------------------------------------
+
+
+def image_message_ids(value: str) -> set[int]:
+    """The messages whose remote images the agent asked to load (`?images=12,15`)."""
+    return {int(part) for part in (value or "").split(",")[:50] if part.strip().isdigit()}
+
+
+def html_with_images(message: Any) -> str:
+    """A message's HTML with its remote images, for an agent who chose to load them.
+
+    Ingestion keeps this copy in `metadata.html_with_images` (the stored body has remote images
+    removed, so opening a ticket never tells a sender it was read). It goes through the same
+    redaction and sanitizer as the stored body on every render: the copy was written before
+    either ran on the body, and the sanitizer's rules may have tightened since."""
+    from caredesk.assist.redaction import redact
+    from caredesk.core.html import sanitize_html
+
+    stored = (message.metadata or {}).get("html_with_images")
+    if not isinstance(stored, str) or not stored:
+        return ""
+    return sanitize_html(redact(stored), allow_remote_images=True)
+
+
+def image_toggle_url(shown: set[int], message_id: int) -> str:
+    """The ticket-page query that loads (or hides again) one message's images, keeping the
+    others as they are."""
+    wanted = shown ^ {message_id}
+    return "?images=" + ",".join(str(i) for i in sorted(wanted)) if wanted else "?"

@@ -225,7 +225,23 @@ def _ticket_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
 def ticket_page(request: HttpRequest, number: int) -> HttpResponse:
     ticket = tickets.access_ticket(request.user, number)  # type: ignore[arg-type]
     workspace.mark_presence(ticket.pk, request.user)  # type: ignore[arg-type]
-    return render(request, "agent/ticket.html", _ticket_context(request, ticket))
+    context = _ticket_context(request, ticket)
+    shown = workspace.image_message_ids(request.GET.get("images", ""))
+    loaded = False
+    for item in context["timeline"]:
+        message = item.get("message")
+        if message is None or not (message.metadata or {}).get("html_with_images"):
+            continue
+        message.images_toggle = workspace.image_toggle_url(shown, message.pk)
+        message.images_html = workspace.html_with_images(message) if message.pk in shown else ""
+        loaded = loaded or bool(message.images_html)
+    response = render(request, "agent/ticket.html", context)
+    if loaded:
+        # Only this response may fetch remote images, and without telling the sender's server
+        # which ticket page asked.
+        response._csp_update = {"img-src": ["https:", "http:"]}  # type: ignore[attr-defined]
+        response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def _uploads(request: HttpRequest) -> list[tickets.InboundAttachment]:

@@ -121,3 +121,33 @@ class SearchLog(models.Model):
 
     def __str__(self) -> str:
         return self.query
+
+
+class ArticleFile(models.Model):
+    """A file or image uploaded for an article; the Markdown links to it by its /help/files/ URL.
+    Readers see it when they may see the article (public + published, or any agent)."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="files")
+    file = models.FileField(upload_to="kb/%Y/%m/")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def url(self) -> str:
+        return f"/help/files/{self.pk}/{self.filename}"
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")

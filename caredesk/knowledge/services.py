@@ -4,13 +4,19 @@ diffs, translations with language fallback, feedback and views, suggestions, the
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
+import os
 import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -18,6 +24,7 @@ from caredesk.accounts.models import User
 from caredesk.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from caredesk.knowledge.models import (
     Article,
+    ArticleFile,
     ArticleStatus,
     ArticleVersion,
     Category,
@@ -176,6 +183,160 @@ def diff_versions(article: Article, old: int, new: int) -> str:
     )
 
 
+# --- files and images ------------------------------------------------------------------------
+
+# Articles are public pages, so their files are an allow-list (what a help article needs), on top
+# of the ticket attachment size limit and block-list. No SVG or HTML: both can carry script.
+ARTICLE_FILE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".pdf": "application/pdf",
+    ".txt": "text/plain",
+    ".csv": "text/csv",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".zip": "application/zip",
+}
+# The first bytes each binary type must start with: a renamed file is refused, and the type we
+# serve is the one we checked, never the one the browser sent.
+_SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "application/pdf": (b"%PDF-",),
+    "application/zip": (b"PK\x03\x04",),
+}
+_SIGNATURES.update(
+    {ARTICLE_FILE_TYPES[ext]: (b"PK\x03\x04",) for ext in (".docx", ".xlsx", ".pptx", ".odt")}
+)
+MAX_ARTICLE_FILES = 100
+
+
+def _article_filename(filename: str) -> str:
+    # The name becomes part of a URL written into Markdown: keep it to characters that need no
+    # escaping there.
+    base = os.path.basename((filename or "").replace("\\", "/")).strip()
+    stem, ext = os.path.splitext(base)
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")[:100] or "file"
+    return f"{stem}{ext.lower()}"
+
+
+def check_article_file(filename: str, content: bytes) -> str:
+    """The content type an article file will be served as, or a clear refusal."""
+    from caredesk.tickets.services import check_attachment
+
+    check_attachment(filename, len(content))
+    extension = os.path.splitext(filename)[1].lower()
+    content_type = ARTICLE_FILE_TYPES.get(extension)
+    if content_type is None:
+        allowed = ", ".join(sorted(ARTICLE_FILE_TYPES))
+        raise ValidationFailed(
+            f"Files of type {extension or '(no extension)'} cannot be added to articles "
+            f"(allowed: {allowed}).",
+            code="attachment_type",
+        )
+    if not content:
+        raise ValidationFailed(f"{filename} is empty.", code="attachment_empty")
+    signatures = _SIGNATURES.get(content_type)
+    webp = content_type == "image/webp" and content[:4] == b"RIFF" and content[8:12] == b"WEBP"
+    if (signatures and not content.startswith(signatures)) or (
+        content_type == "image/webp" and not webp
+    ):
+        raise ValidationFailed(
+            f"{filename} does not look like a {extension} file.", code="attachment_content"
+        )
+    return content_type
+
+
+@transaction.atomic
+def add_article_file(
+    actor: User | None, article: Article, *, filename: str, content: bytes
+) -> ArticleFile:
+    name = _article_filename(filename)
+    content_type = check_article_file(name, content)
+    if ArticleFile.objects.filter(article=article).count() >= MAX_ARTICLE_FILES:
+        raise ValidationFailed(
+            f"An article holds at most {MAX_ARTICLE_FILES} files.", code="too_many_files"
+        )
+    digest = hashlib.sha256(content).hexdigest()
+    item = ArticleFile(
+        article=article,
+        filename=name,
+        content_type=content_type,
+        size=len(content),
+        sha256=digest,
+        uploaded_by=actor,
+    )
+    item.file.save(f"{digest[:16]}-{name}", ContentFile(content), save=False)
+    item.save()
+    return item
+
+
+def remove_article_file(actor: User | None, item: ArticleFile) -> None:
+    stored = item.file.name
+    storage = item.file.storage
+    item.delete()
+    # The bytes go only once the row is gone for good: a rolled-back delete keeps its file.
+    transaction.on_commit(lambda: storage.delete(stored) if stored else None)
+
+
+def can_read_article_file(user: Any, item: ArticleFile) -> bool:
+    """Anyone may read a public published article's files; agents read every article's."""
+    article = item.article
+    if article.status == ArticleStatus.PUBLISHED and article.visibility == Visibility.PUBLIC:
+        return True
+    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
+
+
+# --- related articles --------------------------------------------------------------------------
+
+MAX_RELATED = 10
+
+
+def article_by_reference(reference: str) -> Article:
+    """An article named by id, slug or help-centre URL, as an editor types it."""
+    ref = (reference or "").strip().rstrip("/")
+    ref = ref.rsplit("/", 1)[-1]
+    article = (
+        Article.objects.filter(pk=int(ref)).first()
+        if ref.isdigit()
+        else Article.objects.filter(slug=ref).order_by("id").first()
+        if ref
+        else None
+    )
+    if article is None:
+        raise NotFound(f"No article {reference.strip()[:80]!r}.", code="no_article")
+    return article
+
+
+@transaction.atomic
+def add_related(actor: User | None, article: Article, other: Article) -> None:
+    if other.pk == article.pk:
+        raise ValidationFailed("An article cannot be related to itself.", code="related_self")
+    if other.group == article.group:
+        raise ValidationFailed(
+            "That is a translation of this article; readers reach it through the language links.",
+            code="related_translation",
+        )
+    if article.related.filter(pk=other.pk).exists():
+        return
+    if article.related.count() >= MAX_RELATED or other.related.count() >= MAX_RELATED:
+        raise ValidationFailed(
+            f"An article has at most {MAX_RELATED} related articles.", code="too_many_related"
+        )
+    article.related.add(other)  # symmetrical: `other` lists this article too
+
+
+@transaction.atomic
+def remove_related(actor: User | None, article: Article, other: Article) -> None:
+    article.related.remove(other)
+
+
 def published(*, public_only: bool) -> QuerySet[Article]:
     qs = Article.objects.filter(status=ArticleStatus.PUBLISHED)
     return qs.filter(visibility=Visibility.PUBLIC) if public_only else qs
@@ -210,21 +371,73 @@ def log_search(query: str, results: int, session_key: str) -> SearchLog:
     )
 
 
+# A request submitted this long after a search still counts against it: the visitor searched,
+# did not find the answer, and wrote in.
+DEFLECTION_WINDOW = timedelta(hours=24)
+
+
 def mark_deflection(
     session_key: str, *, opened_article: Article | None = None, created_ticket: bool = False
 ) -> None:
-    """Link a visitor's latest search to what they did next (read an article / still opened a ticket)."""
-    latest = (
-        SearchLog.objects.filter(session_key=session_key).order_by("-id").first()
-        if session_key
-        else None
-    )
-    if latest is None:
+    """Link a visitor's searches to what they did next. An opened article goes on the latest
+    search; a submitted request marks every search of the session within DEFLECTION_WINDOW, so a
+    visitor who searched three times and then wrote in is one search session that was not
+    deflected (not two deflected searches and one that failed)."""
+    if not session_key:
         return
+    session = SearchLog.objects.filter(session_key=session_key)
     if opened_article is not None:
-        SearchLog.objects.filter(pk=latest.pk).update(opened_article=opened_article)
+        latest = session.order_by("-id").values_list("pk", flat=True).first()
+        if latest is not None:
+            SearchLog.objects.filter(pk=latest).update(opened_article=opened_article)
     if created_ticket:
-        SearchLog.objects.filter(pk=latest.pk).update(created_ticket=True)
+        session.filter(
+            created_at__gte=timezone.now() - DEFLECTION_WINDOW, created_ticket=False
+        ).update(created_ticket=True)
+
+
+def move_search_session(old_key: str, new_key: str) -> None:
+    """Signing in gives the visitor a new session key; their searches follow them."""
+    if old_key and new_key and old_key != new_key:
+        SearchLog.objects.filter(session_key=old_key).update(session_key=new_key[:64])
+
+
+@dataclass
+class DeflectionReport:
+    """Help-centre search sessions (one visitor's searches on one day) over a period."""
+
+    search_sessions: int
+    opened_article: int
+    led_to_request: int
+
+    @property
+    def deflected(self) -> int:
+        return self.search_sessions - self.led_to_request
+
+    @property
+    def rate(self) -> float | None:
+        """Share of search sessions that did not end in a request (None without searches)."""
+        return self.deflected / self.search_sessions if self.search_sessions else None
+
+
+def deflection_report(*, since: datetime, until: datetime | None = None) -> DeflectionReport:
+    searches = SearchLog.objects.filter(created_at__gte=since).exclude(session_key="")
+    if until is not None:
+        searches = searches.filter(created_at__lt=until)
+    sessions = (
+        searches.annotate(day=TruncDate("created_at"))
+        .values("session_key", "day")
+        .annotate(
+            requests=Count("id", filter=Q(created_ticket=True)),
+            articles=Count("opened_article"),
+        )
+    )
+    total = opened = requested = 0
+    for row in sessions:
+        total += 1
+        opened += 1 if row["articles"] else 0
+        requested += 1 if row["requests"] else 0
+    return DeflectionReport(total, opened, requested)
 
 
 def suggest_articles(ticket: Any, limit: int = 5) -> list[Article]:
@@ -278,9 +491,8 @@ def suggest_articles(ticket: Any, limit: int = 5) -> list[Article]:
         for ws in word_set:
             if not ws:
                 continue
-            for row in full_text(ws, ["article"], limit=limit):
-                if row[1] not in seen:
-                    seen.add(row[1])
+            for match in full_text(ws, ["article"], limit=limit):
+                seen.add(match.object_id)
             if len(seen) >= limit:
                 break
     articles = {a.pk: a for a in published(public_only=False).filter(pk__in=seen)}

@@ -9,4 +9,5 @@ urlpatterns = [
     path("search", views.help_search, name="search"),
     path("articles/<slug:slug>/", views.article_page, name="article"),
     path("articles/<slug:slug>/vote/", views.vote, name="vote"),
+    path("files/<int:file_id>/<str:filename>", views.help_file, name="file"),
 ]

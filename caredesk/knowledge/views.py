@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from caredesk.core.errors import DomainError, NotFound
 from caredesk.knowledge import services
-from caredesk.knowledge.models import Article, ArticleStatus, Category, Section, Visibility
+from caredesk.knowledge.models import (
+    Article,
+    ArticleFile,
+    ArticleStatus,
+    Category,
+    Section,
+    Visibility,
+)
 from caredesk.knowledge.rendering import render_markdown
 from caredesk.portal.services import RateLimited, hit_rate_limit
 from caredesk.portal.views import client_ip, current_customer
 from caredesk.search.services import MAX_QUERY, search
+from caredesk.tickets.services import check_attachment
 
 
 def _language(request: HttpRequest) -> str:
@@ -95,6 +107,26 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("knowledge:article", slug=article.slug)
 
 
+def help_file(request: HttpRequest, file_id: int, filename: str) -> HttpResponse:
+    """An article's file or image. Images show inline, everything else downloads; the type is the
+    one checked at upload, and the response may not run anything even when opened directly."""
+    item = (
+        ArticleFile.objects.select_related("article").filter(pk=file_id, filename=filename).first()
+    )
+    if item is None or not services.can_read_article_file(request.user, item):
+        raise Http404("No such file.")
+    response = FileResponse(
+        item.file.open("rb"),
+        content_type=item.content_type,
+        as_attachment=not item.is_image,
+        filename=item.filename,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
+
+
 def help_home_articles(request: HttpRequest) -> list[Category]:
     return list(Category.objects.filter(internal=False).prefetch_related("sections__articles"))
 
@@ -115,6 +147,7 @@ def kb_list(request: HttpRequest) -> HttpResponse:
         {
             "articles": articles[:500],
             "query": query,
+            "deflection": services.deflection_report(since=timezone.now() - timedelta(days=30)),
             "sections": Section.objects.select_related("category"),
         },
     )
@@ -155,6 +188,10 @@ def kb_edit(request: HttpRequest, article_id: int | None = None) -> HttpResponse
             return redirect("kb-agent:edit", article_id=article.pk)
         except DomainError as exc:
             messages.error(request, exc.message)
+    return _edit_page(request, article)
+
+
+def _edit_page(request: HttpRequest, article: Article | None, status: int = 200) -> HttpResponse:
     versions = article.versions.all()[:30] if article else []
     diff = ""
     if article and request.GET.get("diff"):
@@ -171,11 +208,72 @@ def kb_edit(request: HttpRequest, article_id: int | None = None) -> HttpResponse
             "versions": versions,
             "diff": diff,
             "preview": render_markdown(article.body) if article else "",
+            "files": article.files.all() if article else [],
+            "related": article.related.order_by("title") if article else [],
+            "max_upload_mb": settings.CAREDESK_MAX_ATTACHMENT_BYTES // (1024 * 1024),
+            "accept": ",".join(sorted(services.ARTICLE_FILE_TYPES)),
             "sections": Section.objects.select_related("category"),
             "statuses": ArticleStatus.choices,
             "visibilities": Visibility.choices,
         },
+        status=status,
     )
+
+
+@login_required
+@require_POST
+def kb_file_upload(request: HttpRequest, article_id: int) -> HttpResponse:
+    article = get_object_or_404(Article, pk=article_id)
+    uploads = request.FILES.getlist("files")
+    if not uploads:
+        messages.error(request, "Choose a file to upload.")
+        return _edit_page(request, article, status=400)
+    try:
+        for upload in uploads:
+            name = upload.name or "file"
+            check_attachment(name, upload.size or 0)  # before reading an oversize file in
+            services.add_article_file(
+                request.user,  # type: ignore[arg-type]
+                article,
+                filename=name,
+                content=upload.read(),
+            )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return _edit_page(request, article, status=exc.status)
+    messages.success(request, "File added. Link it from the body with the Markdown shown.")
+    return redirect("kb-agent:edit", article_id=article.pk)
+
+
+@login_required
+@require_POST
+def kb_file_delete(request: HttpRequest, article_id: int, file_id: int) -> HttpResponse:
+    item = get_object_or_404(ArticleFile, pk=file_id, article_id=article_id)
+    services.remove_article_file(request.user, item)  # type: ignore[arg-type]
+    messages.success(request, f"Removed {item.filename}.")
+    return redirect("kb-agent:edit", article_id=article_id)
+
+
+@login_required
+@require_POST
+def kb_related_add(request: HttpRequest, article_id: int) -> HttpResponse:
+    article = get_object_or_404(Article, pk=article_id)
+    try:
+        other = services.article_by_reference(request.POST.get("article", ""))
+        services.add_related(request.user, article, other)  # type: ignore[arg-type]
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return _edit_page(request, article, status=exc.status)
+    messages.success(request, f"“{other.title}” is now related.")
+    return redirect("kb-agent:edit", article_id=article.pk)
+
+
+@login_required
+@require_POST
+def kb_related_remove(request: HttpRequest, article_id: int, other_id: int) -> HttpResponse:
+    article = get_object_or_404(Article, pk=article_id)
+    services.remove_related(request.user, article, get_object_or_404(Article, pk=other_id))  # type: ignore[arg-type]
+    return redirect("kb-agent:edit", article_id=article.pk)
 
 
 @login_required

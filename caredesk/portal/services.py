@@ -103,8 +103,9 @@ class Submission:
     attachments: list[InboundAttachment]
 
 
-def submit_request(submission: Submission, *, client_ip: str) -> Ticket:
-    """A request from the help-centre form becomes a web ticket; the customer gets a link to it."""
+def submit_request(submission: Submission, *, client_ip: str, session_key: str = "") -> Ticket:
+    """A request from the help-centre form becomes a web ticket; the customer gets a link to it.
+    The visitor's help-centre searches (their session) are marked as not deflected."""
     hit_rate_limit("form-ip", client_ip, limit=5, window_seconds=600)
     hit_rate_limit("form-email", submission.email.lower(), limit=5, window_seconds=600)
     if not submission.subject.strip() or not submission.body.strip():
@@ -120,6 +121,9 @@ def submit_request(submission: Submission, *, client_ip: str) -> Ticket:
         channel=Channel.WEB,
         attachments=submission.attachments,
     )
+    from caredesk.knowledge.services import mark_deflection
+
+    mark_deflection(session_key, created_ticket=True)
     link = issue_link(customer)
     transaction.on_commit(
         lambda: send_mail(

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from caredesk.core.errors import DomainError, NotFound
 from caredesk.customers.models import Customer
+from caredesk.knowledge.services import move_search_session
 from caredesk.portal import services
 from caredesk.portal.services import RateLimited, Submission
 from caredesk.tickets import services as tickets
@@ -97,6 +98,7 @@ def new_request(request: HttpRequest) -> HttpResponse:
             ticket = services.submit_request(
                 Submission(form["name"], form["email"], form["subject"], form["body"], uploads),
                 client_ip=client_ip(request),
+                session_key=request.session.session_key or "",
             )
         except RateLimited as exc:
             return render(
@@ -113,10 +115,6 @@ def new_request(request: HttpRequest) -> HttpResponse:
                 status=400,
             )
         request.session["portal_last_ticket"] = ticket.pk
-        if request.session.session_key:
-            from caredesk.knowledge.services import mark_deflection
-
-            mark_deflection(request.session.session_key, created_ticket=True)
         return redirect("portal:thanks")
     return render(request, "portal/new_request.html", {"form": form, "customer": customer})
 
@@ -144,7 +142,9 @@ def redeem(request: HttpRequest, token: str) -> HttpResponse:
         customer = services.redeem_link(token)
     except DomainError as exc:
         return render(request, "portal/signin.html", {"error": exc.message}, status=400)
+    searching_as = request.session.session_key or ""
     request.session.cycle_key()
+    move_search_session(searching_as, request.session.session_key or "")
     request.session[SESSION_KEY] = customer.pk
     request.session.set_expiry(settings.SESSION_COOKIE_AGE)
     return redirect("portal:requests")

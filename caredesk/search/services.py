@@ -8,6 +8,7 @@ Highlights come back HTML-escaped with <mark> around the matches.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,59 +104,147 @@ def _safe_snippet(text: str) -> str:
     return escape(text).replace(START, "<mark>").replace(STOP, "</mark>")
 
 
-# Each kind ranks at most this many of its newest matching documents (by document id, which
+# Each kind ranks at most its newest `bound(kind)` matching documents (by document id, which
 # grows with creation). Scoring every match is what made common words slow: "refund" is in most
 # tickets, and BM25 / ts_rank over 100,000 of them took 200-400 ms before the top 20 were known.
-# Reading a kind's matches newest-first and stopping after CANDIDATES keeps the cost flat however
-# large the index grows. A query with fewer matches than that is ranked over all of them, exactly
-# as before, so rare words and knowledge bases of ordinary size lose nothing.
-CANDIDATES = 1000
+# Reading a kind's matches newest-first and stopping at the bound keeps the cost flat however
+# large the index grows. A query with fewer matches than that is ranked over all of them, as
+# before, so rare words lose nothing. Tickets and customers: the newest 300 (recency is what an
+# agent wants among a common word's matches). Articles answer questions, so relevance matters
+# more and a knowledge base is small: 1,000.
+CANDIDATES = 300
+ARTICLE_CANDIDATES = 1000
+# PostgreSQL probes the newest bound * PG_PROBE_WINDOW documents of a kind first (see
+# _fts_postgres): a word in at least half of the recent documents is common for certain.
+PG_PROBE_WINDOW = 2
+
+
+def bound(kind: str) -> int:
+    """How many of a kind's newest matches are ranked."""
+    return ARTICLE_CANDIDATES if kind == "article" else CANDIDATES
+
+
 KINDS = ("ticket", "customer", "article")
+
+
+@dataclass
+class Match:
+    """One ranked document; snippets are built later, for the hits actually shown."""
+
+    kind: str
+    object_id: int
+    title: str
+    score: float
+    document_id: int
+
+
+def _sqlite_terms(words: list[str], any_word: bool, prefix: bool = True) -> str:
+    joiner = " OR " if any_word else " "
+    return joiner.join(
+        [*(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"' + ("*" if prefix else "")]
+    )
 
 
 def _fts_sqlite(
     words: list[str], kind: str, public_only: bool, limit: int, any_word: bool = False
+) -> list[Match]:
+    # The last word as typed first. A prefix query makes FTS5 merge the whole doclist of every
+    # term starting with it before returning a row (tens of milliseconds for a common word, per
+    # kind); a complete common word fills the candidate set without it. Only when the exact
+    # word leaves room is it widened to a prefix ("xyloph" finds "xylophone").
+    rows = _sqlite_candidates(words, kind, public_only, any_word, prefix=False)
+    if len(rows) < bound(kind):
+        rows = _sqlite_candidates(words, kind, public_only, any_word, prefix=True)
+    scores = bm25_scores(words, [(title, body) for _, _, _, title, body in rows])
+    ranked = sorted(zip(scores, rows, strict=True), key=lambda pair: (pair[0], pair[1][0]))
+    ranked.reverse()
+    return [Match(k, o, t, score, i) for score, (i, k, o, t, _) in ranked[:limit]]
+
+
+def _sqlite_candidates(
+    words: list[str], kind: str, public_only: bool, any_word: bool, prefix: bool
 ) -> list[tuple[Any, ...]]:
-    joiner = " OR " if any_word else " "
-    terms = joiner.join([*(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"*'])
     # Words match title and body only; the kind column narrows the doclist inside FTS5, so the
     # newest-first walk never has to skip other kinds' rows.
-    match = f"kind:{kind} AND {{title body}}:({terms})"
-    # 1. The newest CANDIDATES matches straight off the FTS5 rowid index (FTS5 reads doclists in
-    # rowid order and stops at the LIMIT), scored with BM25, best `limit` kept.
-    ranked = (
-        "SELECT c.id, c.score, d.kind, d.object_id, d.title FROM ("
-        "SELECT search_fts.rowid AS id, bm25(search_fts, 30.0, 1.0, 0.0) AS score FROM search_fts "
-        "WHERE search_fts MATCH %s ORDER BY search_fts.rowid DESC LIMIT %s) c "
-        "JOIN search_searchdocument d ON d.id = c.id"
+    match = f"kind:{kind} AND {{title body}}:({_sqlite_terms(words, any_word, prefix)})"
+    # The newest bound(kind) matches straight off the FTS5 rowid index: FTS5 reads doclists in
+    # rowid order and stops at the LIMIT, so this costs about a millisecond however common the
+    # words are. FTS5's bm25() is not used: before scoring the first row it counts every
+    # document containing each phrase (for IDF), which is a full doclist scan per word and per
+    # kind, the very cost the bound is there to avoid.
+    sql = (
+        "SELECT c.id, d.kind, d.object_id, d.title, substr(d.body, 1, %s) FROM ("
+        "SELECT search_fts.rowid AS id FROM search_fts WHERE search_fts MATCH %s "
+        "ORDER BY search_fts.rowid DESC LIMIT %s) c JOIN search_searchdocument d ON d.id = c.id"
         + (" WHERE d.public" if public_only else "")
-        + " ORDER BY c.score LIMIT %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(ranked, [match, CANDIDATES, limit])
-        top = cursor.fetchall()
-        if not top:
-            return []
-        # 2. Snippets for those rows only. The rowid range is one FTS5 scan (a list of rowid
-        # equalities would re-run the match once per row, which is slow for prefixes); `+rowid`
-        # keeps the id list a plain filter so snippets are built for the kept rows alone.
-        ids = [row[0] for row in top]
-        placeholders = ",".join("%s" for _ in ids)
-        snippets_sql = (  # noqa: S608 - fixed fragments and placeholders only
-            "SELECT rowid, "
-            f"snippet(search_fts, 1, '{START}', '{STOP}', '…', 16), "
-            f"highlight(search_fts, 0, '{START}', '{STOP}') "
-            "FROM search_fts WHERE search_fts MATCH %s AND rowid BETWEEN %s AND %s "
-            f"AND +rowid IN ({placeholders})"
-        )
-        cursor.execute(snippets_sql, [match, min(ids), max(ids), *ids])
-        snippets = {rowid: (snippet, title) for rowid, snippet, title in cursor.fetchall()}
-    return [(k, o, t, *snippets.get(i, ("", "")), -score) for i, score, k, o, t in top]
+        cursor.execute(sql, [SCORED_CHARS, match, bound(kind)])
+        return list(cursor.fetchall())
 
 
-def _fts_postgres(
-    words: list[str], kind: str, public_only: bool, limit: int, any_word: bool = False
-) -> list[tuple[Any, ...]]:
+# Scoring reads at most this much of each candidate's body: the start of a conversation or an
+# article says what it is about, and a 200,000-character ticket should not cost 40 times more.
+SCORED_CHARS = 5000
+TITLE_WEIGHT = 30.0
+
+
+def bm25_scores(words: list[str], documents: Sequence[tuple[str, str]]) -> list[float]:
+    """BM25 of each (title, body) for the query words, with the document frequencies of the
+    candidate set itself: a word in every candidate tells them apart by little, a word in few of
+    them by a lot. Titles weigh TITLE_WEIGHT times a body word, as the FTS5 ranking did. Term
+    frequencies are substring counts (C speed; "card" also counts in "cards"), which is what a
+    ranking of a few hundred already-matched documents can afford."""
+    if not documents or not words:
+        return [0.0] * len(documents)
+    unique = list(dict.fromkeys(words))
+    k1, b = 1.2, 0.75
+    per_doc = []
+    for title, body in documents:
+        title_l, body_l = (title or "").lower(), (body or "").lower()
+        weighted = {w: TITLE_WEIGHT * title_l.count(w) + body_l.count(w) for w in unique}
+        per_doc.append((weighted, len(title_l) + len(body_l)))
+    n = len(per_doc)
+    average = sum(length for _, length in per_doc) / n or 1.0
+    df = {w: sum(1 for weighted, _ in per_doc if weighted[w]) for w in unique}
+    idf = {w: math.log(1 + (n - df[w] + 0.5) / (df[w] + 0.5)) for w in unique}
+    scores = []
+    for weighted, length in per_doc:
+        norm = k1 * (1 - b + b * length / average)
+        scores.append(sum(idf[w] * tf * (k1 + 1) / (tf + norm) for w, tf in weighted.items() if tf))
+    return scores
+
+
+def _snippets_sqlite(words: list[str], kind: str, ids: list[int]) -> dict[int, tuple[str, str]]:
+    # Exact words first, for the same reason as in _fts_sqlite; the prefix only for the rest.
+    found = _snippets_sqlite_match(words, kind, ids, prefix=False)
+    rest = [i for i in ids if i not in found]
+    if rest:
+        found.update(_snippets_sqlite_match(words, kind, rest, prefix=True))
+    return found
+
+
+def _snippets_sqlite_match(
+    words: list[str], kind: str, ids: list[int], prefix: bool
+) -> dict[int, tuple[str, str]]:
+    match = f"kind:{kind} AND {{title body}}:({_sqlite_terms(words, True, prefix)})"
+    # The rowid range is one FTS5 scan (a list of rowid equalities would re-run the match once
+    # per row, which is slow for prefixes); `+rowid` keeps the id list a plain filter so snippets
+    # are built for the listed rows alone.
+    placeholders = ",".join("%s" for _ in ids)
+    sql = (  # noqa: S608 - fixed fragments and placeholders only
+        "SELECT rowid, "
+        f"snippet(search_fts, 1, '{START}', '{STOP}', '…', 16), "
+        f"highlight(search_fts, 0, '{START}', '{STOP}') "
+        "FROM search_fts WHERE search_fts MATCH %s AND rowid BETWEEN %s AND %s "
+        f"AND +rowid IN ({placeholders})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [match, min(ids), max(ids), *ids])
+        return {rowid: (snippet, title) for rowid, snippet, title in cursor.fetchall()}
+
+
+def _pg_query(words: list[str], any_word: bool) -> tuple[str, list[Any]]:
     # Word tokens only: to_tsquery syntax cannot be injected. Each word matches the stemmed
     # (language) or the plain ('simple') form; the last one also as a prefix.
     parts = []
@@ -164,50 +253,102 @@ def _fts_postgres(
         suffix = ":*" if index == len(words) - 1 else ""
         parts.append("(plainto_tsquery('english', %s) || to_tsquery('simple', %s))")
         params += [word, f"{word}{suffix}"]
-    query_sql = (" || " if any_word else " && ").join(parts)
-    # The candidate CTE is the bounded set: the newest CANDIDATES matches of one kind. For common
-    # words the planner walks search_kind_id backwards and stops early; for rare ones it takes
-    # the GIN index. ts_rank_cd and ts_headline then run on at most CANDIDATES and `limit` rows.
-    sql = (  # noqa: S608 - fixed fragments and placeholders only; values are bound parameters
-        f"WITH q AS MATERIALIZED (SELECT {query_sql} AS query), "
-        "c AS MATERIALIZED (SELECT d.id FROM search_searchdocument d, q "
-        "WHERE d.tsv @@ q.query AND d.kind = %s ORDER BY d.id DESC LIMIT %s), "
-        "r AS MATERIALIZED (SELECT d.id, ts_rank_cd(d.tsv, q.query) AS rank "
-        "FROM c JOIN search_searchdocument d ON d.id = c.id, q"
-        + (" WHERE d.public" if public_only else "")
-        + " ORDER BY rank DESC LIMIT %s) "
-        "SELECT d.kind, d.object_id, d.title, "
-        f"ts_headline('simple', d.body, q.query, 'StartSel={START},StopSel={STOP},MaxWords=24,MinWords=8'), "
-        f"ts_headline('simple', d.title, q.query, 'StartSel={START},StopSel={STOP},HighlightAll=true'), "
-        "r.rank FROM r JOIN search_searchdocument d ON d.id = r.id, q ORDER BY r.rank DESC"
+    return (" || " if any_word else " && ").join(parts), params
+
+
+def _fts_postgres(
+    words: list[str], kind: str, public_only: bool, limit: int, any_word: bool = False
+) -> list[Match]:
+    query_sql, params = _pg_query(words, any_word)
+    # The GIN index can only hand back every match at once (a bitmap), and for a common word that
+    # is ~100,000 rows fetched before the newest can be picked. So the newest documents of the
+    # kind are probed first, newest-first off the primary key, a bounded window of them: if
+    # bound(kind) of them match, those are the newest matches and the word was common. Otherwise
+    # the GIN index fetches every match of the uncommon word. The probe costs the window,
+    # whatever the size of the index.
+    limit_ids = bound(kind)
+    window = limit_ids * PG_PROBE_WINDOW
+    probe = (  # noqa: S608 - fixed fragments and placeholders only; values are bound parameters
+        f"SELECT w.id, w.tsv @@ ({query_sql}) FROM (SELECT id, tsv FROM search_searchdocument "
+        "WHERE kind = %s ORDER BY id DESC LIMIT %s) w ORDER BY w.id DESC"
+    )
+    # Materialized so the ORDER BY ... LIMIT stays outside: with it inside, the planner may walk
+    # the whole table newest-first hoping to meet the word soon (it guesses ~2% for an unknown
+    # word), which for a word that is nowhere costs a full scan. This query only runs for words
+    # the probe found to be uncommon, which is what the GIN index is for.
+    every_match = (  # noqa: S608 - fixed fragments and placeholders only
+        "WITH m AS MATERIALIZED (SELECT id FROM search_searchdocument "
+        f"WHERE tsv @@ ({query_sql}) AND kind = %s) SELECT id FROM m ORDER BY id DESC LIMIT %s"
+    )
+    ranked = (  # noqa: S608 - fixed fragments and placeholders only
+        f"WITH q AS MATERIALIZED (SELECT {query_sql} AS query) "
+        "SELECT d.id, d.kind, d.object_id, d.title, ts_rank_cd(d.tsv, q.query) AS rank "
+        "FROM search_searchdocument d, q WHERE d.id = ANY(%s)"
+        + (" AND d.public" if public_only else "")
+        + " ORDER BY rank DESC, d.id DESC LIMIT %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, kind, CANDIDATES, limit])
-        return list(cursor.fetchall())
+        cursor.execute(probe, [*params, kind, window])
+        probed = cursor.fetchall()
+        ids = [doc_id for doc_id, hit in probed if hit][:limit_ids]
+        # A window that was not full saw every document of the kind: nothing more to look for.
+        if len(ids) < limit_ids and len(probed) == window:
+            cursor.execute(every_match, [*params, kind, limit_ids])
+            ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
+            return []
+        cursor.execute(ranked, [*params, ids, limit])
+        return [Match(k, o, t, float(r), i) for i, k, o, t, r in cursor.fetchall()]
+
+
+def _snippets_postgres(words: list[str], kind: str, ids: list[int]) -> dict[int, tuple[str, str]]:
+    query_sql, params = _pg_query(words, any_word=True)
+    sql = (  # noqa: S608 - fixed fragments and placeholders only
+        f"WITH q AS MATERIALIZED (SELECT {query_sql} AS query) SELECT d.id, "
+        f"ts_headline('simple', d.body, q.query, 'StartSel={START},StopSel={STOP},MaxWords=24,MinWords=8'), "
+        f"ts_headline('simple', d.title, q.query, 'StartSel={START},StopSel={STOP},HighlightAll=true') "
+        "FROM search_searchdocument d, q WHERE d.id = ANY(%s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, ids])
+        return {doc_id: (snippet, title) for doc_id, snippet, title in cursor.fetchall()}
 
 
 def full_text(
     words: list[str], kinds: Sequence[str], *, public_only: bool = False, limit: int = 20
-) -> list[tuple[Any, ...]]:
-    """Best `limit` rows (kind, object_id, title, snippet, title highlight, score) over `kinds`,
-    each kind ranked over its own bounded candidate set."""
+) -> list[Match]:
+    """The best `limit` matches of each kind in `kinds`, best first, each kind ranked over its
+    own bounded candidates (so one kind's high scores never crowd another kind out)."""
     kinds = [k for k in KINDS if k in kinds]
     if not words or not kinds:
         return []
     engine = _fts_postgres if connection.vendor == "postgresql" else _fts_sqlite
 
-    def run(any_word: bool) -> list[tuple[Any, ...]]:
-        rows = [row for kind in kinds for row in engine(words, kind, public_only, limit, any_word)]
-        return sorted(rows, key=lambda r: r[5], reverse=True)[:limit]
+    def run(any_word: bool) -> list[Match]:
+        found = [m for kind in kinds for m in engine(words, kind, public_only, limit, any_word)]
+        return sorted(found, key=lambda m: m.score, reverse=True)
 
     # Articles answer questions in other words: any word counts, ranked by how well it matches.
     # Tickets and customers: every word first; when nothing has them all, any word.
     if kinds == ["article"]:
         return run(any_word=len(words) > 1)
-    rows = run(any_word=False)
-    if not rows and len(words) > 1:
-        rows = run(any_word=True)
-    return rows
+    found = run(any_word=False)
+    if not found and len(words) > 1:
+        found = run(any_word=True)
+    return found
+
+
+def snippets(words: list[str], matches: Sequence[Match]) -> dict[int, tuple[str, str]]:
+    """Body snippet and highlighted title per document id, HTML-safe, matches in <mark>. Built
+    only for the hits shown: a snippet reads and re-tokenizes the whole document."""
+    engine = _snippets_postgres if connection.vendor == "postgresql" else _snippets_sqlite
+    built: dict[int, tuple[str, str]] = {}
+    for kind in KINDS:
+        ids = [m.document_id for m in matches if m.kind == kind]
+        if ids and words:
+            for doc_id, (body, title) in engine(words, kind, ids).items():
+                built[doc_id] = (_safe_snippet(body or ""), _safe_snippet(title or ""))
+    return built
 
 
 def search(
@@ -251,44 +392,42 @@ def search(
                     1000.0,
                 )
             )
-    rows = full_text(
+    matches = full_text(
         words, kinds, public_only=agent is None and "ticket" not in kinds, limit=limit * 5
     )
     # Title matches first (BM25 barely separates them when a word is common), then the engine's rank.
-    rows = sorted(rows, key=lambda r: (_title_hits(words, r[2]), r[5]), reverse=True)
-    ticket_ids = [r[1] for r in rows if r[0] == "ticket"]
+    matches.sort(key=lambda m: (_title_hits(words, m.title), m.score), reverse=True)
+    ticket_ids = [m.object_id for m in matches if m.kind == "ticket"]
     allowed_tickets: set[int] = set()
     if ticket_ids:
         scope = visible_tickets(agent) if agent is not None else customer_tickets(customer)  # type: ignore[arg-type]
         allowed_tickets = set(scope.filter(pk__in=ticket_ids).values_list("pk", flat=True))
-    article_ids = [r[1] for r in rows if r[0] == "article"]
+    article_ids = [m.object_id for m in matches if m.kind == "article"]
     articles = {
         a.pk: a for a in Article.objects.filter(pk__in=article_ids, status=ArticleStatus.PUBLISHED)
     }
-    for kind, object_id, title, snippet, highlighted, rank in rows:
-        if kind == "ticket" and object_id not in allowed_tickets:
+    shown: list[tuple[Match, str]] = []
+    for match in matches:
+        if len(hits) + len(shown) >= limit:
+            break
+        if match.kind == "ticket" and match.object_id not in allowed_tickets:
             continue
-        if kind == "article":
-            article = articles.get(object_id)
+        if match.kind == "article":
+            article = articles.get(match.object_id)
             if article is None or (agent is None and article.visibility != "public"):
                 continue
             url = f"/help/articles/{article.slug}/" if agent is None else f"/agent/kb/{article.pk}/"
         else:
-            url = _url(kind, object_id, agent is not None)
-        if any(h.type == kind and h.id == object_id for h in hits):
+            url = _url(match.kind, match.object_id, agent is not None)
+        if any(h.type == match.kind and h.id == match.object_id for h in hits):
             continue
+        shown.append((match, url))
+    built = snippets(words, [m for m, _ in shown])
+    for match, url in shown:
+        body, title = built.get(match.document_id, ("", ""))
         hits.append(
-            SearchHit(
-                kind,
-                object_id,
-                title,
-                _safe_snippet(snippet or "") or _safe_snippet(highlighted or ""),
-                url,
-                float(rank or 0),
-            )
+            SearchHit(match.kind, match.object_id, match.title, body or title, url, match.score)
         )
-        if len(hits) >= limit:
-            break
     return hits
 
 

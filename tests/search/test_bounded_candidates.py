@@ -108,14 +108,43 @@ def test_the_candidate_query_carries_the_bound(
     _tickets(personas, django_capture_on_commit_callbacks, ["invoice copy"])
     with CaptureQueriesContext(connection) as queries:
         search("invoice", types=("ticket",), agent=personas.alice)
-    candidate_sql = [q["sql"] for q in queries.captured_queries if "LIMIT 731" in q["sql"]]
-    assert len(candidate_sql) == 1
-    newest_first = (
-        "ORDER BY search_fts.rowid DESC LIMIT 731"
-        if connection.vendor == "sqlite"
-        else "ORDER BY d.id DESC LIMIT 731"
-    )
-    assert newest_first in candidate_sql[0]
+    sql = [q["sql"] for q in queries.captured_queries]
+    if connection.vendor == "sqlite":
+        # The word as typed, then (one match leaves room) as a prefix: both bounded.
+        candidate_sql = [q for q in sql if "ORDER BY search_fts.rowid DESC" in q]
+        assert len(candidate_sql) == 2
+        assert all("LIMIT 731" in q for q in candidate_sql)
+    else:
+        # The probe reads a bounded window of the newest documents; the word is rare here, so
+        # the GIN query follows, still capped at the bound.
+        probe = [q for q in sql if "ORDER BY id DESC LIMIT 1462" in q]
+        assert len(probe) == 1
+        # One ticket: the window was not full, so it saw them all and GIN is not asked.
+        assert not any("ORDER BY id DESC LIMIT 731" in q for q in sql)
+
+
+def test_an_old_match_beyond_the_newest_documents_is_still_found(
+    personas, monkeypatch, django_capture_on_commit_callbacks
+):
+    # A rare word only in old documents: the newest-first walk (or PostgreSQL's probe window)
+    # does not see it, and the search falls through to every match.
+    monkeypatch.setattr(services, "CANDIDATES", 2)
+    old = _tickets(personas, django_capture_on_commit_callbacks, ["grandfather clock"])
+    _tickets(personas, django_capture_on_commit_callbacks, ["nothing here"] * 25)
+    assert [h.id for h in search("grandfather", types=("ticket",), agent=personas.alice)] == old
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="FTS5 prefix expansion")
+def test_a_complete_common_word_skips_the_prefix_expansion(
+    personas, small_bound, django_capture_on_commit_callbacks
+):
+    _tickets(personas, django_capture_on_commit_callbacks, ["refund please"] * 5)
+    with CaptureQueriesContext(connection) as queries:
+        hits = search("refund", types=("ticket",), agent=personas.alice)
+    assert len(hits) == small_bound
+    assert not any('"refund"*' in q["sql"] for q in queries.captured_queries)
+    # A partial word still finds the whole one.
+    assert len(search("refun", types=("ticket",), agent=personas.alice)) == small_bound
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="FTS5 query plan")
