@@ -3,10 +3,14 @@ rules on category, language, tags and VIP customers, and 10,000 queued tickets.
 
     python bench/routing.py [--agents 1000 --tickets 10000 --sample 300]
 
-Measures, on a fresh SQLite data dir (or DATABASE_URL):
+Measures, on a fresh SQLite data dir (or DATABASE_URL), wall and CPU time and queries of:
   * push routing: `route()` one ticket at a time (decision and write), decisions per second;
-  * the full re-routing pass (`reroute_pass`) over every queued ticket: wall time and queries,
-    including the receivers that run when its changes are announced on commit.
+  * the pass's decisions alone: read the floor and the queue, decide in memory, write nothing;
+  * the full re-routing pass (`reroute_pass`) over every queued ticket, with the share of the
+    receivers that run when its changes are announced on commit;
+  * the next pass right after it, when nothing has changed.
+Use --pass-limit to time the pass on part of the queue (the code before the in-memory pass needed
+about 45 s per 1,000 tickets).
 """
 
 from __future__ import annotations
