@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.conftest import screenshot
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
@@ -219,6 +221,8 @@ def test_customer_and_agent_chat_through_a_network_loss_and_the_transcript_lands
         column.get_by_role("textbox", name="Message").fill("Let me check that for you.")
         column.get_by_role("textbox", name="Message").press("Enter")
         widget.get_by_text("Let me check that for you.").wait_for()
+        screenshot(agent, "chat-desk.png")
+        screenshot(customer, "chat-widget.png")
 
         # The network goes away: the customer keeps typing; the message waits in the outbox.
         server.stop()

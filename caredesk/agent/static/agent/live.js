@@ -104,6 +104,10 @@
   }
   function dropOffer(session) {
     document.querySelectorAll('.chat-offer[data-session="' + session + '"], #chat-queue [data-session="' + session + '"]').forEach(function (e) { e.remove(); });
+    var list = document.getElementById("chat-queue");
+    if (list && !list.children.length) {
+      var li = document.createElement("li"); li.className = "muted empty"; li.textContent = "Nobody is waiting."; list.appendChild(li);
+    }
   }
   document.addEventListener("click", function (e) {
     var a = e.target.closest("[data-chat-accept]");

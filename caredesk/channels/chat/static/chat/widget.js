@@ -28,7 +28,7 @@
   var host = document.createElement("div");
   host.setAttribute("data-caredesk-chat", key);
   var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
-  var css = ":host{all:initial}*{box-sizing:border-box;font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif}" +
+  var css = ":host{all:initial}[hidden]{display:none!important}*{box-sizing:border-box;font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif}" +
     ".launcher{position:fixed;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;color:#fff;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}" +
     ".launcher:focus-visible,button:focus-visible,textarea:focus-visible,input:focus-visible,select:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}" +
     ".panel{position:fixed;bottom:88px;width:360px;max-width:calc(100vw - 24px);height:520px;max-height:calc(100vh - 110px);background:#fff;color:#111;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.25);display:flex;flex-direction:column;overflow:hidden;z-index:2147483000}" +
@@ -40,7 +40,7 @@
     ".msg .meta{display:block;font-size:11px;opacity:.8;margin-top:2px}.msg.pending{opacity:.6}.msg.failed{outline:2px solid #b91c1c}.sys{align-self:center;font-size:12px;color:#475569}" +
     ".typing{font-size:12px;color:#475569;min-height:18px;padding:0 14px}" +
     "form{display:flex;flex-direction:column;gap:8px}label{font-size:12px;color:#334155}input,textarea,select{width:100%;padding:8px;border:1px solid #94a3b8;border-radius:6px;color:#111;background:#fff}" +
-    ".compose{border-top:1px solid #e2e8f0;padding:8px;display:flex;gap:6px;align-items:flex-end}.compose textarea{flex:1;resize:none;height:40px}" +
+    ".compose{border-top:1px solid #e2e8f0;padding:8px;display:flex;flex-direction:row;gap:6px;align-items:flex-end}.compose textarea{flex:1;resize:none;height:40px}" +
     ".btn{border:0;color:#fff;border-radius:6px;padding:8px 12px;cursor:pointer}.link{background:none;border:0;color:#1e40af;text-decoration:underline;cursor:pointer;padding:0;font-size:12px}" +
     ".tools{display:flex;gap:10px;padding:0 10px 8px;align-items:center}.err{color:#b91c1c;font-size:12px}" +
     "@media (max-width:480px){.panel{right:0!important;left:0!important;bottom:0;width:100vw;max-width:100vw;height:100vh;max-height:100vh;border-radius:0}}";
