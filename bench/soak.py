@@ -4,9 +4,10 @@ failed, every accepted message is in the database exactly once, and memory staye
 
     python bench/soak.py [--minutes 10 --rate 8 --max-rss-growth-mib 64]
 
-The mix, per cycle of 10 operations: 3 tickets created over the API, 2 API replies, 1 inbox page
+The mix, per cycle of 11 operations: 3 tickets created over the API, 2 API replies, 1 inbox page
 (a lead's logged-in session), 1 API ticket list, 2 new e-mails and 1 e-mail reply over SMTP (every
-24th new e-mail is delivered twice with the same Message-ID; it must be stored once). Each accepted
+24th new e-mail is delivered twice with the same Message-ID; it must be stored once), and 1 live
+chat line over the widget's WebSocket (three chats held open). Each accepted
 message carries a marker, so the check at the end finds every one of them in the database.
 Server memory: VmRSS of the server's process tree from /proc, sampled every 5 s; growth is
 measured from the end of the first minute (caches and imports settle) to the end.
@@ -17,6 +18,7 @@ status is 1 when a check fails.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -86,6 +88,7 @@ class Load:
         self.ledger = ledger
         self.bearer = {"Authorization": f"Bearer {token}"}
         self.cookie = {"Cookie": f"sessionid={session}"}
+        self.chat = ChatLines(base, ledger)
         self.http = httpx.Client(
             timeout=30, limits=httpx.Limits(max_connections=8, max_keepalive_connections=8)
         )
@@ -200,14 +203,72 @@ class Load:
         return None
 
 
+class ChatLines:
+    """A few live chats held open over the widget's real WebSocket protocol. Each operation sends
+    one line (the first one starts the chat) and waits for the server's ack, which comes after the
+    commit; a line is accepted when acked."""
+
+    def __init__(self, base: str, ledger: Ledger, chats: int = 3) -> None:
+        self.url = base.replace("http://", "ws://", 1) + f"/ws/chat/{CHAT_WIDGET}/"
+        self.origin = base
+        self.ledger = ledger
+        self.sockets: dict[int, object] = {}
+        self.locks = [threading.Lock() for _ in range(chats)]
+        self.stack = contextlib.ExitStack()
+
+    def line(self, n: int) -> None:
+        import websockets
+        from websockets.sync.client import connect
+
+        slot = n % len(self.locks)
+        with self.locks[slot]:
+            ws = self.sockets.get(slot)
+            frame = {"client_id": f"s{n}", "text": f"Is anyone there? [soak-chat-{n}]"}
+            try:
+                if ws is None:
+                    ws = self.stack.enter_context(
+                        connect(self.url, origin=self.origin, open_timeout=30)  # type: ignore[arg-type]
+                    )
+                    json.loads(ws.recv(timeout=30))  # hello
+                    self.sockets[slot] = ws
+                    frame.update(type="start", name=f"Soak visitor {slot}")
+                else:
+                    frame["type"] = "message"
+                ws.send(json.dumps(frame))  # type: ignore[attr-defined]
+                deadline = time.time() + 30
+                while True:
+                    answer = json.loads(ws.recv(timeout=max(deadline - time.time(), 0.1)))  # type: ignore[attr-defined]
+                    if answer.get("client_id") == frame["client_id"] and answer["type"] in (
+                        "ack",
+                        "error",
+                    ):
+                        break
+            except (OSError, TimeoutError, websockets.WebSocketException) as exc:
+                self.sockets.pop(slot, None)
+                self.ledger.error("chat line", f"{type(exc).__name__}: {exc}")
+                with self.ledger.lock:
+                    self.ledger.unconfirmed["chat"].add(n)
+                return
+            with self.ledger.lock:
+                if answer["type"] == "ack":
+                    self.ledger.accepted["chat"].add(n)
+                else:
+                    self.ledger.errors["chat line"] += 1
+                    self.ledger.error_samples.append(f"chat line: {answer}"[:300])
+
+    def close(self) -> None:
+        self.stack.close()
+
+
+CHAT_WIDGET = "soak"
+
+
 def chat_operations(load: Load) -> list[tuple[str, Callable[[int], None]]]:
-    """Hook for live chat (being built separately): return ("chat ...", operation) pairs to add to
-    the mix, record their messages in the ledger under a new kind with a [soak-chat-N] marker,
-    and add that kind to MARKER_KINDS so verify() accounts for them. Empty until chat exists."""
-    return []
+    """Live chat in the mix: one chat line per cycle, on three chats held open."""
+    return [("chat line", load.chat.line)]
 
 
-MARKER_KINDS = ("create", "reply", "mail")
+MARKER_KINDS = ("create", "reply", "mail", "chat")
 
 
 def mix(load: Load) -> list[tuple[str, Callable[[int], None]]]:
@@ -274,7 +335,9 @@ def main() -> None:
         "shell",
         "-c",
         "from caredesk.channels.email.models import Mailbox; "
-        f"Mailbox.objects.get_or_create(address='{SUPPORT}', defaults={{'auto_acknowledge': False}})",
+        f"Mailbox.objects.get_or_create(address='{SUPPORT}', defaults={{'auto_acknowledge': False}}); "
+        "from caredesk.channels.chat.models import ChatWidget; "
+        f"ChatWidget.objects.get_or_create(key='{CHAT_WIDGET}', defaults={{'name': 'Soak', 'require_email': False}})",
     )
     session = agent_session(env, "agent0@bench.test", all_teams=True)
     port, smtp_port = free_port(), free_port()
@@ -338,6 +401,7 @@ def main() -> None:
                 counts[name] += 1
                 n += 1
         load_seconds = time.time() - load_started
+        load.chat.close()
         time.sleep(2)
         stop.set()
         sampler.join()
