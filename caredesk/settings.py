@@ -149,6 +149,10 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "caredesk.sqlite3"),
+            # Keep each thread's connection: opening one (pragmas, Django's SQL functions) costs
+            # more than most queries, and the WebSocket consumers would pay it on every call.
+            "CONN_MAX_AGE": env_int("CAREDESK_DB_CONN_MAX_AGE", 600),
+            "CONN_HEALTH_CHECKS": True,
             "OPTIONS": {
                 "timeout": 30,
                 "transaction_mode": "IMMEDIATE",

@@ -18,7 +18,7 @@ import threading
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger("caredesk.realtime")
@@ -64,7 +64,9 @@ def send_now(group: str, payload: dict[str, Any]) -> None:
             loop.call_soon_threadsafe(outbox.put_nowait, (group, payload))
         return
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or isinstance(layer, InMemoryChannelLayer):
+        # An in-process layer with no server loop in this process has nobody to hear it
+        # (a job, the shell, the demo loader): skip the work.
         return
     try:
         async_to_sync(layer.group_send)(group, payload)
