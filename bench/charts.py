@@ -53,7 +53,8 @@ def bar_chart(
 ) -> str:
     """Horizontal bars: one group per label, one bar per series, the value printed at its end."""
     series = list(dict.fromkeys(name for _, values in groups for name in values))
-    label_width, plot_width, bar, gap = 230, 420, 16, 14
+    longest = max((len(label) for label, _ in groups), default=10)
+    label_width, plot_width, bar, gap = max(230, int(24 + 6.8 * longest)), 420, 16, 14
     top = 60
     notes = note.split("\n") if note else []
     height = top + len(groups) * (len(series) * bar + gap) + 20 + 16 * len(notes)
