@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,10 +140,44 @@ class Match:
 
 
 def _sqlite_terms(words: list[str], any_word: bool, prefix: bool = True) -> str:
-    joiner = " OR " if any_word else " "
-    return joiner.join(
-        [*(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"' + ("*" if prefix else "")]
-    )
+    joiner = " OR " if any_word else " AND "
+    last = f'"{words[-1]}"'
+    if prefix:
+        forms = _prefix_forms(words[-1])
+        last = "(" + " OR ".join(f'"{f}"' for f in forms) + ")" if forms else f"{last}*"
+    return joiner.join([*(f'"{w}"' for w in words[:-1]), last])
+
+
+# A prefix is expanded into the indexed terms that start with it (the vocabulary lists them),
+# ORed as plain terms: FTS5 walks an OR of terms newest-first and stops at the LIMIT, while a
+# `prefix*` query merges every posting of every such term first, in each of the three kind
+# queries and again for the snippets. One lookup serves a whole search (_search_prefixes).
+# Too many forms (a short prefix): the `*` query, which the 2- and 3-letter prefix indexes serve.
+MAX_PREFIX_FORMS = 16
+_search_prefixes: ContextVar[dict[str, list[str]] | None] = ContextVar(
+    "search_prefixes", default=None
+)
+
+
+def _prefix_forms(prefix: str) -> list[str]:
+    """Indexed terms starting with `prefix`, or [] to use a `*` query instead."""
+    if len(prefix) <= 3:
+        return []
+    memo = _search_prefixes.get()
+    if memo is not None and prefix in memo:
+        return memo[prefix]
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT term FROM search_fts_vocab WHERE term >= %s AND term < %s LIMIT %s",
+            [prefix, upper, MAX_PREFIX_FORMS + 1],
+        )
+        forms = [term for (term,) in cursor.fetchall() if '"' not in term]
+    if len(forms) > MAX_PREFIX_FORMS:
+        forms = []
+    if memo is not None:
+        memo[prefix] = forms
+    return forms
 
 
 def _fts_sqlite(
@@ -363,12 +398,27 @@ def search(
     """Ranked hits the caller may see. Agents: their visible tickets, all customers, every
     published article. Customers and anonymous visitors: public published articles (and a
     customer's own tickets)."""
-    from caredesk.knowledge.models import Article, ArticleStatus
-    from caredesk.tickets.services import customer_tickets, visible_tickets
-
     words = tokens(query)
     if not words:
         return []
+    token = _search_prefixes.set({})
+    try:
+        return _search(query, words, types, agent, customer, limit)
+    finally:
+        _search_prefixes.reset(token)
+
+
+def _search(
+    query: str,
+    words: list[str],
+    types: Sequence[str],
+    agent: User | None,
+    customer: Customer | None,
+    limit: int,
+) -> list[SearchHit]:
+    from caredesk.knowledge.models import Article, ArticleStatus
+    from caredesk.tickets.services import customer_tickets, visible_tickets
+
     limit = max(1, min(limit, 100))
     kinds = [k for k in types if k in ("ticket", "customer", "article")]
     if agent is None:

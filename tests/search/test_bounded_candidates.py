@@ -167,3 +167,22 @@ def test_words_never_match_the_kind_column(personas, django_capture_on_commit_ca
     _tickets(personas, django_capture_on_commit_callbacks, ["nothing to see"])
     assert search("ticket", types=("ticket",), agent=personas.admin) == []
     assert search("article", types=("customer", "ticket"), agent=personas.admin) == []
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="FTS5 vocabulary")
+def test_a_prefix_is_expanded_once_per_search_into_plain_terms(
+    personas, django_capture_on_commit_callbacks
+):
+    ids = _tickets(
+        personas, django_capture_on_commit_callbacks, ["shipping label", "shipment lost", "ship"]
+    )
+    with CaptureQueriesContext(connection) as queries:
+        hits = search("shipm", agent=personas.alice)
+    assert [h.id for h in hits] == [ids[1]]
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert sum("search_fts_vocab" in q for q in sql) == 1  # shared by the kinds and snippets
+    assert not any('"shipm"*' in q for q in sql)
+    assert any('("shipment")' in q for q in sql)
+    # Both forms of "ship..." are found, exactly as a prefix query would.
+    assert {h.id for h in search("shipp", types=("ticket",), agent=personas.alice)} == {ids[0]}
+    assert len(search("ship", types=("ticket",), agent=personas.alice)) == 3
