@@ -98,6 +98,7 @@ async def run(args: argparse.Namespace, ports: list[int], session_keys: list[str
             origin=f"http://127.0.0.1:{agent_port}",
             additional_headers={"Cookie": f"sessionid={key}"},
             max_queue=None,
+            ping_interval=None,  # measure delivery even when the server is too busy to pong
         ) as ws:
             ready.set()
             async for raw in ws:
@@ -132,6 +133,7 @@ async def run(args: argparse.Namespace, ports: list[int], session_keys: list[str
                     origin=f"http://127.0.0.1:{visitor_port}",
                     open_timeout=60,
                     max_queue=None,
+                    ping_interval=None,
                 )
                 for _ in range(start, min(start + batch, args.connections))
             ),
