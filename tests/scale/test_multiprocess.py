@@ -315,58 +315,46 @@ print(store.session_key)
 
 def test_a_customer_on_one_server_chats_with_an_agent_on_the_other(cluster):
     """channels-redis carries the chat between two server processes."""
-    import asyncio
     import json
 
-    import websockets
+    from websockets.sync.client import connect
 
     session_key = cluster["manage"]("shell", "-c", CHAT_SETUP).strip().splitlines()[-1]
     a, b = cluster["ports"]
 
-    async def frames_until(ws, kind):
+    def frames_until(ws, kind, where=lambda f: True):
         while True:
-            frame = json.loads(await asyncio.wait_for(ws.recv(), timeout=15))
-            if frame["type"] == kind:
+            frame = json.loads(ws.recv(timeout=15))
+            if frame["type"] == kind and where(frame):
                 return frame
 
-    async def scenario():
-        async with websockets.connect(
-            f"ws://127.0.0.1:{b}/ws/agent/",
-            origin=f"http://127.0.0.1:{b}",
-            additional_headers={"Cookie": f"sessionid={session_key}"},
-        ) as agent:
-            assert (await frames_until(agent, "hello"))["agent"] == "Cross Agent"
-            async with websockets.connect(
-                f"ws://127.0.0.1:{a}/ws/chat/cross/", origin=f"http://127.0.0.1:{a}"
-            ) as customer:
-                await frames_until(customer, "hello")
-                await customer.send(
-                    json.dumps({"type": "start", "client_id": "c1", "text": "Hello from A"})
+    with connect(
+        f"ws://127.0.0.1:{b}/ws/agent/",
+        origin=f"http://127.0.0.1:{b}",
+        additional_headers={"Cookie": f"sessionid={session_key}"},
+    ) as agent:
+        assert frames_until(agent, "hello")["agent"] == "Cross Agent"
+        with connect(
+            f"ws://127.0.0.1:{a}/ws/chat/cross/", origin=f"http://127.0.0.1:{a}"
+        ) as customer:
+            frames_until(customer, "hello")
+            customer.send(json.dumps({"type": "start", "client_id": "c1", "text": "Hello from A"}))
+            offer = frames_until(agent, "offer")
+            agent.send(json.dumps({"type": "accept", "session": offer["session"]}))
+            frames_until(customer, "joined")
+            agent.send(
+                json.dumps(
+                    {
+                        "type": "message",
+                        "session": offer["session"],
+                        "client_id": "a1",
+                        "text": "Hello from B",
+                    }
                 )
-                offer = await frames_until(agent, "offer")
-                await agent.send(json.dumps({"type": "accept", "session": offer["session"]}))
-                await frames_until(customer, "joined")
-                await agent.send(
-                    json.dumps(
-                        {
-                            "type": "message",
-                            "session": offer["session"],
-                            "client_id": "a1",
-                            "text": "Hello from B",
-                        }
-                    )
-                )
-                got = await frames_until(customer, "message")
-                while got["message"]["from"] != "agent":
-                    got = await frames_until(customer, "message")
-                assert got["message"]["text"] == "Hello from B"
-                await customer.send(
-                    json.dumps({"type": "message", "client_id": "c2", "text": "Thanks"})
-                )
-                seen = await frames_until(agent, "message")
-                while seen["message"]["text"] != "Thanks":
-                    seen = await frames_until(agent, "message")
-
-    asyncio.run(scenario())
+            )
+            got = frames_until(customer, "message", lambda f: f["message"]["from"] == "agent")
+            assert got["message"]["text"] == "Hello from B"
+            customer.send(json.dumps({"type": "message", "client_id": "c2", "text": "Thanks"}))
+            frames_until(agent, "message", lambda f: f["message"]["text"] == "Thanks")
     rows = sql(cluster, "SELECT count(*) FROM tickets_message WHERE channel = 'chat'")
     assert rows[0][0] == 3
