@@ -184,9 +184,12 @@ def on_event(
         return
     now = now or timezone.now()
     if EventKind.CREATED in kinds:
-        created = Ticket.objects.select_related("requester").filter(pk=ticket_id).first()
         # A new ticket has no clock to clear: when no policy applies, `start` and its write
-        # transaction (the database's writer lock, on SQLite) are not needed.
+        # transaction (the database's writer lock, on SQLite) are not needed, and when there is
+        # no active policy at all, neither is the ticket.
+        if not SlaPolicy.objects.filter(active=True).exists():
+            return
+        created = Ticket.objects.select_related("requester").filter(pk=ticket_id).first()
         if created is not None and policy_for(created) is not None:
             start(created, now)
         return

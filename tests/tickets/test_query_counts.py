@@ -56,7 +56,7 @@ def test_a_duplicate_line_is_one_message(personas):
     assert first.messages.count() == 1
 
 
-CREATE = 15
+CREATE = 14
 # Whatever the chat's length: the new line's text is appended to the search document, the
 # ticket's other messages are not read.
 APPEND = 12
