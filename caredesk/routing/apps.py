@@ -10,13 +10,19 @@ class RoutingConfig(AppConfig):
     def ready(self) -> None:
         from caredesk.core.events import ticket_changed
         from caredesk.routing import services
-        from caredesk.tickets.models import Channel, EventKind, Ticket
+        from caredesk.tickets.models import ACTIVE_STATUSES, Channel, EventKind, Ticket
 
         def on_ticket_changed(sender: Any, ticket_id: int, kinds: list[str], **kwargs: Any) -> None:
             if EventKind.CREATED in kinds or EventKind.TEAM_CHANGED in kinds:
                 # Chats are offered live by the chat channel (accept / decline), not pushed here.
+                # Only tickets `route` would act on: the others cost it a write transaction.
                 ticket = (
-                    Ticket.objects.filter(pk=ticket_id, assignee__isnull=True)
+                    Ticket.objects.filter(
+                        pk=ticket_id,
+                        assignee__isnull=True,
+                        team__isnull=False,
+                        status__in=ACTIVE_STATUSES,
+                    )
                     .exclude(channel=Channel.CHAT)
                     .first()
                 )

@@ -15,7 +15,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat, Substr
+from django.utils import timezone
 from django.utils.html import escape
 
 from caredesk.accounts.models import User
@@ -494,6 +497,8 @@ def _url(kind: str, object_id: int, for_agent: bool) -> str:
 
 # --- keeping the index in sync ----------------------------------------------------------------
 
+MAX_BODY = 200_000
+
 
 def index_document(
     kind: str, object_id: int, *, title: str, body: str, language: str = "", public: bool = False
@@ -503,7 +508,7 @@ def index_document(
         object_id=object_id,
         defaults={
             "title": title[:300],
-            "body": body[:200_000],
+            "body": body[:MAX_BODY],
             "language": language[:10],
             "public": public,
         },
@@ -514,10 +519,57 @@ def remove_document(kind: str, object_id: int) -> None:
     SearchDocument.objects.filter(kind=kind, object_id=object_id).delete()
 
 
+# A ticket's document is its subject over the text of its messages in order, joined by newlines.
+# New tickets and new messages write it inside the transaction that stores the message, after the
+# ticket row is locked (`add_ticket` / `append_to_ticket`): one statement, and what is appended is
+# exactly the committed message, whatever order concurrent writers commit in. Re-reading every
+# message on each new one (as an on-commit rebuild did) cost a long chat or email thread time
+# quadratic in its length. Changes that move messages between tickets rebuild (`index_ticket`).
+
+
+def add_ticket(ticket_id: int, *, title: str, body: str, language: str = "") -> None:
+    """The document of a ticket created in the current transaction."""
+    SearchDocument.objects.create(
+        kind="ticket",
+        object_id=ticket_id,
+        title=title[:300],
+        body=body[:MAX_BODY],
+        language=language[:10],
+    )
+
+
+def append_to_ticket(ticket_id: int, text: str) -> None:
+    """Add one new message's text to its ticket's document. Call it in the transaction that stores
+    the message, with the ticket row locked, so two writers cannot interleave with a rebuild."""
+    appended = SearchDocument.objects.filter(kind="ticket", object_id=ticket_id).update(
+        body=Substr(Concat(F("body"), Value("\n" + text)), 1, MAX_BODY),
+        updated_at=timezone.now(),
+    )
+    if not appended:  # a ticket indexed before documents were kept this way, or never indexed
+        index_ticket(ticket_id)
+
+
+def retitle_ticket(ticket_id: int, *, title: str, language: str) -> None:
+    """Subject or language changed (in the current transaction): the body stays as it is."""
+    updated = SearchDocument.objects.filter(kind="ticket", object_id=ticket_id).update(
+        title=title[:300], language=(language or "")[:10], updated_at=timezone.now()
+    )
+    if not updated:
+        index_ticket(ticket_id)
+
+
+@transaction.atomic
 def index_ticket(ticket_id: int) -> None:
+    """Rebuild a ticket's document from its messages. The ticket row is locked first, so a message
+    being appended concurrently is either already committed (and read here) or appended after."""
     from caredesk.tickets.models import Message, Ticket
 
-    ticket = Ticket.objects.filter(pk=ticket_id).values("subject", "language").first()
+    ticket = (
+        Ticket.objects.select_for_update()
+        .filter(pk=ticket_id)
+        .values("subject", "language")
+        .first()
+    )
     if ticket is None:
         remove_document("ticket", ticket_id)
         return

@@ -1,5 +1,8 @@
-"""Index sync: tickets re-indexed after each committed change (subject, messages), customers and
-articles on save, everything removed on delete."""
+"""Index sync for customers and articles: indexed on save (after commit), removed on delete.
+
+Ticket documents are written by the ticket services themselves, in the transaction that changes
+the ticket (see `services.add_ticket` / `append_to_ticket`), so there is no receiver for them here.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +12,8 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from caredesk.core.events import ticket_changed
 from caredesk.customers.models import Customer, Identity
 from caredesk.search import services
-
-INDEXED_KINDS = {
-    "created",
-    "message_added",
-    "note_added",
-    "field_changed",
-    "merged",
-    "merged_in",
-    "split",
-}
-
-
-@receiver(ticket_changed, dispatch_uid="search-ticket-index")
-def on_ticket_changed(sender: Any, ticket_id: int, kinds: list[str], **kwargs: Any) -> None:
-    if INDEXED_KINDS & set(kinds):
-        services.index_ticket(ticket_id)
 
 
 @receiver(post_save, sender=Customer, dispatch_uid="search-customer-index")

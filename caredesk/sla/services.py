@@ -105,8 +105,11 @@ def matches(policy: SlaPolicy, ticket: Ticket, tags: set[str]) -> bool:
 
 
 def policy_for(ticket: Ticket) -> SlaPolicy | None:
+    policies = list(SlaPolicy.objects.filter(active=True))
+    if not policies:  # many installs have none: then the tags need no look-up
+        return None
     tags = set(ticket.tags.values_list("name", flat=True))
-    for policy in SlaPolicy.objects.filter(active=True):
+    for policy in policies:
         if matches(policy, ticket, tags):
             return policy
     return None
@@ -181,8 +184,13 @@ def on_event(
         return
     now = now or timezone.now()
     if EventKind.CREATED in kinds:
-        created = Ticket.objects.filter(pk=ticket_id).first()
-        if created is not None:
+        # A new ticket has no clock to clear: when no policy applies, `start` and its write
+        # transaction (the database's writer lock, on SQLite) are not needed, and when there is
+        # no active policy at all, neither is the ticket.
+        if not SlaPolicy.objects.filter(active=True).exists():
+            return
+        created = Ticket.objects.select_related("requester").filter(pk=ticket_id).first()
+        if created is not None and policy_for(created) is not None:
             start(created, now)
         return
     has_clock = _has_running_clock(ticket_id)

@@ -30,6 +30,7 @@ from caredesk.core.events import announce_on_commit
 from caredesk.core.html import html_to_text, sanitize_html, text_to_html
 from caredesk.customers.models import Customer
 from caredesk.customers.services import find_or_create_customer
+from caredesk.search import services as search
 from caredesk.tickets.models import (
     ACTIVE_STATUSES,
     ALLOWED_TRANSITIONS,
@@ -219,7 +220,8 @@ def access_ticket_as_customer(customer: Customer, ticket_id: int) -> Ticket:
 
 
 class _EventBatch:
-    """Collects the events of one service call so they are announced together after commit."""
+    """Collects the events of one service call: written together (one INSERT) by `announce`, at
+    the end of the call and still inside its transaction, and announced together after commit."""
 
     def __init__(self, ticket: Ticket, actor: Actor) -> None:
         self.ticket = ticket
@@ -227,7 +229,7 @@ class _EventBatch:
         self.events: list[TicketEvent] = []
 
     def add(self, kind: str, **data: Any) -> TicketEvent:
-        event = TicketEvent.objects.create(
+        event = TicketEvent(
             ticket=self.ticket,
             kind=kind,
             actor_kind=self.actor.kind,
@@ -239,18 +241,21 @@ class _EventBatch:
         return event
 
     def announce(self) -> None:
-        if self.events:
-            announce_on_commit(
-                self.ticket.pk,
-                [e.pk for e in self.events],
-                [e.kind for e in self.events],
-                # Public messages added, so live receivers need not look them up again.
-                public_message_ids=[
-                    e.data["message_id"]
-                    for e in self.events
-                    if e.kind == EventKind.MESSAGE_ADDED and not e.data.get("internal")
-                ],
-            )
+        if not self.events:
+            return
+        TicketEvent.objects.bulk_create(self.events)
+        added = [e for e in self.events if e.kind == EventKind.MESSAGE_ADDED]
+        announce_on_commit(
+            self.ticket.pk,
+            [e.pk for e in self.events],
+            [e.kind for e in self.events],
+            # What the receivers would otherwise query for: the public messages added, who wrote
+            # the messages (outbound delivery only cares about agents and bots) and the channel
+            # (live chat delivery only about chats; a ticket's channel never changes).
+            public_message_ids=[e.data["message_id"] for e in added if not e.data.get("internal")],
+            message_author_kinds=[e.data.get("author_kind") for e in added],
+            channel=self.ticket.channel,
+        )
 
 
 def record_event(ticket: Ticket, kind: str, actor: Actor, **data: Any) -> TicketEvent:
@@ -262,10 +267,14 @@ def record_event(ticket: Ticket, kind: str, actor: Actor, **data: Any) -> Ticket
 
 
 def _touch(ticket: Ticket, fields: Iterable[str]) -> None:
-    """Save changed fields, bump the version and updated_at."""
-    Ticket.objects.filter(pk=ticket.pk).update(version=F("version") + 1)
+    """Save changed fields, bump the version and updated_at, in one UPDATE (which also takes the
+    ticket's row lock for the rest of the transaction)."""
+    ticket.updated_at = timezone.now()
+    changed = {name: getattr(ticket, name) for name in fields}
+    Ticket.objects.filter(pk=ticket.pk).update(
+        version=F("version") + 1, updated_at=ticket.updated_at, **changed
+    )
     ticket.version += 1
-    ticket.save(update_fields=[*fields, "updated_at"])
 
 
 # --- attachments ----------------------------------------------------------------------------
@@ -330,13 +339,33 @@ def _bodies(body_text: str, body_html: str) -> tuple[str, str]:
     return text, safe_html
 
 
+def _clean_tags(names: Iterable[str]) -> list[str]:
+    return sorted({n.strip().lower()[:64] for n in names if n and n.strip()})
+
+
+def _tags_named(cleaned: list[str]) -> list[Tag]:
+    """The tags with these names, created if new (safe against a concurrent insert)."""
+    found = {tag.name: tag for tag in Tag.objects.filter(name__in=cleaned)}
+    missing = [name for name in cleaned if name not in found]
+    if missing:
+        Tag.objects.bulk_create([Tag(name=name) for name in missing], ignore_conflicts=True)
+        found.update((tag.name, tag) for tag in Tag.objects.filter(name__in=missing))
+    return [found[name] for name in cleaned]
+
+
 def _set_tags(ticket: Ticket, names: Iterable[str]) -> list[str]:
-    cleaned = sorted({n.strip().lower()[:64] for n in names if n and n.strip()})
-    tags = []
-    for name in cleaned:
-        tag, _ = Tag.objects.get_or_create(name=name)
-        tags.append(tag)
-    ticket.tags.set(tags)
+    cleaned = _clean_tags(names)
+    ticket.tags.set(_tags_named(cleaned))
+    return cleaned
+
+
+def _tag_new_ticket(ticket: Ticket, names: Iterable[str]) -> list[str]:
+    """Tags of a ticket created in this transaction: nothing to compare with, one INSERT."""
+    cleaned = _clean_tags(names)
+    through = Ticket.tags.through
+    through.objects.bulk_create(
+        [through(ticket_id=ticket.pk, tag_id=tag.pk) for tag in _tags_named(cleaned)]
+    )
     return cleaned
 
 
@@ -437,9 +466,10 @@ def create_ticket(
         priority=Priority(priority).label,
         team=team.pk if team else None,
     )
-    tag_names = _set_tags(ticket, tags) if tags else []
+    tag_names = _tag_new_ticket(ticket, tags) if tags else []
     if tag_names:
         batch.add(EventKind.TAGS_CHANGED, added=tag_names, removed=[])
+    message = None
     if text or html or attachments or always_message:
         kind = author_kind or (
             AuthorKind.CUSTOMER if who.kind != AuthorKind.AGENT else AuthorKind.CUSTOMER
@@ -469,6 +499,12 @@ def create_ticket(
         assigned_fields = _assign(ticket, assignee, batch)
         if assigned_fields:
             ticket.save(update_fields=assigned_fields)
+    search.add_ticket(
+        ticket.pk,
+        title=ticket.subject,
+        body=message.body_text if message is not None else "",
+        language=ticket.language,
+    )
     batch.announce()
     return ticket
 
@@ -576,16 +612,10 @@ def ingest(inbound: InboundMessage) -> IngestResult:
     if inbound.channel not in Channel.values:
         raise ValidationFailed(f"Unknown channel {inbound.channel!r}.", code="bad_channel")
     external_id = (inbound.external_id or "")[:255]
-    if external_id:
-        existing = (
-            Message.objects.select_related("ticket")
-            .filter(channel=inbound.channel, external_id=external_id)
-            .first()
-        )
-        if existing is not None:
-            return IngestResult(
-                ticket=existing.ticket, message=existing, created_ticket=False, duplicate=True
-            )
+    # No look-up for a duplicate first: the unique (channel, external_id) constraint refuses the
+    # second copy and everything it wrote is rolled back, which costs a duplicate more than a
+    # look-up would, and spares every other message the look-up. The channels that see many
+    # duplicates (chat client ids, email redeliveries) look before parsing anyway.
     try:
         with transaction.atomic():
             return _ingest(inbound, external_id)
@@ -743,6 +773,7 @@ def _add_inbound_message(
                 batch.add(EventKind.REOPENED, reason="customer replied")
             batch.add(EventKind.STATUS_CHANGED, old=old, new=Status.OPEN)
     _touch(ticket, fields)
+    search.append_to_ticket(ticket.pk, message.body_text)
     batch.announce()
     return message
 
@@ -1167,6 +1198,8 @@ def update_ticket(
             fields.append("updated_at")
     if fields:
         _touch(ticket, [f for f in dict.fromkeys(fields) if f != "updated_at"])
+    if {"subject", "language"} & set(fields):
+        search.retitle_ticket(ticket.pk, title=ticket.subject, language=ticket.language)
     batch.announce()
     return ticket
 
@@ -1257,6 +1290,7 @@ def post_message(
         _check_transition(ticket, status_after)
         fields += _apply_status(ticket, status_after, batch)
     _touch(ticket, fields)
+    search.append_to_ticket(ticket.pk, message.body_text)
     batch.announce()
     return message
 
@@ -1341,6 +1375,8 @@ def merge(actor: User | Actor, source: Ticket, target: Ticket) -> Ticket:
     target_batch = _EventBatch(target, who)
     target_batch.add(EventKind.MERGED_IN, source=source.pk, messages=moved)
     _touch(target, [])
+    search.index_ticket(source.pk)
+    search.index_ticket(target.pk)
     source_batch.announce()
     target_batch.announce()
     return target
@@ -1378,6 +1414,8 @@ def split(
     old_batch = _EventBatch(ticket, who)
     old_batch.add(EventKind.SPLIT, into=new.pk, messages=ids)
     _touch(ticket, [])
+    search.index_ticket(ticket.pk)
+    search.index_ticket(new.pk)
     new_batch.announce()
     old_batch.announce()
     return new

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from caredesk.core.realtime import send_now
+from caredesk.core.realtime import send_now, send_to_groups
 from caredesk.tickets.models import Channel, EventKind, Ticket
 
 CHAT_LIVE_KINDS = {EventKind.MESSAGE_ADDED, EventKind.CC_ADDED}
@@ -33,5 +33,4 @@ def on_ticket_changed(
         groups.add("unrouted")
     if row["assignee_id"]:
         groups.add(f"agent.{row['assignee_id']}")
-    for group in sorted(groups):
-        send_now(group, payload)
+    send_to_groups(sorted(groups), payload)

@@ -722,9 +722,12 @@ def on_ticket_changed(
     event_ids: list[int],
     kinds: list[str],
     public_message_ids: list[int] | None = None,
+    channel: str | None = None,
     **_: Any,
 ) -> None:
     if EventKind.MESSAGE_ADDED not in kinds:
+        return
+    if channel is not None and channel != Channel.CHAT:  # announced with the ticket's channel
         return
     if public_message_ids is None:  # announced by something other than ticket services
         public_message_ids = [

@@ -215,11 +215,10 @@ def receive(
 def process(parsed: ParsedEmail, raw_record: RawInbound, recipients: list[str]) -> ReceiveResult:
     if not parsed.message_id:
         parsed.message_id = _content_hash(raw_record.payload)
-    if (
-        RawInbound.objects.filter(pk=raw_record.pk).values_list("external_id", flat=True).first()
-        != parsed.message_id
-    ):
-        RawInbound.objects.filter(pk=raw_record.pk).update(external_id=parsed.message_id[:255])
+    # `receive` stored the record a moment ago (without the Message-ID, unknown before parsing).
+    if raw_record.external_id != parsed.message_id[:255]:
+        raw_record.external_id = parsed.message_id[:255]
+        RawInbound.objects.filter(pk=raw_record.pk).update(external_id=raw_record.external_id)
     existing = Message.objects.filter(channel=Channel.EMAIL, external_id=parsed.message_id).first()
     if existing is not None:
         RawInbound.objects.filter(pk=raw_record.pk).update(
@@ -419,10 +418,24 @@ def send_auto_ack(payload: dict[str, Any]) -> None:
 
 
 def _on_ticket_changed(
-    sender: Any, ticket_id: int, event_ids: list[int], kinds: list[str], **_: Any
+    sender: Any,
+    ticket_id: int,
+    event_ids: list[int],
+    kinds: list[str],
+    message_author_kinds: list[str] | None = None,
+    channel: str | None = None,
+    **_: Any,
 ) -> None:
     """Queue delivery of public agent replies on email tickets (after commit)."""
     if EventKind.MESSAGE_ADDED not in kinds:
+        return
+    # Ticket services say who wrote the messages and on which channel: most messages are the
+    # customers' own, and they need no look-up at all.
+    if channel is not None and channel != Channel.EMAIL:
+        return
+    if message_author_kinds is not None and not {AuthorKind.AGENT, AuthorKind.BOT} & set(
+        message_author_kinds
+    ):
         return
     for event in TicketEvent.objects.filter(pk__in=event_ids, kind=EventKind.MESSAGE_ADDED):
         if event.data.get("internal") or event.data.get("author_kind") not in (
