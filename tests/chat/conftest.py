@@ -64,7 +64,7 @@ async def agent_socket(user):
     return comm
 
 
-async def receive_until(comm, kind, timeout=3.0, where=None, **match):
+async def receive_until(comm, kind, timeout=10.0, where=None, **match):
     """Frames until one of type `kind` (matching the given fields) arrives; others are skipped."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -92,7 +92,7 @@ def signed(user_id, secret="s3cret"):
 db = database_sync_to_async
 
 
-async def reply_for(comm, client_id, timeout=3.0):
+async def reply_for(comm, client_id, timeout=10.0):
     """The ack or error answering the frame with this client id."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
