@@ -136,8 +136,10 @@ if DATABASE_URL:
             DATABASE_URL, conn_max_age=env_int("CAREDESK_DB_CONN_MAX_AGE", 60)
         )
     }
+    # Under ASGI every worker thread would keep its own persistent connection (and run the
+    # server out of connections under load): PostgreSQL uses psycopg's pool unless turned off.
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
-        "CAREDESK_DB_POOL", False
+        "CAREDESK_DB_POOL", True
     ):
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -194,7 +196,12 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # A busy agent socket may fall behind for a moment; keep its events instead of dropping.
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000},
+            # Consumers wait on Redis with a 5 s blocking pop; redis-py's default 5 s socket
+            # timeout would cut that wait short under load and drop the socket, so allow longer.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "capacity": 1000,
+            },
         }
     }
     CACHES = {
