@@ -1,13 +1,14 @@
-"""Ticket creation over HTTP: caredesk (uvicorn, 2 workers, SQLite) with 1 and 8 clients, against a
-bare ASGI app on the same server as the limit.
+"""Ticket creation over HTTP: caredesk (uvicorn, 2 workers, SQLite or DATABASE_URL) with 1 and 8
+clients, against a bare ASGI app on the same server as the limit.
 
-    python bench/http_create.py [--requests 2000]
+    python bench/http_create.py [--requests 2000]   (DATABASE_URL=postgresql://... for PostgreSQL)
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import sys
 from pathlib import Path
 
@@ -29,7 +30,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
-    env, token = fresh_install()
+    extra = {}
+    if os.environ.get("DATABASE_URL"):
+        extra["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    env, token = fresh_install(**extra)
     headers = {"Authorization": f"Bearer {token}"}
     results = []
     server, port = start_server(env, "caredesk.asgi:application")
@@ -76,7 +80,8 @@ def main() -> None:
     finally:
         hello.terminate()
         hello.wait()
-    print(f"# Ticket creation over HTTP — {machine()} — {datetime.date.today()}")
+    vendor = "PostgreSQL" if extra else "SQLite"
+    print(f"# Ticket creation over HTTP — {vendor} — {machine()} — {datetime.date.today()}")
     print(HEADER)
     for result in results:
         print(result.row())
