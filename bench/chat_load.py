@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -252,7 +253,11 @@ def main() -> None:
     finally:
         for process, _ in servers:
             process.terminate()
-            process.wait()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:  # see docs/benchmarks.md: shutdown with Redis
+                process.kill()
+                process.wait()
     db = "PostgreSQL" if args.database_url else "SQLite"
     print(f"# {machine()}, {time.strftime('%Y-%m-%d')}, {args.processes} process(es), {db}")
     print(
