@@ -167,6 +167,8 @@ else:
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Backups: Django's JSON with full timestamp precision (loaded back by the standard JSON loader).
+SERIALIZATION_MODULES = {"precisejson": "caredesk.core.precise_json"}
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "caredesk.accounts.backends.LoginThrottleBackend",

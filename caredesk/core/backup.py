@@ -49,6 +49,7 @@ def create_backup(output: Path) -> dict[str, Any]:
             *[f"--exclude={e}" for e in EXCLUDED],
             "--natural-foreign",
             "--indent=0",
+            "--format=precisejson",
             f"--output={dump}",
             verbosity=0,
         )

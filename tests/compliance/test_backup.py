@@ -24,6 +24,8 @@ def snapshot():
         "--exclude=admin.logentry",
         "--exclude=compliance.auditentry",
         "--natural-foreign",
+        # Full timestamp precision, so a restore that loses microseconds fails the comparison.
+        "--format=precisejson",
         stdout=out,
     )
     return sorted(json.dumps(row, sort_keys=True) for row in json.loads(out.getvalue()))
