@@ -170,7 +170,16 @@ def _scrub_tickets(tickets: QuerySet[Ticket], label: str) -> dict[str, int]:
     TicketEvent.objects.filter(ticket_id__in=ticket_ids, data__has_key="subject").update(
         data={"subject": label}
     )
+    _reindex(ticket_ids)
     return {"tickets": len(ticket_ids), "messages": scrubbed, "attachments": removed_files}
+
+
+def _reindex(ticket_ids: list[int]) -> None:
+    """Scrubbed text must leave the search index too (bulk updates skip the services)."""
+    from caredesk.search.services import index_ticket
+
+    for ticket_id in ticket_ids:
+        index_ticket(ticket_id)
 
 
 @transaction.atomic
@@ -181,9 +190,11 @@ def erase_customer(actor: HttpRequest | User | None, customer: Customer) -> dict
     summary = _scrub_tickets(Ticket.objects.filter(requester=customer), "Erased request")
     # Their messages on other people's tickets (as CC) are scrubbed too.
     foreign = Message.objects.filter(author_customer=customer).exclude(ticket__requester=customer)
+    foreign_tickets = sorted(set(foreign.values_list("ticket_id", flat=True)))
     summary["messages"] += foreign.update(
         body_text=ERASED_TEXT, body_html=f"<p>{ERASED_TEXT}</p>", metadata={}
     )
+    _reindex(foreign_tickets)
     customer.cc_tickets.clear()
     customer.identities.all().delete()
     customer.name = f"Erased customer {customer.pk}"
@@ -194,6 +205,9 @@ def erase_customer(actor: HttpRequest | User | None, customer: Customer) -> dict
     customer.language = ""
     customer.anonymized_at = timezone.now()
     customer.save()
+    from caredesk.search.services import index_customer
+
+    index_customer(customer)
     audit(actor, "customer.erased", target=customer, summary=summary)
     return summary
 

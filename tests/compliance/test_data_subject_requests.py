@@ -136,3 +136,16 @@ def test_viewing_a_restricted_ticket_is_audited(personas):
         AuditEntry.objects.filter(action="ticket.restricted_viewed", actor=personas.lead).count()
         == 1
     )
+
+
+def test_erased_text_can_no_longer_be_found_by_search(personas, customer_with_history):
+    from caredesk.compliance.services import erase_customer
+    from caredesk.search.services import search
+
+    def hits(query):
+        return [hit.title for hit in search(query, types=["ticket"], agent=personas.admin)]
+
+    assert hits("Main")  # indexed at ingestion
+    erase_customer(personas.admin, customer_with_history)
+    assert hits("Main") == []
+    assert hits("broken order") == []
