@@ -232,8 +232,9 @@ def test_customer_and_agent_chat_through_a_network_loss_and_the_transcript_lands
         box.press("Enter")
         widget.get_by_text("sending…").wait_for()
         server.start()
-        widget.get_by_text("You · sent").last.wait_for()
-        column.get_by_text("It was due on Monday.").wait_for()
+        # The widget retries with backoff (up to 8 s between tries) while the server restarts.
+        widget.get_by_text("You · sent").last.wait_for(timeout=60000)
+        column.get_by_text("It was due on Monday.").wait_for(timeout=60000)
 
         # A reload resumes the same conversation.
         customer.reload()
