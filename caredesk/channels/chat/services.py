@@ -677,6 +677,25 @@ def earlier_requests(session: ChatSession) -> int:
     )
 
 
+def column(agent: User, session: ChatSession) -> dict[str, Any]:
+    """What one chat column on the agent's desk shows: history, sidebar facts, the agent's and
+    shared canned responses with this customer's placeholders filled."""
+    from django.db.models import Q
+
+    from caredesk.automation.models import CannedResponse
+    from caredesk.automation.services import render
+
+    snippets = CannedResponse.objects.filter(Q(owner=agent) | Q(owner__isnull=True))
+    return {
+        "session": session,
+        "previous": earlier_requests(session),
+        "messages": public_messages(session),
+        "snippets": [
+            {"title": c.title, "text": render(c.body, session.ticket, agent)} for c in snippets
+        ],
+    }
+
+
 def active_sessions_for(agent: User) -> list[ChatSession]:
     return list(
         ChatSession.objects.select_related("customer__organization", "ticket", "team")

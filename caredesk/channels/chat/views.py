@@ -13,8 +13,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from caredesk.accounts.models import Presence, Team, User
-from caredesk.automation.models import CannedResponse
-from caredesk.automation.services import render as render_placeholders
 from caredesk.channels.chat import services as chat
 from caredesk.core.errors import DomainError
 
@@ -85,22 +83,7 @@ def desk(request: HttpRequest) -> HttpResponse:
     """Several chats side by side, the waiting queue, presence."""
     agent: User = request.user  # type: ignore[assignment]
     sessions = chat.active_sessions_for(agent)
-    snippets = list(
-        CannedResponse.objects.filter(owner__in=[agent])
-        | CannedResponse.objects.filter(owner__isnull=True)
-    )
-    columns = [
-        {
-            "session": s,
-            "previous": chat.earlier_requests(s),
-            "messages": chat.public_messages(s),
-            "snippets": [
-                {"title": c.title, "text": render_placeholders(c.body, s.ticket, agent)}
-                for c in snippets
-            ],
-        }
-        for s in sessions
-    ]
+    columns = [chat.column(agent, s) for s in sessions]
     context: dict[str, Any] = {
         "columns": columns,
         "waiting": chat.waiting_sessions_for(agent),
@@ -119,23 +102,11 @@ def column(request: HttpRequest, token: str) -> HttpResponse:
         session = chat.access_session(agent, token)
     except DomainError as exc:
         return HttpResponse(exc.message, status=exc.status)
-    snippets = list(
-        CannedResponse.objects.filter(owner__in=[agent])
-        | CannedResponse.objects.filter(owner__isnull=True)
-    )
     return render(
         request,
         "chat/_column.html",
         {
-            "col": {
-                "session": session,
-                "previous": chat.earlier_requests(session),
-                "messages": chat.public_messages(session),
-                "snippets": [
-                    {"title": c.title, "text": render_placeholders(c.body, session.ticket, agent)}
-                    for c in snippets
-                ],
-            },
+            "col": chat.column(agent, session),
             "teams": Team.objects.all(),
             "agents": User.objects.filter(is_active=True).order_by("name"),
         },
