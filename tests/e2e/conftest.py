@@ -18,7 +18,10 @@ def browser():
         pytest.fail(
             "Debian chromium is not installed at /usr/bin/chromium (scripts/test.sh installs it)"
         )
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # The suite runs two workers on two cores beside server processes: allow a busy machine.
+    expect.set_options(timeout=15_000)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import screenshot
 
@@ -118,6 +120,14 @@ def server(tmp_path):
     srv.stop()
 
 
+def expect_sent(widget, text: str, timeout: float = 20000) -> None:
+    """The visitor's line `text` is stored: its meta reads "sent" (not "sending…"), whichever of
+    the ack and the live echo reached the widget first."""
+    line = widget.locator("li.msg.visitor", has_text=text)
+    expect(line.locator(".meta")).to_contain_text(" · sent", timeout=timeout)
+    expect(line).not_to_have_class(re.compile(r"\bpending\b"), timeout=timeout)
+
+
 def sign_in(page, server, email):
     page.goto(server.url + "/agent/login/")
     page.get_by_label("Email").fill(email)
@@ -145,7 +155,7 @@ def test_the_workspace_updates_live_and_shows_who_else_is_on_a_ticket(browser, s
         sign_in(ava, server, "ava@example.test")
         sign_in(ben, server, "ben@example.test")
         ava.goto(server.url + "/agent/?view=team")
-        ava.wait_for_function("document.body.classList.contains('live')")
+        expect(ava.locator("body")).to_have_class(re.compile(r"\blive\b"), timeout=20000)
         created = api.post(
             "/api/v1/tickets",
             json={
@@ -161,7 +171,7 @@ def test_the_workspace_updates_live_and_shows_who_else_is_on_a_ticket(browser, s
         ava.locator("#ticket-rows").get_by_text("Arrived while I was looking").wait_for()
 
         ava.goto(f"{server.url}/agent/tickets/{number}/")
-        ava.wait_for_function("document.body.classList.contains('live')")
+        expect(ava.locator("body")).to_have_class(re.compile(r"\blive\b"), timeout=20000)
         ben.goto(f"{server.url}/agent/tickets/{number}/")
         ben.locator("#composer-body").fill("Typing an answer")
         # Live collision detection: Ava sees Ben typing.
@@ -209,7 +219,7 @@ def test_customer_and_agent_chat_through_a_network_loss_and_the_transcript_lands
         prechat.get_by_label("Email").fill("dana@example.test")
         prechat.get_by_label("Message").fill("Where is my parcel?")
         prechat.get_by_role("button", name="Start chat").click()
-        widget.get_by_text("You · sent").wait_for()
+        expect_sent(widget, "Where is my parcel?")
 
         # The offer reaches the agent, who accepts: the chat opens as a column.
         agent.get_by_role("alertdialog", name="Incoming chat").get_by_role(
@@ -233,7 +243,7 @@ def test_customer_and_agent_chat_through_a_network_loss_and_the_transcript_lands
         widget.get_by_text("sending…").wait_for()
         server.start()
         # The widget retries with backoff (up to 8 s between tries) while the server restarts.
-        widget.get_by_text("You · sent").last.wait_for(timeout=60000)
+        expect_sent(widget, "It was due on Monday.", timeout=60000)
         column.get_by_text("It was due on Monday.").wait_for(timeout=60000)
 
         # A reload resumes the same conversation.

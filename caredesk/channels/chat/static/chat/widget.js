@@ -116,16 +116,28 @@
       msgs.appendChild(el);
     }
     if (m.client_id) el.setAttribute("data-client", m.client_id);
+    if (m.author) el.setAttribute("data-author", m.author);
     el.querySelector(".text").textContent = m.text;
     el.classList.toggle("pending", !!pending);
     if (m.id) { el.setAttribute("data-id", m.id); state.lastId = Math.max(state.lastId, m.id); save("last", state.lastId); }
-    var who = m.from === "visitor" ? "You" : (m.author || "Agent");
-    el.querySelector(".meta").textContent = who + (m.at ? " · " + time(m.at) : "") + (pending ? " · sending…" : "");
+    if (m.at) el.setAttribute("data-at", m.at);
     el.setAttribute("data-from", m.from);
+    meta(el);
     visitorStyle();
     body.scrollTop = body.scrollHeight;
     markRead();
     return el;
+  }
+  // One rendering of a line's meta whatever arrives first (ack, history or the live echo), so the
+  // visitor's own line never loses its "sent" or "Seen" mark to a later frame.
+  function meta(el) {
+    var from = el.getAttribute("data-from"), at = el.getAttribute("data-at");
+    var text = from === "visitor" ? "You" : (el.getAttribute("data-author") || "Agent");
+    if (at) text += " · " + time(at);
+    if (el.classList.contains("pending")) text += " · sending…";
+    else if (from === "visitor" && el.hasAttribute("data-id")) text += " · sent";
+    if (el.hasAttribute("data-seen")) text += " · Seen";
+    el.querySelector(".meta").textContent = text;
   }
   function systemLine(text) {
     var li = document.createElement("li"); li.className = "sys"; li.textContent = text; msgs.appendChild(li);
@@ -140,8 +152,8 @@
   }
   function seen(upTo) {
     Array.prototype.forEach.call(msgs.querySelectorAll('.msg.visitor[data-id]'), function (el) {
-      if (+el.getAttribute("data-id") <= upTo && !/Seen/.test(el.querySelector(".meta").textContent)) {
-        el.querySelector(".meta").textContent += " · Seen";
+      if (+el.getAttribute("data-id") <= upTo && !el.hasAttribute("data-seen")) {
+        el.setAttribute("data-seen", "1"); meta(el);
       }
     });
   }
@@ -206,7 +218,7 @@
       case "ack":
         state.outbox = state.outbox.filter(function (f) { return f.client_id !== d.client_id; }); save("outbox", state.outbox);
         var pend = msgs.querySelector('[data-client="' + CSS.escape(d.client_id || "") + '"]');
-        if (pend) { pend.classList.remove("pending"); pend.setAttribute("data-id", d.id); pend.querySelector(".meta").textContent = "You · sent"; }
+        if (pend) { pend.classList.remove("pending"); pend.setAttribute("data-id", d.id); meta(pend); }
         state.lastId = Math.max(state.lastId, d.id);
         break;
       case "message": addMessage(d.message); if (d.message.from === "agent") $(".typing").textContent = ""; break;
