@@ -36,16 +36,18 @@ def test_serve_migrates_loads_demo_and_answers_on_its_port(tmp_path):
     }
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
+    log = tmp_path / "serve.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "caredesk", "serve", "--port", str(port)],
         cwd=REPO,
         env=env,
-        stdout=subprocess.PIPE,
+        # A file, not a pipe: nobody reads while it runs, and a full pipe would block the server.
+        stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         text=True,
     )
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + 300  # migrate + demo load; slow when the machine is busy
         health = None
         while time.time() < deadline and process.poll() is None:
             try:
@@ -53,7 +55,12 @@ def test_serve_migrates_loads_demo_and_answers_on_its_port(tmp_path):
                 break
             except httpx.HTTPError:
                 time.sleep(0.5)
-        assert health is not None and health.status_code == 200, "serve did not answer"
+        if health is None:
+            process.kill()
+            process.wait()
+            output = log.read_text()[-3000:]
+            raise AssertionError(f"serve did not answer (exit {process.returncode}):\n{output}")
+        assert health.status_code == 200, health.text
         assert health.json()["database"] == "ok"
         token = (
             subprocess.run(
@@ -82,7 +89,8 @@ def test_serve_migrates_loads_demo_and_answers_on_its_port(tmp_path):
         assert tickets.status_code == 200 and len(tickets.json()["items"]) == 5
     finally:
         process.terminate()
-        output = process.communicate(timeout=30)[0]
+        process.wait(timeout=30)
+    output = log.read_text()
     assert f"caredesk is running at http://127.0.0.1:{port}" in output
     assert "admin@demo.caredesk.test" in output
 
