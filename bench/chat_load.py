@@ -226,6 +226,11 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--redis-url", default="")
+    parser.add_argument(
+        "--limit",
+        action="store_true",
+        help="drive bench/chat_limit_asgi.py instead: the same protocol relayed by a bare ASGI app",
+    )
     args = parser.parse_args()
     extra = {}
     if args.database_url:
@@ -237,16 +242,21 @@ def main() -> None:
     import tempfile
 
     env = env_for(Path(tempfile.mkdtemp(prefix="caredesk-chat-bench-")), **extra)
-    manage(env, "migrate", "-v", "0")
-    keys = (
-        manage(env, "shell", "-c", SETUP.replace("AGENTS", str(args.agents)))
-        .strip()
-        .splitlines()[-1]
-        .split()
-    )
-    servers = [
-        start_server(env, "caredesk.asgi:application", workers=1) for _ in range(args.processes)
-    ]
+    if args.limit:
+        if args.processes > 1:
+            parser.error("--limit runs one process (the bare app has no channel layer)")
+        keys = [f"limit{i}" for i in range(args.agents)]
+        app = "bench.chat_limit_asgi:app"
+    else:
+        manage(env, "migrate", "-v", "0")
+        keys = (
+            manage(env, "shell", "-c", SETUP.replace("AGENTS", str(args.agents)))
+            .strip()
+            .splitlines()[-1]
+            .split()
+        )
+        app = "caredesk.asgi:application"
+    servers = [start_server(env, app, workers=1) for _ in range(args.processes)]
     try:
         result = asyncio.run(run(args, [port for _, port in servers], keys))
         result["server_rss_mb"] = sum(rss_kb(p.pid) for p, _ in servers) / 1024
@@ -258,7 +268,11 @@ def main() -> None:
             except subprocess.TimeoutExpired:  # see docs/benchmarks.md: shutdown with Redis
                 process.kill()
                 process.wait()
-    db = "PostgreSQL" if args.database_url else "SQLite"
+    db = (
+        "limit: bare ASGI relay"
+        if args.limit
+        else ("PostgreSQL" if args.database_url else "SQLite")
+    )
     print(f"# {machine()}, {time.strftime('%Y-%m-%d')}, {args.processes} process(es), {db}")
     print(
         "| connections | held | chats accepted | offered msg/s | sent | delivered | not delivered in 15 s | errors | p50 ms | p95 ms | p99 ms | server RSS MB |"
@@ -271,7 +285,9 @@ def main() -> None:
     )
     os.makedirs(Path(__file__).resolve().parent / "out", exist_ok=True)
     (
-        Path(__file__).resolve().parent / "out" / f"chat_{args.connections}_{args.processes}.json"
+        Path(__file__).resolve().parent
+        / "out"
+        / f"chat_{'limit_' if args.limit else ''}{args.connections}_{args.processes}.json"
     ).write_text(json.dumps(result, indent=2))
 
 

@@ -316,11 +316,21 @@ def main() -> None:
     parser.add_argument("--seed-tickets", type=int, default=2000)
     parser.add_argument("--max-rss-growth-mib", type=float, default=64)
     parser.add_argument("--out", default="soak")
+    parser.add_argument(
+        "--database-url", default="", help="an empty PostgreSQL database (default: SQLite)"
+    )
+    parser.add_argument(
+        "--redis-url", default="", help="Redis for the channel layer, the job queue and the cache"
+    )
     args = parser.parse_args()
 
+    extra = {"DATABASE_URL": args.database_url} if args.database_url else {}
+    if args.redis_url:
+        extra["REDIS_URL"] = args.redis_url
     env, token = fresh_install(
         CAREDESK_EMAIL_SENDER_RATE="1000000",
         CAREDESK_EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+        **extra,
     )
     subprocess.run(
         [PYTHON, str(REPO / "bench" / "generate.py"), "--tickets", str(args.seed_tickets)]
@@ -469,10 +479,13 @@ def main() -> None:
         "checks": checks,
     }
     path = write_json(args.out, summary)
+    store = "PostgreSQL" if args.database_url else "SQLite"
+    if args.redis_url:
+        store += " + Redis"
 
     print(
         f"# Soak — {summary['minutes']} min at {args.rate:g} operations/s — caredesk serve "
-        f"(1 process: web, SMTP listener, job worker), SQLite — {machine()} — {datetime.date.today()}"
+        f"(1 process: web, SMTP listener, job worker), {store} — {machine()} — {datetime.date.today()}"
     )
     print("| operation | count | errors | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|")
     for name, row in summary["per_operation"].items():
