@@ -85,6 +85,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     capacity = models.PositiveSmallIntegerField(default=10, help_text="Concurrent async tickets")
     time_zone = models.CharField(max_length=64, default="UTC")
     presence = models.CharField(max_length=10, choices=Presence.choices, default=Presence.OFFLINE)
+    # Stamped by an open workspace (its WebSocket) and by setting one's status; online or away
+    # with no stamp for a while lapses to offline (chat.services.lapse_presence). Null: presence
+    # set by other means (an admin, the demo data), which does not lapse.
+    presence_seen_at = models.DateTimeField(null=True, blank=True)
     signature = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)

@@ -5,6 +5,7 @@ frames get an {"type": "error"} answer and the connection stays up.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -23,6 +24,7 @@ logger = logging.getLogger("caredesk.chat")
 MAX_FRAME_BYTES = 32_768
 CLOSE_FORBIDDEN = 4403
 CLOSE_UNAUTHENTICATED = 4401
+PRESENCE_HEARTBEAT_SECONDS = 30
 
 
 class JsonConsumer(AsyncWebsocketConsumer):
@@ -251,6 +253,7 @@ class AgentConsumer(JsonConsumer):
         self.agent = user
         self.groups_joined = set()
         await self.accept()
+        self.heartbeat = asyncio.create_task(self._keep_presence())
         groups, chats = await database_sync_to_async(self._initial)()
         for group in groups:
             await self._join(group)
@@ -272,7 +275,19 @@ class AgentConsumer(JsonConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.add(group)
 
+    async def _keep_presence(self) -> None:
+        """While this tab is connected the agent's presence holds (chat.services.lapse_presence)."""
+        while True:
+            try:
+                await database_sync_to_async(chat.presence_heartbeat)(self.agent)
+            except Exception:  # a busy or restarting database: try again at the next beat
+                logger.exception("presence heartbeat failed")
+            await asyncio.sleep(PRESENCE_HEARTBEAT_SECONDS)
+
     async def disconnect(self, code: int) -> None:
+        heartbeat = getattr(self, "heartbeat", None)
+        if heartbeat is not None:
+            heartbeat.cancel()
         for group in getattr(self, "groups_joined", set()):
             await self.channel_layer.group_discard(group, self.channel_name)
 

@@ -717,8 +717,10 @@ def set_presence(agent: User, presence: str) -> None:
     """Online / away / offline. Going online picks up waiting chats; going offline hands on offers."""
     if presence not in Presence.values:
         raise ValidationFailed("Presence is online, away or offline.", code="bad_presence")
-    User.objects.filter(pk=agent.pk).update(presence=presence)
+    seen = timezone.now()
+    User.objects.filter(pk=agent.pk).update(presence=presence, presence_seen_at=seen)
     agent.presence = presence
+    agent.presence_seen_at = seen
     if presence == Presence.ONLINE:
         for session in ChatSession.objects.filter(
             status=ChatStatus.WAITING, offered_to__isnull=True, team_id__in=agent.team_ids()
@@ -730,6 +732,29 @@ def set_presence(agent: User, presence: str) -> None:
                 declined_by=sorted({*(session.declined_by or []), agent.pk}), offered_to=None
             )
             offer(session)
+
+
+def presence_heartbeat(agent: User) -> None:
+    """An open workspace of this agent is still connected: their presence stays as they set it."""
+    User.objects.filter(pk=agent.pk).update(presence_seen_at=timezone.now())
+
+
+def lapse_presence(now: Any = None) -> int:
+    """Agents shown online or away whose workspace has given no sign for the grace period (every
+    tab closed, the browser or the network gone, a server process lost) go offline: their pending
+    chat offers move on, and routing's periodic pass releases what they were just handed."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.CAREDESK_PRESENCE_GRACE_SECONDS)
+    lapsed = list(
+        User.objects.filter(
+            presence__in=[Presence.ONLINE, Presence.AWAY], presence_seen_at__lt=cutoff
+        )
+    )
+    for agent in lapsed:
+        with transaction.atomic():
+            set_presence(agent, Presence.OFFLINE)
+        logger.info("presence of %s lapsed to offline (no open workspace)", agent.email)
+    return len(lapsed)
 
 
 # --- every message on a chat ticket reaches the widget --------------------------------------
