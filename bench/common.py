@@ -115,6 +115,8 @@ def start_server(
             "--log-level",
             "warning",
             "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "10",  # as `caredesk serve` (CAREDESK_SHUTDOWN_GRACE_SECONDS)
         ],
         cwd=REPO,
         env=env,

@@ -280,6 +280,9 @@ ANYMAIL = {
 CAREDESK_EMAIL_THREAD_FALLBACK = env_str("CAREDESK_EMAIL_THREAD_FALLBACK", "sender_subject")
 CAREDESK_EMAIL_SENDER_RATE = env_int("CAREDESK_EMAIL_SENDER_RATE", 60)
 CAREDESK_EMAIL_MAX_BYTES = env_int("CAREDESK_EMAIL_MAX_BYTES", 40 * 1024 * 1024)
+# `caredesk serve` on SIGTERM: seconds to let requests and WebSocket consumers finish.
+CAREDESK_SHUTDOWN_GRACE_SECONDS = env_int("CAREDESK_SHUTDOWN_GRACE_SECONDS", 10)
+
 # An agent shown online or away with no open workspace for this long goes offline.
 CAREDESK_PRESENCE_GRACE_SECONDS = env_int("CAREDESK_PRESENCE_GRACE_SECONDS", 120)
 

@@ -108,6 +108,10 @@ class Command(BaseCommand):
                 log_level=options["log_level"],
                 lifespan="off",
                 proxy_headers=True,
+                # Open WebSockets are closed with 1012 (service restart) and clients reconnect;
+                # consumers still waiting on the channel layer after this long are cancelled
+                # rather than keeping a restart (or a deploy) waiting.
+                timeout_graceful_shutdown=settings.CAREDESK_SHUTDOWN_GRACE_SECONDS,
             )
         finally:
             for service in started:
