@@ -7,7 +7,6 @@ is left after CAREDESK_SHUTDOWN_GRACE_SECONDS.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
@@ -45,18 +44,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def visitors_come_and_go(port: int, count: int) -> int:
-    import websockets
+def visitors_come_and_go(port: int, count: int) -> int:
+    # The sync client: browser tests in the same worker leave an event loop running in this thread.
+    from websockets.sync.client import connect
 
     sockets = []
     for _ in range(count):
-        ws = await websockets.connect(
-            f"ws://127.0.0.1:{port}/ws/chat/shop/", origin=f"http://127.0.0.1:{port}"
-        )
-        await ws.recv()  # hello: the consumer is connected to the channel layer
+        ws = connect(f"ws://127.0.0.1:{port}/ws/chat/shop/", origin=f"http://127.0.0.1:{port}")
+        ws.recv(timeout=30)  # hello: the consumer is connected to the channel layer
         sockets.append(ws)
     for ws in sockets:
-        await ws.close()
+        ws.close()
     return len(sockets)
 
 
@@ -95,7 +93,7 @@ def test_serve_on_redis_stops_on_sigterm_after_chat_sockets_closed(tmp_path):
             except httpx.HTTPError:
                 time.sleep(0.3)
         for _round in range(3):
-            assert asyncio.run(visitors_come_and_go(port, 20)) == 20
+            assert visitors_come_and_go(port, 20) == 20
         time.sleep(1)
         process.send_signal(signal.SIGTERM)
         try:
