@@ -98,27 +98,49 @@ def inbox(request: HttpRequest) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("agent:inbox")
-    context = {
-        "views": workspace.VIEWS,
+    more_rows = bool(request.htmx and request.GET.get("cursor"))  # type: ignore[attr-defined]
+    context: dict[str, Any] = {
         "view": view,
-        "counts": workspace.view_counts(agent),
+        "rows": workspace.inbox_rows(page.items),
         "page": page,
         "filters": filters,
         "sort": sort,
-        "sorts": workspace.SORTS,
-        "teams": Team.objects.all(),
-        "saved_views": SavedView.objects.filter(owner=agent),
-        "team_agents": User.objects.filter(is_active=True, teams__in=agent.team_ids())
-        .distinct()
-        .order_by("name"),
-        **_choices(),
     }
-    template = (
-        "agent/_ticket_rows.html"
-        if request.htmx and request.GET.get("cursor")
-        else "agent/inbox.html"
-    )  # type: ignore[attr-defined]
-    return render(request, template, context)
+    if not more_rows:
+        context.update(
+            view_nav=workspace.view_nav(agent, view),
+            view_label=next(v.label for v in workspace.VIEWS if v.key == view),
+            saved_views=SavedView.objects.filter(owner=agent),
+            filter_options=_filter_options(agent, filters, sort),
+        )
+    return render(request, "agent/_ticket_rows.html" if more_rows else "agent/inbox.html", context)
+
+
+def _options(choices: Any, selected: str) -> list[dict[str, Any]]:
+    return [
+        {"value": str(value), "label": label, "selected": str(value) == selected}
+        for value, label in choices
+    ]
+
+
+def _filter_options(agent: User, filters: dict[str, str], sort: str) -> dict[str, Any]:
+    """The inbox filter form's choices, with the current ones marked, as plain values."""
+    team_agents = (
+        User.objects.filter(is_active=True, teams__in=agent.team_ids())
+        .distinct()
+        .order_by("name")
+        .values_list("pk", "name")
+    )
+    return {
+        "status": _options(Status.choices, filters.get("status", "")),
+        "priority": _options(
+            [(label, label.title()) for _, label in Priority.choices], filters.get("priority", "")
+        ),
+        "channel": _options(Channel.choices, filters.get("channel", "")),
+        "team": _options(Team.objects.values_list("pk", "name"), filters.get("team", "")),
+        "assignee": _options(team_agents, filters.get("assignee", "")),
+        "sort": _options(workspace.SORTS.items(), sort),
+    }
 
 
 @agent_view
