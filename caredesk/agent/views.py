@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q, prefetch_related_objects
 from django.http import (
     FileResponse,
     Http404,
@@ -42,6 +42,7 @@ from caredesk.tickets.models import (
     Status,
     Ticket,
     TicketEvent,
+    TicketLink,
 )
 
 # Events already visible as messages in the timeline.
@@ -73,14 +74,6 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def get_success_url(self) -> str:
         messages.success(self.request, "Your password was changed.")
         return reverse("agent:inbox")
-
-
-def _choices() -> dict[str, Any]:
-    return {
-        "statuses": Status.choices,
-        "priorities": [(label, label.title()) for _, label in Priority.choices],
-        "channels": Channel.choices,
-    }
 
 
 @agent_view
@@ -202,34 +195,37 @@ def _timeline(ticket: Ticket) -> list[dict[str, Any]]:
 
 def _ticket_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
     agent: User = request.user  # type: ignore[assignment]
-    requester = (
-        Customer.objects.select_related("organization")
-        .prefetch_related("identities")
-        .get(pk=ticket.requester_id)
-    )
+    # The requester came with the ticket; its identities and organization in one query.
+    requester = ticket.requester
+    prefetch_related_objects([requester], "identities", "organization")
     previous = list(
         tickets.visible_tickets(agent)
-        .filter(requester=requester)
+        .filter(requester_id=requester.pk)
         .exclude(pk=ticket.pk)
+        .only("id", "subject", "status", "channel")
         .order_by("-created_at")[:10]
     )
     team_members = (
-        User.objects.filter(is_active=True, teams=ticket.team_id).order_by("name")
+        User.objects.filter(is_active=True, teams=ticket.team_id)
         if ticket.team_id
-        else User.objects.filter(is_active=True).order_by("name")
+        else User.objects.filter(is_active=True)
     )
+    followers = list(ticket.followers.values_list("pk", "name"))
+    links = list(TicketLink.objects.filter(Q(source=ticket) | Q(target=ticket)).order_by("id"))
     return {
         "ticket": ticket,
         "timeline": _timeline(ticket),
         "requester": requester,
         "previous": previous,
         "tags": sorted(t.name for t in ticket.tags.all()),
-        "followers": list(ticket.followers.all()),
-        "following": any(f.pk == agent.pk for f in ticket.followers.all()),
-        "links_out": list(ticket.links_out.all()),
-        "links_in": list(ticket.links_in.all()),
-        "teams": Team.objects.all(),
-        "team_members": team_members,
+        "followers": [name for _, name in followers],
+        "following": any(pk == agent.pk for pk, _ in followers),
+        "links_out": [link for link in links if link.source_id == ticket.pk],
+        "links_in": [link for link in links if link.target_id == ticket.pk],
+        "teams": list(Team.objects.values_list("pk", "name")),
+        "assignee_options": _options(
+            team_members.order_by("name").values_list("pk", "name"), str(ticket.assignee_id)
+        ),
         "custom_fields": [
             (f, ticket.custom_fields.get(f.key)) for f in CustomField.objects.filter(active=True)
         ],
@@ -238,8 +234,11 @@ def _ticket_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
         "macros": macros_for(agent),
         "snippets": snippets_for(agent),
         "sla": TicketSla.objects.select_related("policy").filter(ticket=ticket).first(),
-        "organizations": Organization.objects.order_by("name")[:500],
-        **_choices(),
+        "organizations": Organization.objects.order_by("name").values_list("pk", "name")[:500],
+        "status_options": _options(Status.choices, ticket.status),
+        "priority_options": _options(
+            [(label, label.title()) for _, label in Priority.choices], ticket.priority_name
+        ),
     }
 
 

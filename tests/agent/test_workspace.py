@@ -338,3 +338,45 @@ def test_next_ticket_escalate_and_macro_buttons(alice_client, personas):
     )
     empty = alice_client.post("/agent/next/", follow=True)
     assert "No unassigned ticket" in empty.content.decode()
+
+
+def test_every_inbox_view_keeps_within_what_the_agent_may_see(personas):
+    """The busiest views build their own scope instead of visible_tickets': same tickets."""
+    from caredesk.agent.services import VIEW_KEYS, view_queryset
+    from caredesk.tickets.services import assign, set_following, update_ticket, visible_tickets
+
+    restricted = factories.ticket(team=personas.billing, subject="Restricted")
+    update_ticket(personas.lead, restricted, {"restricted": True})
+    restricted_mine = factories.ticket(team=personas.billing, subject="Restricted, mine")
+    update_ticket(personas.lead, restricted_mine, {"restricted": True})
+    assign(personas.lead, restricted_mine, personas.alice)
+    elsewhere_mine = factories.ticket(team=personas.technical, subject="Other team, mine")
+    # (The services refuse this assignment; a ticket keeps its assignee when it changes hands
+    # outside them, e.g. an agent leaving a team.)
+    Ticket.objects.filter(pk=elsewhere_mine.pk).update(assignee=personas.alice)
+    followed = factories.ticket(team=personas.technical, subject="Other team, followed")
+    set_following(personas.admin, followed, personas.alice, True)
+    factories.ticket(team=personas.technical, subject="Other team")
+    factories.ticket(subject="Unrouted")
+    factories.ticket(team=personas.billing, subject="Billing")
+    for agent in (personas.alice, personas.lead, personas.admin):
+        visible = set(visible_tickets(agent).values_list("pk", flat=True))
+        for view in VIEW_KEYS:
+            shown = set(view_queryset(agent, view).values_list("pk", flat=True))
+            assert shown <= visible, (agent.email, view)
+    alice_team = set(view_queryset(personas.alice, "team").values_list("subject", flat=True))
+    assert alice_team == {"Unrouted", "Billing", "Restricted, mine"}
+    alice_mine = set(view_queryset(personas.alice, "mine").values_list("subject", flat=True))
+    assert alice_mine == {"Restricted, mine", "Other team, mine"}
+    lead_unassigned = view_queryset(personas.lead, "unassigned").values_list("subject", flat=True)
+    assert set(lead_unassigned) == {"Restricted", "Unrouted", "Billing"}
+
+
+def test_inbox_rows_show_each_tickets_tags(alice_client, personas):
+    factories.ticket(team=personas.billing, subject="Tagged", tags=["refund", "angry"])
+    factories.ticket(team=personas.billing, subject="Plain")
+    page = alice_client.get("/agent/?view=team").content.decode()
+    tagged = page[page.index(">Tagged</a>") : page.index("</td>", page.index(">Tagged</a>"))]
+    assert '<span class="tag">angry</span> <span class="tag">refund</span>' in tagged
+    plain = page[page.index(">Plain</a>") : page.index("</td>", page.index(">Plain</a>"))]
+    assert 'class="tag"' not in plain
