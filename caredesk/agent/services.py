@@ -250,7 +250,7 @@ def _with_tag_names(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
         Ticket.tags.through.objects.filter(ticket_id=OuterRef("pk"))
         .values("ticket_id")
         .annotate(names=_JoinedNames("tag__name"))
-        .values("names")
+        .values("names")  # type: ignore[misc]
     )
     return qs.annotate(tag_names=Subquery(names))
 
@@ -268,7 +268,9 @@ def inbox_rows(items: list[Ticket]) -> list[dict[str, Any]]:
                 "pk": str(t.pk),
                 "url": ticket_url(t.pk),
                 "subject": t.subject,
-                "tags": sorted(t.tag_names.split(TAG_SEPARATOR)) if t.tag_names else [],
+                "tags": sorted(names.split(TAG_SEPARATOR))
+                if (names := getattr(t, "tag_names", None))
+                else [],
                 "requester": str(t.requester),
                 "status": t.status,
                 "status_label": statuses.get(t.status, t.status),
