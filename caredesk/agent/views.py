@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch, Q, prefetch_related_objects
+from django.db.models import Exists, OuterRef, Q, prefetch_related_objects
 from django.http import (
     FileResponse,
     Http404,
@@ -176,13 +176,21 @@ def bulk(request: HttpRequest) -> HttpResponse:
 
 
 def _timeline(ticket: Ticket) -> list[dict[str, Any]]:
-    message_qs = (
+    messages = list(
         Message.objects.filter(ticket=ticket)
         .select_related("author_agent", "author_customer")
-        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+        .annotate(has_files=Exists(Attachment.objects.filter(message=OuterRef("pk"))))
     )
+    # Attachments are read only for the messages that have some (most have none).
+    files: dict[int, list[Attachment]] = {m.pk: [] for m in messages}
+    with_files = [m.pk for m in messages if m.has_files]  # type: ignore[attr-defined]
+    if with_files:
+        for attachment in Attachment.objects.filter(message_id__in=with_files).order_by("id"):
+            files[attachment.message_id].append(attachment)  # type: ignore[index]
+    for m in messages:
+        m.files = files[m.pk]  # type: ignore[attr-defined]
     items: list[dict[str, Any]] = [
-        {"kind": "message", "at": m.created_at, "id": m.pk, "message": m} for m in message_qs
+        {"kind": "message", "at": m.created_at, "id": m.pk, "message": m} for m in messages
     ]
     events = (
         TicketEvent.objects.filter(ticket=ticket)
