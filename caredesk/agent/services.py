@@ -20,7 +20,14 @@ from caredesk.agent.models import SavedView
 from caredesk.core.errors import DomainError, ValidationFailed
 from caredesk.core.pagination import Page, after_cursor, encode_cursor, paginate
 from caredesk.tickets import services as tickets
-from caredesk.tickets.models import ACTIVE_STATUSES, PRIORITY_BY_NAME, Channel, Status, Ticket
+from caredesk.tickets.models import (
+    ACTIVE_STATUSES,
+    PRIORITY_BY_NAME,
+    Channel,
+    Priority,
+    Status,
+    Ticket,
+)
 
 COUNT_CAP = 1000
 PRESENCE_SECONDS = 20
@@ -168,12 +175,7 @@ def inbox(
     else:
         base = one_query = apply_filters(view_queryset(agent, view), filters, agent)
     if sort not in ("-updated_at", "updated_at") or len(statuses) < 2:
-        # Only what a row shows: the page renders 50 of them on every load and live refresh.
-        full = _with_tag_names(one_query.select_related("requester", "assignee").only(*ROW_FIELDS))
-        return paginate(full, order=sort, cursor=cursor, limit=limit)
-    rows_qs = _with_tag_names(
-        Ticket.objects.select_related("requester", "assignee").only(*ROW_FIELDS)
-    )
+        return paginate(_row_values(one_query), order=sort, cursor=cursor, limit=limit)
     if connection.features.supports_slicing_ordering_in_compound:
         # PostgreSQL: the page of each status in one UNION ALL, inside the query for the rows:
         # one round trip instead of one per status plus one for the rows.
@@ -184,7 +186,9 @@ def inbox(
             for status in statuses
         ]
         ids = per_status[0].union(*per_status[1:], all=True)
-        return paginate(rows_qs.filter(pk__in=ids), order=sort, cursor=None, limit=limit)
+        return paginate(
+            _row_values(Ticket.objects.filter(pk__in=ids)), order=sort, cursor=None, limit=limit
+        )
     # SQLite (no LIMIT inside a compound SELECT): keys first, cheap and index-only per status,
     # then the full rows of the winners only.
     pages = [
@@ -202,13 +206,15 @@ def inbox(
     more = len(keys) > limit or any(p.next for p in pages)
     keys = keys[:limit]
     # The keys came from the view's filtered queryset: the rows need no filter but their ids.
-    by_id = {t.id: t for t in rows_qs.filter(pk__in=[k[1] for k in keys])}
+    by_id = {t.id: t for t in _row_values(Ticket.objects.filter(pk__in=[k[1] for k in keys]))}
     rows = [by_id[k[1]] for k in keys if k[1] in by_id]
     next_cursor = encode_cursor([keys[-1][0], keys[-1][1]]) if more and keys else None
     return Page(items=rows, next=next_cursor)
 
 
-ROW_FIELDS = (
+# Only what a row shows, as plain values (no model instances): the page renders 50 rows on every
+# load and live refresh.
+ROW_VALUES = (
     "id",
     "subject",
     "status",
@@ -216,12 +222,18 @@ ROW_FIELDS = (
     "channel",
     "created_at",
     "updated_at",
+    "requester_id",
     "requester__name",
     "requester__email",
     "requester__phone",
+    "assignee_id",
     "assignee__name",
     "assignee__email",
 )
+
+
+def _row_values(qs: QuerySet[Ticket]) -> QuerySet[Any]:
+    return _with_tag_names(qs).values_list(*ROW_VALUES, "tag_names", named=True)
 
 
 TAG_SEPARATOR = "\x1f"  # the unit separator: no tag name contains it
@@ -255,28 +267,31 @@ def _with_tag_names(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
     return qs.annotate(tag_names=Subquery(names))
 
 
-def inbox_rows(items: list[Ticket]) -> list[dict[str, Any]]:
-    """The inbox rows as plain values for the template: worked out here once per row instead of
-    through template tags and filters (URL reversing, display lookups, timesince) on every
-    render, and dicts because the template engine resolves a dict key first."""
+def inbox_rows(items: list[Any]) -> list[dict[str, Any]]:
+    """The inbox rows (from inbox()) as plain values for the template: worked out here once per
+    row instead of through template tags and filters (URL reversing, display lookups, timesince)
+    on every render, and dicts because the template engine resolves a dict key first."""
     now = timezone.now()
     statuses, channels = dict(Status.choices), dict(Channel.choices)
+    priorities = dict(Priority.choices)
     rows = []
     for t in items:
         rows.append(
             {
-                "pk": str(t.pk),
-                "url": ticket_url(t.pk),
+                "pk": str(t.id),
+                "url": ticket_url(t.id),
                 "subject": t.subject,
-                "tags": sorted(names.split(TAG_SEPARATOR))
-                if (names := getattr(t, "tag_names", None))
-                else [],
-                "requester": str(t.requester),
+                "tags": sorted(t.tag_names.split(TAG_SEPARATOR)) if t.tag_names else [],
+                # As Customer.__str__ and User.__str__ name them.
+                "requester": t.requester__name
+                or t.requester__email
+                or t.requester__phone
+                or f"Customer {t.requester_id}",
                 "status": t.status,
                 "status_label": statuses.get(t.status, t.status),
-                "priority": t.priority_name,
+                "priority": priorities.get(t.priority, str(t.priority)),
                 "channel": channels.get(t.channel, t.channel),
-                "assignee": str(t.assignee) if t.assignee_id else "—",
+                "assignee": (t.assignee__name or t.assignee__email) if t.assignee_id else "—",
                 "updated_iso": t.updated_at.isoformat(),
                 "updated_ago": timesince(t.updated_at, now),
             }
