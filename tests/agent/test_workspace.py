@@ -404,3 +404,16 @@ def test_ticket_page_lists_each_messages_attachments(alice_client, personas):
     assert page.count('<ul class="attachments">') == 1
     with_label = page[page.index("Here is the label") - 2000 : page.index("And nothing")]
     assert "label.pdf" in with_label and "/agent/attachments/" in with_label
+
+
+def test_select_options_keep_the_choice_and_escape_names(alice_client, personas):
+    personas.bob.name = '<img src=x onerror="alert(1)">Bob'
+    personas.bob.save()
+    ticket = factories.ticket(team=personas.billing)
+    page = alice_client.get("/agent/?view=team&status=open&assignee=me").content.decode()
+    assert '<option value="open" selected>Open</option>' in page
+    assert '<option value="new">New</option>' in page
+    assert "<img src=x" not in page and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;Bob" in page
+    ticket_page = alice_client.get(f"/agent/tickets/{ticket.pk}/").content.decode()
+    assert "<img src=x" not in ticket_page
+    assert f'<option value="{ticket.status}" selected>' in ticket_page
