@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Q, prefetch_related_objects
 from django.http import (
     FileResponse,
     Http404,
@@ -20,6 +20,8 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from caredesk.accounts.models import Team, User
@@ -42,6 +44,7 @@ from caredesk.tickets.models import (
     Status,
     Ticket,
     TicketEvent,
+    TicketLink,
 )
 
 # Events already visible as messages in the timeline.
@@ -75,14 +78,6 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return reverse("agent:inbox")
 
 
-def _choices() -> dict[str, Any]:
-    return {
-        "statuses": Status.choices,
-        "priorities": [(label, label.title()) for _, label in Priority.choices],
-        "channels": Channel.choices,
-    }
-
-
 @agent_view
 def inbox(request: HttpRequest) -> HttpResponse:
     agent: User = request.user  # type: ignore[assignment]
@@ -98,27 +93,55 @@ def inbox(request: HttpRequest) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("agent:inbox")
-    context = {
-        "views": workspace.VIEWS,
+    more_rows = bool(request.htmx and request.GET.get("cursor"))  # type: ignore[attr-defined]
+    context: dict[str, Any] = {
         "view": view,
-        "counts": workspace.view_counts(agent),
+        "rows": workspace.inbox_rows(page.items),
         "page": page,
         "filters": filters,
         "sort": sort,
-        "sorts": workspace.SORTS,
-        "teams": Team.objects.all(),
-        "saved_views": SavedView.objects.filter(owner=agent),
-        "team_agents": User.objects.filter(is_active=True, teams__in=agent.team_ids())
-        .distinct()
-        .order_by("name"),
-        **_choices(),
     }
-    template = (
-        "agent/_ticket_rows.html"
-        if request.htmx and request.GET.get("cursor")
-        else "agent/inbox.html"
-    )  # type: ignore[attr-defined]
-    return render(request, template, context)
+    if not more_rows:
+        context.update(
+            view_nav=workspace.view_nav(agent, view),
+            view_label=next(v.label for v in workspace.VIEWS if v.key == view),
+            saved_views=SavedView.objects.filter(owner=agent),
+            filter_options=_filter_options(agent, filters, sort),
+        )
+    return render(request, "agent/_ticket_rows.html" if more_rows else "agent/inbox.html", context)
+
+
+def _options(choices: Any, selected: str) -> SafeString:
+    """A select's <option> tags, escaped by format_html and joined here rather than by a template
+    loop: an assignee list of a large team is hundreds of template nodes on every render."""
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        (
+            (value, mark_safe(" selected") if str(value) == selected else "", label)  # noqa: S308
+            for value, label in choices
+        ),
+    )
+
+
+def _filter_options(agent: User, filters: dict[str, str], sort: str) -> dict[str, Any]:
+    """The inbox filter form's choices, with the current ones marked, as plain values."""
+    team_agents = (
+        User.objects.filter(is_active=True, teams__in=agent.team_ids())
+        .distinct()
+        .order_by("name")
+        .values_list("pk", "name")
+    )
+    return {
+        "status": _options(Status.choices, filters.get("status", "")),
+        "priority": _options(
+            [(label, label.title()) for _, label in Priority.choices], filters.get("priority", "")
+        ),
+        "channel": _options(Channel.choices, filters.get("channel", "")),
+        "team": _options(Team.objects.values_list("pk", "name"), filters.get("team", "")),
+        "assignee": _options(team_agents, filters.get("assignee", "")),
+        "sort": _options(workspace.SORTS.items(), sort),
+    }
 
 
 @agent_view
@@ -161,13 +184,21 @@ def bulk(request: HttpRequest) -> HttpResponse:
 
 
 def _timeline(ticket: Ticket) -> list[dict[str, Any]]:
-    message_qs = (
+    messages = list(
         Message.objects.filter(ticket=ticket)
         .select_related("author_agent", "author_customer")
-        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+        .annotate(has_files=Exists(Attachment.objects.filter(message=OuterRef("pk"))))
     )
+    # Attachments are read only for the messages that have some (most have none).
+    files: dict[int, list[Attachment]] = {m.pk: [] for m in messages}
+    with_files = [m.pk for m in messages if m.has_files]  # type: ignore[attr-defined]
+    if with_files:
+        for attachment in Attachment.objects.filter(message_id__in=with_files).order_by("id"):
+            files[attachment.message_id].append(attachment)  # type: ignore[index]
+    for m in messages:
+        m.files = files[m.pk]  # type: ignore[attr-defined]
     items: list[dict[str, Any]] = [
-        {"kind": "message", "at": m.created_at, "id": m.pk, "message": m} for m in message_qs
+        {"kind": "message", "at": m.created_at, "id": m.pk, "message": m} for m in messages
     ]
     events = (
         TicketEvent.objects.filter(ticket=ticket)
@@ -180,34 +211,37 @@ def _timeline(ticket: Ticket) -> list[dict[str, Any]]:
 
 def _ticket_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
     agent: User = request.user  # type: ignore[assignment]
-    requester = (
-        Customer.objects.select_related("organization")
-        .prefetch_related("identities")
-        .get(pk=ticket.requester_id)
-    )
+    # The requester came with the ticket; its identities and organization in one query.
+    requester = ticket.requester
+    prefetch_related_objects([requester], "identities", "organization")
     previous = list(
         tickets.visible_tickets(agent)
-        .filter(requester=requester)
+        .filter(requester_id=requester.pk)
         .exclude(pk=ticket.pk)
+        .only("id", "subject", "status", "channel")
         .order_by("-created_at")[:10]
     )
     team_members = (
-        User.objects.filter(is_active=True, teams=ticket.team_id).order_by("name")
+        User.objects.filter(is_active=True, teams=ticket.team_id)
         if ticket.team_id
-        else User.objects.filter(is_active=True).order_by("name")
+        else User.objects.filter(is_active=True)
     )
+    followers = list(ticket.followers.values_list("pk", "name"))
+    links = list(TicketLink.objects.filter(Q(source=ticket) | Q(target=ticket)).order_by("id"))
     return {
         "ticket": ticket,
         "timeline": _timeline(ticket),
         "requester": requester,
         "previous": previous,
         "tags": sorted(t.name for t in ticket.tags.all()),
-        "followers": list(ticket.followers.all()),
-        "following": any(f.pk == agent.pk for f in ticket.followers.all()),
-        "links_out": list(ticket.links_out.all()),
-        "links_in": list(ticket.links_in.all()),
-        "teams": Team.objects.all(),
-        "team_members": team_members,
+        "followers": [name for _, name in followers],
+        "following": any(pk == agent.pk for pk, _ in followers),
+        "links_out": [link for link in links if link.source_id == ticket.pk],
+        "links_in": [link for link in links if link.target_id == ticket.pk],
+        "teams": list(Team.objects.values_list("pk", "name")),
+        "assignee_options": _options(
+            team_members.order_by("name").values_list("pk", "name"), str(ticket.assignee_id)
+        ),
         "custom_fields": [
             (f, ticket.custom_fields.get(f.key)) for f in CustomField.objects.filter(active=True)
         ],
@@ -216,8 +250,14 @@ def _ticket_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
         "macros": macros_for(agent),
         "snippets": snippets_for(agent),
         "sla": TicketSla.objects.select_related("policy").filter(ticket=ticket).first(),
-        "organizations": Organization.objects.order_by("name")[:500],
-        **_choices(),
+        "organization_options": _options(
+            Organization.objects.order_by("name").values_list("pk", "name")[:500],
+            str(requester.organization_id),
+        ),
+        "status_options": _options(Status.choices, ticket.status),
+        "priority_options": _options(
+            [(label, label.title()) for _, label in Priority.choices], ticket.priority_name
+        ),
     }
 
 

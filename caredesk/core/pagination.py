@@ -52,6 +52,20 @@ def paginate(queryset: QuerySet, *, order: str, cursor: str | None, limit: int) 
     """
     if limit < 1 or limit > MAX_LIMIT:
         raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}.", code="bad_limit")
+    field = order.lstrip("-")
+    rows = list(after_cursor(queryset, order=order, cursor=cursor)[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if has_more and rows:
+        last = rows[-1]
+        next_cursor = _encode([getattr(last, field), last.id])
+    return Page(items=rows, next=next_cursor)
+
+
+def after_cursor(queryset: QuerySet, *, order: str, cursor: str | None) -> QuerySet:
+    """The queryset in page order (`order`, then id), from just after the cursor's row; not yet
+    cut to a page, so that it can go into a larger query."""
     descending = order.startswith("-")
     field = order.lstrip("-")
     ordering = [order, "-id" if descending else "id"]
@@ -68,11 +82,4 @@ def paginate(queryset: QuerySet, *, order: str, cursor: str | None, limit: int) 
         qs = qs.filter(
             Q(**{f"{field}__{op}": last_value}) | Q(**{field: last_value, f"id__{op}": last_id})
         )
-    rows = list(qs[: limit + 1])
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = None
-    if has_more and rows:
-        last = rows[-1]
-        next_cursor = _encode([getattr(last, field), last.id])
-    return Page(items=rows, next=next_cursor)
+    return qs
