@@ -129,6 +129,8 @@ class InboundMessage:
     cc: list[SenderIdentity] = field(default_factory=list)
     raw: bytes = b""
     raw_id: int | None = None
+    # The stored raw record itself, when the channel has it at hand (spares a look-up by raw_id).
+    raw_record: RawInbound | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     author_kind: str = AuthorKind.CUSTOMER
     priority: int | None = None
@@ -533,6 +535,26 @@ def store_raw(
     )
 
 
+def store_raw_many(
+    channel: str, payloads: list[tuple[bytes, str, dict[str, Any]]]
+) -> list[RawInbound]:
+    """`store_raw` for several payloads (payload, external id, metadata) in one INSERT: a channel
+    that receives in batches commits the raw bytes of a whole batch together."""
+    records = []
+    for payload, external_id, metadata in payloads:
+        clean = redact_bytes(payload)
+        records.append(
+            RawInbound(
+                channel=channel,
+                external_id=external_id[:255],
+                payload_compressed=RawInbound.compress(clean),
+                size=len(clean),
+                metadata=metadata,
+            )
+        )
+    return RawInbound.objects.bulk_create(records)
+
+
 def quarantine(
     channel: str,
     payload: bytes,
@@ -650,7 +672,9 @@ def _ingest(inbound: InboundMessage, external_id: str) -> IngestResult:
     inbound.sender.name = _strip_nul(inbound.sender.name)
     inbound.metadata = _strip_nul(inbound.metadata)
     raw = None
-    if inbound.raw_id:
+    if inbound.raw_record is not None:
+        raw = inbound.raw_record
+    elif inbound.raw_id:
         raw = RawInbound.objects.filter(pk=inbound.raw_id).first()
     elif inbound.raw:
         raw = store_raw(inbound.channel, inbound.raw, external_id=external_id)
