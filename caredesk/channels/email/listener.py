@@ -16,6 +16,7 @@ import asyncio
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,8 +92,21 @@ class BatchWriter:
             connection.close()
 
     def _write(self, batch: list[_Pending]) -> None:
+        answered = False
+
+        def answer(answers: list[str]) -> None:
+            nonlocal answered
+            if answered:  # the first answer given stands
+                return
+            answered = True
+            for pending, text in zip(batch, answers, strict=True):
+                try:
+                    pending.loop.call_soon_threadsafe(_answer, pending.answer, text)
+                except RuntimeError:  # the listener has stopped: nobody is waiting any more
+                    continue
+
         try:
-            answers = _store_batch([(p.content, p.recipients) for p in batch])
+            answers = _store_batch([(p.content, p.recipients) for p in batch], answer)
         except DatabaseError as exc:
             logger.warning(
                 "SMTP: database unavailable, asking the senders of %d messages to retry: %s",
@@ -103,12 +117,13 @@ class BatchWriter:
         except Exception:
             logger.exception("SMTP: unexpected failure storing %d messages", len(batch))
             answers = [TRY_AGAIN] * len(batch)
-        for pending, answer in zip(batch, answers, strict=True):
-            pending.loop.call_soon_threadsafe(_answer, pending.answer, answer)
+        # Answered already right after the commit, unless the batch failed before it (a failure
+        # after the commit does not take a 250 back).
+        answer(answers)
 
 
 def _answer(future: asyncio.Future[str], answer: str) -> None:
-    if not future.done():  # the session may have gone away meanwhile
+    if not future.done():  # answered already, or the session has gone away meanwhile
         future.set_result(answer)
 
 
@@ -154,13 +169,21 @@ def _known(address: str) -> bool:
     return address.lower() in active_mailboxes()
 
 
-def _store_batch(envelopes: list[tuple[bytes, list[str]]]) -> list[str]:
-    """Store a batch; one SMTP answer per message. Raises DatabaseError if the database is down."""
-    from caredesk.channels.email.services import receive_batch
+def _store_batch(
+    envelopes: list[tuple[bytes, list[str]]], answer: Callable[[list[str]], None]
+) -> list[str]:
+    """Store a batch; one SMTP answer per message, also given to `answer` right after the commit.
+    Raises DatabaseError if the database is unavailable."""
+    from caredesk.channels.email.services import ReceiveResult, receive_batch
+
+    def accepted(results: list[ReceiveResult]) -> list[str]:
+        return [f"250 2.0.0 OK queued as {result.raw_id}" for result in results]
 
     close_old_connections()
-    results = receive_batch(envelopes, source="smtp")
-    return [f"250 2.0.0 OK queued as {result.raw_id}" for result in results]
+    results = receive_batch(
+        envelopes, source="smtp", committed=lambda results: answer(accepted(results))
+    )
+    return accepted(results)
 
 
 def max_message_bytes() -> int:
@@ -171,10 +194,10 @@ class SupportMailController(Controller):
     """aiosmtpd's controller that also stops the handler's writer thread."""
 
     def stop(self, no_assert: bool = False) -> None:
-        super().stop(no_assert=no_assert)
         handler = self.handler
         if isinstance(handler, SupportMailHandler):
-            handler.writer.stop()
+            handler.writer.stop()  # first: what is queued is written and answered
+        super().stop(no_assert=no_assert)
 
 
 def build_controller(host: str, port: int) -> Controller:

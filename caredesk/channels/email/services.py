@@ -12,7 +12,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.utils import formataddr, make_msgid
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db.models.signals import post_delete, post_save
 from email_reply_parser import EmailReplyParser
 
@@ -253,14 +253,18 @@ def receive(
 
 
 def receive_batch(
-    envelopes: Sequence[tuple[bytes, list[str]]], *, source: str = "smtp"
+    envelopes: Sequence[tuple[bytes, list[str]]],
+    *,
+    source: str = "smtp",
+    committed: Callable[[list[ReceiveResult]], None] | None = None,
 ) -> list[ReceiveResult]:
     """Store and process several messages with two commits for all of them.
 
     The raw bytes of every message are committed first, in one transaction; then every message is
     processed in a second transaction, each inside its own savepoint: a message that fails is
     rolled back to its savepoint and quarantined with its raw bytes and the error, and the others
-    still commit. Returns one result per envelope, in order. Raises DatabaseError when the
+    still commit. Returns one result per envelope, in order; `committed` is called with them
+    right after the processing commit, before the receivers of the changes run. Raises DatabaseError when the
     database is unavailable; then no message of the batch has a ticket or a message (the raw
     records of the first commit may remain, and a redelivery is de-duplicated on Message-ID).
     """
@@ -288,11 +292,40 @@ def receive_batch(
     for arrival, record in zip(arrivals, records, strict=True):
         arrival.record = record
     results: list[ReceiveResult] = []
-    with transaction.atomic():
-        known = _known_message_ids(arrivals)
-        for arrival in arrivals:
-            results.append(_process_in_savepoint(arrival, known))
+    done = False
+
+    def after_commit() -> None:
+        nonlocal done
+        done = True
+        if committed is not None:
+            committed(results)
+
+    try:
+        with transaction.atomic():
+            # The first callback after commit: the senders are answered before the receivers
+            # (routing, SLA, triggers, live updates) of every message have run.
+            transaction.on_commit(after_commit)
+            known = _known_message_ids(arrivals)
+            for arrival in arrivals:
+                results.append(_process_in_savepoint(arrival, known))
+    except DatabaseError as exc:
+        if not done:  # a receiver failing after the commit takes nothing back
+            _mark_unprocessed(records, exc)
+        raise
     return results
+
+
+def _mark_unprocessed(records: list[RawInbound], exc: DatabaseError) -> None:
+    """Say on the raw records that their processing was rolled back (the senders are asked to
+    retry, and the retry is stored anew), if the database takes the note at all."""
+    try:
+        RawInbound.objects.filter(pk__in=[r.pk for r in records]).update(
+            state=RawInbound.State.IGNORED,
+            error=f"Not processed, the database failed ({type(exc).__name__}); left to the "
+            "sender's retry."[:10_000],
+        )
+    except DatabaseError:
+        logger.warning("could not mark %d raw records as not processed", len(records))
 
 
 def _known_message_ids(arrivals: list[_Arrival]) -> dict[str, tuple[int, int]]:
