@@ -28,6 +28,7 @@ from caredesk.core.errors import (
 )
 from caredesk.core.events import announce_on_commit
 from caredesk.core.html import html_to_text, sanitize_html, text_to_html
+from caredesk.core.prepared import PreparedQuery
 from caredesk.customers.models import Customer
 from caredesk.customers.services import find_or_create_customer
 from caredesk.search import services as search
@@ -609,13 +610,24 @@ def _thread(inbound: InboundMessage, customer: Customer) -> Ticket | None:
         if ticket is not None:
             return ticket
     if inbound.thread_key:
-        return (
-            Ticket.objects.filter(thread_key=inbound.thread_key[:255], channel=inbound.channel)
-            .exclude(status=Status.CLOSED)
-            .order_by("-id")
-            .first()
+        found = _OPEN_TICKET_BY_THREAD_KEY.first(
+            thread_key=inbound.thread_key[:255], channel=inbound.channel
         )
+        return Ticket.objects.filter(pk=found[0]).first() if found else None
     return None
+
+
+# Asked for most new inbound messages (and mostly finds nothing): written once per process.
+_OPEN_TICKET_BY_THREAD_KEY = PreparedQuery(
+    lambda thread_key, channel: (
+        Ticket.objects.filter(thread_key=thread_key, channel=channel)
+        .exclude(status=Status.CLOSED)
+        .order_by("-id")
+        .values_list("pk")[:1]
+    ),
+    thread_key="\x00thread key placeholder\x00",
+    channel="\x00channel placeholder\x00",
+)
 
 
 def _follow_merges(ticket: Ticket) -> Ticket:

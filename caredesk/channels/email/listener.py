@@ -87,6 +87,7 @@ class BatchWriter:
                         break
                     batch.append(more)
                     size += len(more.content)
+                logger.debug("SMTP: writing a batch of %d messages", len(batch))
                 self._write(batch)
         finally:
             connection.close()
