@@ -438,6 +438,55 @@ def create_ticket(
 
     Without text or attachments there is no first message, unless always_message (an inbound
     message with an empty body is still a message)."""
+    ticket, _ = _open_ticket(
+        actor,
+        subject=subject,
+        requester=requester,
+        body_text=body_text,
+        body_html=body_html,
+        channel=channel,
+        priority=priority,
+        team=team,
+        assignee=assignee,
+        tags=tags,
+        custom_fields=custom_fields,
+        category=category,
+        language=language,
+        attachments=attachments,
+        author_kind=author_kind,
+        external_id=external_id,
+        thread_key=thread_key,
+        raw=raw,
+        metadata=metadata,
+        always_message=always_message,
+    )
+    return ticket
+
+
+def _open_ticket(
+    actor: User | Actor,
+    *,
+    subject: str,
+    requester: Customer,
+    body_text: str = "",
+    body_html: str = "",
+    channel: str = Channel.API,
+    priority: int = Priority.NORMAL,
+    team: Team | None = None,
+    assignee: User | None = None,
+    tags: Iterable[str] = (),
+    custom_fields: dict[str, Any] | None = None,
+    category: str = "",
+    language: str = "",
+    attachments: Iterable[InboundAttachment] = (),
+    author_kind: str | None = None,
+    external_id: str = "",
+    thread_key: str = "",
+    raw: RawInbound | None = None,
+    metadata: dict[str, Any] | None = None,
+    always_message: bool = False,
+) -> tuple[Ticket, Message | None]:
+    """`create_ticket` without its transaction, returning the first message as well."""
     who = as_actor(actor)
     if channel not in Channel.values:
         raise ValidationFailed(f"Unknown channel {channel!r}.", code="bad_channel")
@@ -509,7 +558,7 @@ def create_ticket(
         language=ticket.language,
     )
     batch.announce()
-    return ticket
+    return ticket, message
 
 
 # Parsers that can turn a stored raw payload back into an InboundMessage (for re-processing).
@@ -704,7 +753,8 @@ def _ingest(inbound: InboundMessage, external_id: str) -> IngestResult:
     created = False
     if ticket is None or ticket.status == Status.CLOSED:
         previous = ticket
-        ticket = create_ticket(
+        # Inside ingest's transaction already; the first message comes back without a look-up.
+        ticket, message = _open_ticket(
             actor,
             subject=inbound.subject,
             requester=customer,
@@ -724,7 +774,6 @@ def _ingest(inbound: InboundMessage, external_id: str) -> IngestResult:
         )
         if previous is not None:
             TicketLink.objects.create(source=ticket, target=previous, kind=LinkKind.FOLLOW_UP)
-        message = ticket.messages.order_by("id").first()
         created = True
     else:
         message = _add_inbound_message(ticket, inbound, customer, actor, raw, external_id)
