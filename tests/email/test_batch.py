@@ -29,8 +29,9 @@ def free_port():
 
 
 @pytest.fixture
-def held_listener(mailbox, monkeypatch):
+def held_listener(mailbox, monkeypatch, settings):
     """A listener whose writer waits in its first batch until `release()`; records batch sizes."""
+    settings.CAREDESK_SMTP_WRITERS = 1
     batches: list[int] = []
     gate = threading.Event()
     real = listener_module._store_batch
@@ -193,3 +194,44 @@ def test_database_down_while_processing_answers_451_and_leaves_no_half_batch(
             client.sendmail("jo@example.test", [SUPPORT], raw)
     for i in range(3):
         assert Message.objects.filter(external_id=f"<mid-{i}@example.test>").count() == 1
+
+
+def send_until_accepted(controller, raw, answers, key):
+    """As a sending server does: retry after a 4xx answer."""
+    for _attempt in range(50):
+        send(controller, raw, answers, key)
+        if answers[key][0] != 451:
+            return
+        time.sleep(0.05)
+
+
+def test_several_writers_store_every_message_once(mailbox, settings):
+    # PostgreSQL's default (several batches written at once). The in-memory SQLite of the test
+    # suite refuses concurrent writers with "table is locked": those clients get 451 and retry.
+    settings.CAREDESK_SMTP_WRITERS = 3
+    controller = build_controller("127.0.0.1", free_port())
+    controller.start()
+    try:
+        answers: dict = {}
+        threads = [
+            threading.Thread(
+                target=send_until_accepted,
+                args=(
+                    controller,
+                    make(sender=f"w{i}@example.test", message_id=f"<w-{i}@example.test>"),
+                    answers,
+                    i,
+                ),
+            )
+            for i in range(12)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(controller.handler.writer._threads) == 3
+    finally:
+        controller.stop()
+    assert [answers[i][0] for i in range(12)] == [250] * 12
+    for i in range(12):
+        assert Message.objects.filter(external_id=f"<w-{i}@example.test>").count() == 1

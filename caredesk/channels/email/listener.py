@@ -42,11 +42,13 @@ class _Pending:
 
 
 class BatchWriter:
-    """One thread that stores what the SMTP sessions received, a batch at a time."""
+    """Threads that store what the SMTP sessions received, a batch at a time each
+    (`CAREDESK_SMTP_WRITERS`: one on SQLite, where there is one writer at a time anyway)."""
 
-    def __init__(self) -> None:
+    def __init__(self, writers: int = 1) -> None:
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._writers = max(1, writers)
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     async def submit(self, content: bytes, recipients: list[str]) -> str:
@@ -59,16 +61,21 @@ class BatchWriter:
 
     def stop(self) -> None:
         with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
+            threads, self._threads = self._threads, []
+        for _ in threads:
             self._queue.put(None)
+        for thread in threads:
             thread.join(timeout=30)
 
     def _start(self) -> None:
         with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="smtp-writer", daemon=True)
-                self._thread.start()
+            if not self._threads:
+                self._threads = [
+                    threading.Thread(target=self._run, name=f"smtp-writer-{i}", daemon=True)
+                    for i in range(self._writers)
+                ]
+                for thread in self._threads:
+                    thread.start()
 
     def _run(self) -> None:
         try:
@@ -83,7 +90,7 @@ class BatchWriter:
                     except queue.Empty:
                         break
                     if more is None:
-                        self._queue.put(None)  # stop after this batch
+                        self._queue.put(None)  # this thread stops after this batch
                         break
                     batch.append(more)
                     size += len(more.content)
@@ -130,7 +137,7 @@ def _answer(future: asyncio.Future[str], answer: str) -> None:
 
 class SupportMailHandler:
     def __init__(self) -> None:
-        self.writer = BatchWriter()
+        self.writer = BatchWriter(int(getattr(settings, "CAREDESK_SMTP_WRITERS", 1)))
 
     async def handle_RCPT(
         self,
