@@ -264,9 +264,11 @@ def receive_batch(
     processed in a second transaction, each inside its own savepoint: a message that fails is
     rolled back to its savepoint and quarantined with its raw bytes and the error, and the others
     still commit. Returns one result per envelope, in order; `committed` is called with them
-    right after the processing commit, before the receivers of the changes run. Raises DatabaseError when the
-    database is unavailable; then no message of the batch has a ticket or a message (the raw
-    records of the first commit may remain, and a redelivery is de-duplicated on Message-ID).
+    right after the processing commit, before the receivers of the changes run.
+
+    Raises DatabaseError when the database fails; then no message of the batch has a ticket or a
+    message. Raw records the first commit stored are kept, marked ignored ("left to the sender's
+    retry"); the retry is stored anew and de-duplicated on Message-ID as always.
     """
     arrivals = [_Arrival(raw, list(recipients)) for raw, recipients in envelopes]
     for arrival in arrivals:
