@@ -62,6 +62,12 @@ def blast(port: int, total: int, connections: int) -> tuple[float, int]:
     return time.perf_counter() - started, errors
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def noop_server(port: int):  # type: ignore[no-untyped-def]
     from aiosmtpd.controller import Controller
 
@@ -103,13 +109,16 @@ def main() -> None:
     server.stdout.readline()
     try:
         blast(port, 100, 2)  # warm-up
+        cpu_before = cpu_seconds(server.pid)
         seconds, errors = blast(port, args.messages, args.connections)
+        server_cpu = cpu_seconds(server.pid) - cpu_before
         rows.append(
             (
                 "caredesk over SMTP (DATA → committed ticket)",
                 args.messages,
                 errors,
                 args.messages / seconds,
+                f"{server_cpu / args.messages * 1000:.1f} (listener process)",
             )
         )
     finally:
@@ -123,9 +132,10 @@ def main() -> None:
                 "import os, time, django; django.setup();"
                 "from caredesk.channels.email.services import receive;"
                 "import sys; sys.path.insert(0, 'bench'); from email_smtp import message;"
-                f"n = {min(args.messages, 1000)}; msgs = [message(i + 10**6) for i in range(n)]; t = time.perf_counter();"
+                f"n = {min(args.messages, 1000)}; msgs = [message(i + 10**6) for i in range(n)];"
+                "t = time.perf_counter(); c = time.process_time();"
                 "[receive(m, recipients=['support@bench.test']) for m in msgs];"
-                "print(n / (time.perf_counter() - t))"
+                "print(n / (time.perf_counter() - t), (time.process_time() - c) / n * 1000)"
             ),
         ],
         cwd=REPO,
@@ -134,12 +144,14 @@ def main() -> None:
         text=True,
         check=True,
     )
+    rate, cpu_ms = inproc.stdout.strip().splitlines()[-1].split()
     rows.append(
         (
             "in-process parse + thread + store",
             min(args.messages, 1000),
             0,
-            float(inproc.stdout.strip().splitlines()[-1]),
+            float(rate),
+            f"{float(cpu_ms):.1f}",
         )
     )
     noop_port = free_port()
@@ -147,7 +159,7 @@ def main() -> None:
     try:
         seconds, errors = blast(noop_port, args.messages, args.connections)
         rows.append(
-            ("limit: aiosmtpd no-op handler", args.messages, errors, args.messages / seconds)
+            ("limit: aiosmtpd no-op handler", args.messages, errors, args.messages / seconds, "")
         )
     finally:
         controller.stop()
@@ -155,9 +167,10 @@ def main() -> None:
     print(
         f"# Inbound email — {vendor} — {args.connections} connections — {machine()} — {datetime.date.today()}"
     )
-    print("| path | messages | errors | messages/s |\n|---|---|---|---|")
-    for name, count, errors, rate in rows:
-        print(f"| {name} | {count} | {errors} | {rate:,.0f} |")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("| path | messages | errors | messages/s | CPU ms/message |\n|---|---|---|---|---|")
+    for name, count, errors, rate, cpu in rows:
+        print(f"| {name} | {count} | {errors} | {rate:,.0f} | {cpu} |")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ SQL statements (including those of the receivers run on commit) and the time eac
 - ingest new: `tickets.services.ingest` of a first message (new ticket)
 - chat line: `ingest` with ticket_hint onto one long chat, as `chat.services.visitor_message` does
   (late lines are reported separately: their cost must not grow with the chat's length)
-- email: `channels.email.services.receive` of a new message, then of replies in one thread
+- email: `channels.email.services.receive` of a new message, the same in batches as the SMTP
+  listener writes them under load (`receive_batch`, figures per message), then replies in one
+  thread
+- `--cprofile`: also print the functions where the batched email path spends its CPU
 """
 
 from __future__ import annotations
@@ -71,30 +74,36 @@ def time_receivers() -> None:
     ticket_changed.send = send  # type: ignore[method-assign]
 
 
-def measure(label: str, n: int, op: Callable[[int], Any], rows: list[tuple[Any, ...]]) -> None:
+def measure(
+    label: str, n: int, op: Callable[[int], Any], rows: list[tuple[Any, ...]], per: int = 1
+) -> None:
+    """Run op(i) n times; `per` messages per op (a batch) turns the figures into per-message ones."""
     from django.db import connection, reset_queries
 
     RECEIVER_TIME.clear()
     RECEIVER_QUERIES.clear()
     walls, queries = [], []
+    cpu_started = time.process_time()
     for i in range(n):
         reset_queries()
         started = time.perf_counter()
         op(i)
         walls.append((time.perf_counter() - started) * 1000)
         queries.append(len(connection.queries_log))
+    cpu_ms = (time.process_time() - cpu_started) * 1000 / (n * per)
     receivers = ", ".join(
-        f"{name.split(':')[0]} {RECEIVER_TIME[name] / n * 1000:.2f} ms"
-        f"/{RECEIVER_QUERIES[name] / n:.1f} q"
+        f"{name.split(':')[0]} {RECEIVER_TIME[name] / (n * per) * 1000:.2f} ms"
+        f"/{RECEIVER_QUERIES[name] / (n * per):.1f} q"
         for name in sorted(RECEIVER_TIME, key=RECEIVER_TIME.get, reverse=True)  # type: ignore[arg-type]
     )
     rows.append(
         (
             label,
-            n,
-            statistics.mean(walls),
-            statistics.median(walls),
-            statistics.mean(queries),
+            n * per,
+            statistics.mean(walls) / per,
+            statistics.median(walls) / per,
+            cpu_ms,
+            statistics.mean(queries) / per,
             receivers,
         )
     )
@@ -104,6 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--chat-lines", type=int, default=300)
+    parser.add_argument("--cprofile", action="store_true")
     args = parser.parse_args()
     setup()
     from django.conf import settings
@@ -175,6 +185,17 @@ def main() -> None:
         lambda i: email.receive(payloads[i], recipients=[SUPPORT]),
         rows,
     )
+    batch = 32
+    batched = [message(i + 2 * 10**6) for i in range(args.n)]
+    measure(
+        f"email receive_batch ({batch} per batch, as the SMTP listener under load), new ticket",
+        args.n // batch,
+        lambda i: email.receive_batch(
+            [(raw, [SUPPORT]) for raw in batched[i * batch : (i + 1) * batch]]
+        ),
+        rows,
+        per=batch,
+    )
     first = email.receive(message(10**7), recipients=[SUPPORT])
     root = tickets.Message.objects.get(pk=first.message_id).external_id
 
@@ -187,10 +208,26 @@ def main() -> None:
     measure("email receive, reply in one thread", args.n, reply, rows)
 
     print(f"# ingest profile, SQLite, n={args.n}")
-    print("| operation | ops | mean ms | p50 ms | SQL/op | ticket_changed receivers (per op) |")
-    print("|---|---|---|---|---|---|")
-    for label, n, mean, p50, queries, receivers in rows:
-        print(f"| {label} | {n} | {mean:.2f} | {p50:.2f} | {queries:.1f} | {receivers} |")
+    print(
+        "| operation | ops | mean ms | p50 ms | CPU ms | SQL/op "
+        "| ticket_changed receivers (per op) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for label, n, mean, p50, cpu, queries, receivers in rows:
+        print(
+            f"| {label} | {n} | {mean:.2f} | {p50:.2f} | {cpu:.2f} | {queries:.1f} | {receivers} |"
+        )
+    if args.cprofile:
+        import cProfile
+        import pstats
+
+        profile_batch = [message(i + 3 * 10**6) for i in range(args.n)]
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for start in range(0, args.n, batch):
+            email.receive_batch([(raw, [SUPPORT]) for raw in profile_batch[start : start + batch]])
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats("caredesk/", 40)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from caredesk.core.prepared import PreparedQuery
 from caredesk.sla.hours import Hours, add_business_minutes, business_minutes_between
 from caredesk.sla.models import BusinessHours, SlaPolicy, TicketSla
 from caredesk.tickets.models import (
@@ -168,6 +169,12 @@ def _running_clock_sql(vendor: str) -> str:
     return sql
 
 
+# Asked for every new ticket: the ORM writes the query once per process.
+_ANY_ACTIVE_POLICY = PreparedQuery(
+    lambda: SlaPolicy.objects.filter(active=True).order_by().values_list("pk")[:1]
+)
+
+
 def _has_running_clock(ticket_id: int) -> bool:
     """Whether the ticket has a clock with a policy. Asked on every ticket event, and the answer
     is mostly no: the ORM writes the query once per process, then it only runs."""
@@ -187,7 +194,7 @@ def on_event(
         # A new ticket has no clock to clear: when no policy applies, `start` and its write
         # transaction (the database's writer lock, on SQLite) are not needed, and when there is
         # no active policy at all, neither is the ticket.
-        if not SlaPolicy.objects.filter(active=True).exists():
+        if _ANY_ACTIVE_POLICY.first() is None:
             return
         created = Ticket.objects.select_related("requester").filter(pk=ticket_id).first()
         if created is not None and policy_for(created) is not None:

@@ -28,6 +28,7 @@ from caredesk.core.errors import (
 )
 from caredesk.core.events import announce_on_commit
 from caredesk.core.html import html_to_text, sanitize_html, text_to_html
+from caredesk.core.prepared import PreparedQuery
 from caredesk.customers.models import Customer
 from caredesk.customers.services import find_or_create_customer
 from caredesk.search import services as search
@@ -129,6 +130,8 @@ class InboundMessage:
     cc: list[SenderIdentity] = field(default_factory=list)
     raw: bytes = b""
     raw_id: int | None = None
+    # The stored raw record itself, when the channel has it at hand (spares a look-up by raw_id).
+    raw_record: RawInbound | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     author_kind: str = AuthorKind.CUSTOMER
     priority: int | None = None
@@ -435,6 +438,55 @@ def create_ticket(
 
     Without text or attachments there is no first message, unless always_message (an inbound
     message with an empty body is still a message)."""
+    ticket, _ = _open_ticket(
+        actor,
+        subject=subject,
+        requester=requester,
+        body_text=body_text,
+        body_html=body_html,
+        channel=channel,
+        priority=priority,
+        team=team,
+        assignee=assignee,
+        tags=tags,
+        custom_fields=custom_fields,
+        category=category,
+        language=language,
+        attachments=attachments,
+        author_kind=author_kind,
+        external_id=external_id,
+        thread_key=thread_key,
+        raw=raw,
+        metadata=metadata,
+        always_message=always_message,
+    )
+    return ticket
+
+
+def _open_ticket(
+    actor: User | Actor,
+    *,
+    subject: str,
+    requester: Customer,
+    body_text: str = "",
+    body_html: str = "",
+    channel: str = Channel.API,
+    priority: int = Priority.NORMAL,
+    team: Team | None = None,
+    assignee: User | None = None,
+    tags: Iterable[str] = (),
+    custom_fields: dict[str, Any] | None = None,
+    category: str = "",
+    language: str = "",
+    attachments: Iterable[InboundAttachment] = (),
+    author_kind: str | None = None,
+    external_id: str = "",
+    thread_key: str = "",
+    raw: RawInbound | None = None,
+    metadata: dict[str, Any] | None = None,
+    always_message: bool = False,
+) -> tuple[Ticket, Message | None]:
+    """`create_ticket` without its transaction, returning the first message as well."""
     who = as_actor(actor)
     if channel not in Channel.values:
         raise ValidationFailed(f"Unknown channel {channel!r}.", code="bad_channel")
@@ -506,7 +558,7 @@ def create_ticket(
         language=ticket.language,
     )
     batch.announce()
-    return ticket
+    return ticket, message
 
 
 # Parsers that can turn a stored raw payload back into an InboundMessage (for re-processing).
@@ -531,6 +583,26 @@ def store_raw(
         size=len(clean),
         metadata=metadata or {},
     )
+
+
+def store_raw_many(
+    channel: str, payloads: list[tuple[bytes, str, dict[str, Any]]]
+) -> list[RawInbound]:
+    """`store_raw` for several payloads (payload, external id, metadata) in one INSERT: a channel
+    that receives in batches commits the raw bytes of a whole batch together."""
+    records = []
+    for payload, external_id, metadata in payloads:
+        clean = redact_bytes(payload)
+        records.append(
+            RawInbound(
+                channel=channel,
+                external_id=external_id[:255],
+                payload_compressed=RawInbound.compress(clean),
+                size=len(clean),
+                metadata=metadata,
+            )
+        )
+    return RawInbound.objects.bulk_create(records)
 
 
 def quarantine(
@@ -587,13 +659,24 @@ def _thread(inbound: InboundMessage, customer: Customer) -> Ticket | None:
         if ticket is not None:
             return ticket
     if inbound.thread_key:
-        return (
-            Ticket.objects.filter(thread_key=inbound.thread_key[:255], channel=inbound.channel)
-            .exclude(status=Status.CLOSED)
-            .order_by("-id")
-            .first()
+        found = _OPEN_TICKET_BY_THREAD_KEY.first(
+            thread_key=inbound.thread_key[:255], channel=inbound.channel
         )
+        return Ticket.objects.filter(pk=found[0]).first() if found else None
     return None
+
+
+# Asked for most new inbound messages (and mostly finds nothing): written once per process.
+_OPEN_TICKET_BY_THREAD_KEY = PreparedQuery(
+    lambda thread_key, channel: (
+        Ticket.objects.filter(thread_key=thread_key, channel=channel)
+        .exclude(status=Status.CLOSED)
+        .order_by("-id")
+        .values_list("pk")[:1]
+    ),
+    thread_key="\x00thread key placeholder\x00",
+    channel="\x00channel placeholder\x00",
+)
 
 
 def _follow_merges(ticket: Ticket) -> Ticket:
@@ -650,7 +733,9 @@ def _ingest(inbound: InboundMessage, external_id: str) -> IngestResult:
     inbound.sender.name = _strip_nul(inbound.sender.name)
     inbound.metadata = _strip_nul(inbound.metadata)
     raw = None
-    if inbound.raw_id:
+    if inbound.raw_record is not None:
+        raw = inbound.raw_record
+    elif inbound.raw_id:
         raw = RawInbound.objects.filter(pk=inbound.raw_id).first()
     elif inbound.raw:
         raw = store_raw(inbound.channel, inbound.raw, external_id=external_id)
@@ -668,7 +753,8 @@ def _ingest(inbound: InboundMessage, external_id: str) -> IngestResult:
     created = False
     if ticket is None or ticket.status == Status.CLOSED:
         previous = ticket
-        ticket = create_ticket(
+        # Inside ingest's transaction already; the first message comes back without a look-up.
+        ticket, message = _open_ticket(
             actor,
             subject=inbound.subject,
             requester=customer,
@@ -688,7 +774,6 @@ def _ingest(inbound: InboundMessage, external_id: str) -> IngestResult:
         )
         if previous is not None:
             TicketLink.objects.create(source=ticket, target=previous, kind=LinkKind.FOLLOW_UP)
-        message = ticket.messages.order_by("id").first()
         created = True
     else:
         message = _add_inbound_message(ticket, inbound, customer, actor, raw, external_id)

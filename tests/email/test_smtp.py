@@ -69,7 +69,7 @@ def test_database_outage_answers_451_so_the_sender_retries(listener, monkeypatch
     def down(*args, **kwargs):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr("caredesk.channels.email.listener._store", down)
+    monkeypatch.setattr("caredesk.channels.email.listener._store_batch", down)
     with smtp(listener) as client:
         client.ehlo()
         client.docmd("MAIL FROM:<jo@example.test>")

@@ -3,13 +3,37 @@ wrong or unknown charsets, missing headers, broken MIME, huge headers, deep nest
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from email.utils import getaddresses, parseaddr
 
+
+class _HeaderCachingPolicy(EmailPolicy):
+    """policy.default, remembering parsed headers. The standard library parses a header again each
+    time it is read (a part's Content-Type is read five times per message) and most values recur
+    from one mail to the next ("text/plain; charset=utf-8", "7bit", a sender's From), so parsed
+    values are kept per process; a parsed header depends only on its name and raw value."""
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        if hasattr(value, "name") or len(value) > MAX_CACHED_HEADER:
+            return super().header_fetch_parse(name, value)  # type: ignore[no-any-return]
+        return _parsed_header(name, value)
+
+
+MAX_CACHED_HEADER = 300
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_header(name: str, value: str) -> str:
+    return policy.default.header_fetch_parse(name, value)  # type: ignore[no-any-return]
+
+
+PARSE_POLICY = _HeaderCachingPolicy()
 MAX_PARTS = 200
 MAX_DEPTH = 20
 TICKET_TAG = re.compile(r"\[#(\d{1,12})\]")
@@ -97,7 +121,7 @@ def _walk(msg: Message, depth: int = 0):  # type: ignore[no-untyped-def]
 
 
 def parse(raw: bytes) -> ParsedEmail:
-    msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
+    msg: EmailMessage = BytesParser(policy=PARSE_POLICY).parsebytes(raw)  # type: ignore[assignment]
     from_name, from_address = parseaddr(_header(msg, "From"))
     if not from_address:
         from_name, from_address = parseaddr(_header(msg, "Sender") or _header(msg, "Return-Path"))

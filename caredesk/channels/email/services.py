@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.utils import formataddr, make_msgid
 from typing import Any
@@ -18,9 +20,11 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.db.models.signals import post_delete, post_save
 from email_reply_parser import EmailReplyParser
 
+from caredesk.assist.redaction import redact_bytes
 from caredesk.channels.email.models import EmailTemplate, Mailbox
 from caredesk.channels.email.parser import ParsedEmail, parse
 from caredesk.core import jobs
@@ -54,14 +58,47 @@ class ReceiveResult:
     reason: str = ""
 
 
-def support_addresses() -> set[str]:
-    cached = cache.get("caredesk:email:addresses")
-    if cached is None:
-        cached = {
-            a.lower() for a in Mailbox.objects.filter(active=True).values_list("address", flat=True)
+# Mailboxes are read for every RCPT and every message; they change rarely. Each process keeps a
+# snapshot, dropped when a mailbox is saved or deleted here and at most MAILBOX_CACHE_SECONDS old
+# when another process changed it.
+MAILBOX_CACHE_SECONDS = 30.0
+_mailbox_snapshot: tuple[float, dict[str, Mailbox]] | None = None
+
+
+def active_mailboxes() -> dict[str, Mailbox]:
+    """The active mailboxes by lower-cased address (with their team), from the process snapshot."""
+    global _mailbox_snapshot
+    snapshot = _mailbox_snapshot
+    now = time.monotonic()
+    if snapshot is None or now - snapshot[0] > MAILBOX_CACHE_SECONDS:
+        boxes = {
+            box.address.lower(): box
+            for box in Mailbox.objects.filter(active=True).select_related("team")
         }
-        cache.set("caredesk:email:addresses", cached, 30)
-    return set(cached)
+        snapshot = _mailbox_snapshot = (now, boxes)
+    return snapshot[1]
+
+
+def cached_mailboxes() -> dict[str, Mailbox] | None:
+    """The process snapshot when it is fresh, else None (a caller in an event loop then reads the
+    database in a thread)."""
+    snapshot = _mailbox_snapshot
+    if snapshot is None or time.monotonic() - snapshot[0] > MAILBOX_CACHE_SECONDS:
+        return None
+    return snapshot[1]
+
+
+def forget_mailboxes(*_: Any, **__: Any) -> None:
+    global _mailbox_snapshot
+    _mailbox_snapshot = None
+
+
+post_save.connect(forget_mailboxes, sender=Mailbox, dispatch_uid="email-mailboxes-saved")
+post_delete.connect(forget_mailboxes, sender=Mailbox, dispatch_uid="email-mailboxes-deleted")
+
+
+def support_addresses() -> set[str]:
+    return set(active_mailboxes())
 
 
 def normalized_subject(subject: str) -> str:
@@ -97,8 +134,10 @@ def _visible_text(parsed: ParsedEmail) -> str:
 
 
 def _mailbox_for(recipients: list[str]) -> Mailbox | None:
-    wanted = [r.lower() for r in recipients]
-    return Mailbox.objects.filter(address__in=wanted, active=True).select_related("team").first()
+    boxes = active_mailboxes()
+    found = [boxes[r.lower()] for r in recipients if r.lower() in boxes]
+    # Several support addresses on one mail: the oldest mailbox, as the database would order them.
+    return min(found, key=lambda box: box.pk) if found else None
 
 
 def to_inbound(parsed: ParsedEmail, raw_id: int, mailbox: Mailbox | None) -> tickets.InboundMessage:
@@ -139,7 +178,7 @@ def to_inbound(parsed: ParsedEmail, raw_id: int, mailbox: Mailbox | None) -> tic
         cc=[
             tickets.SenderIdentity("email", addr, name)
             for name, addr in parsed.cc
-            if addr.lower() not in support_addresses()
+            if addr.lower() not in active_mailboxes()
         ],
         raw_id=raw_id,
         metadata=metadata,
@@ -195,39 +234,147 @@ def _record_bounce(parsed: ParsedEmail, raw: RawInbound) -> ReceiveResult:
     return ReceiveResult("bounce", raw.pk, original.ticket_id, note.pk)
 
 
+@dataclass
+class _Arrival:
+    """One message of a batch between parsing and processing."""
+
+    raw: bytes
+    recipients: list[str]
+    parsed: ParsedEmail | None = None
+    parse_error: str = ""
+    record: RawInbound | None = None
+
+
 def receive(
     raw: bytes, *, recipients: list[str] | None = None, source: str = "smtp"
 ) -> ReceiveResult:
     """Store, parse, classify and ingest one message. The raw bytes are committed first."""
-    raw_record = tickets.store_raw(
-        Channel.EMAIL, raw, metadata={"source": source, "recipients": recipients or []}
-    )
-    try:
-        parsed = parse(raw)
-    except Exception as exc:
-        tickets.quarantine(
-            Channel.EMAIL, raw, f"Unparseable message: {type(exc).__name__}: {exc}", raw=raw_record
+    return receive_batch([(raw, recipients or [])], source=source)[0]
+
+
+def receive_batch(
+    envelopes: Sequence[tuple[bytes, list[str]]],
+    *,
+    source: str = "smtp",
+    committed: Callable[[list[ReceiveResult]], None] | None = None,
+) -> list[ReceiveResult]:
+    """Store and process several messages with two commits for all of them.
+
+    The raw bytes of every message are committed first, in one transaction; then every message is
+    processed in a second transaction, each inside its own savepoint: a message that fails is
+    rolled back to its savepoint and quarantined with its raw bytes and the error, and the others
+    still commit. Returns one result per envelope, in order; `committed` is called with them
+    right after the processing commit, before the receivers of the changes run.
+
+    Raises DatabaseError when the database fails; then no message of the batch has a ticket or a
+    message. Raw records the first commit stored are kept, marked ignored ("left to the sender's
+    retry"); the retry is stored anew and de-duplicated on Message-ID as always.
+    """
+    arrivals = [_Arrival(raw, list(recipients)) for raw, recipients in envelopes]
+    for arrival in arrivals:
+        try:
+            arrival.parsed = parse(arrival.raw)
+        except Exception as exc:  # kept raw and quarantined below: never lost
+            arrival.parse_error = f"Unparseable message: {type(exc).__name__}: {exc}"
+            continue
+        if not arrival.parsed.message_id:
+            arrival.parsed.message_id = _content_hash(redact_bytes(arrival.raw))
+    with transaction.atomic():
+        records = tickets.store_raw_many(
+            Channel.EMAIL,
+            [
+                (
+                    a.raw,
+                    a.parsed.message_id if a.parsed else "",
+                    {"source": source, "recipients": a.recipients},
+                )
+                for a in arrivals
+            ],
         )
-        return ReceiveResult("quarantined", raw_record.pk, reason="unparseable")
-    return process(parsed, raw_record, recipients or parsed.to)
+    for arrival, record in zip(arrivals, records, strict=True):
+        arrival.record = record
+    results: list[ReceiveResult] = []
+    done = False
+
+    def after_commit() -> None:
+        nonlocal done
+        done = True
+        if committed is not None:
+            committed(results)
+
+    try:
+        with transaction.atomic():
+            # The first callback after commit: the senders are answered before the receivers
+            # (routing, SLA, triggers, live updates) of every message have run.
+            transaction.on_commit(after_commit)
+            known = _known_message_ids(arrivals)
+            for arrival in arrivals:
+                results.append(_process_in_savepoint(arrival, known))
+    except DatabaseError as exc:
+        if not done:  # a receiver failing after the commit takes nothing back
+            _mark_unprocessed(records, exc)
+        raise
+    return results
 
 
-def process(parsed: ParsedEmail, raw_record: RawInbound, recipients: list[str]) -> ReceiveResult:
-    if not parsed.message_id:
-        parsed.message_id = _content_hash(raw_record.payload)
-    # `receive` stored the record a moment ago (without the Message-ID, unknown before parsing).
-    if raw_record.external_id != parsed.message_id[:255]:
-        raw_record.external_id = parsed.message_id[:255]
-        RawInbound.objects.filter(pk=raw_record.pk).update(external_id=raw_record.external_id)
-    existing = Message.objects.filter(channel=Channel.EMAIL, external_id=parsed.message_id).first()
-    if existing is not None:
-        RawInbound.objects.filter(pk=raw_record.pk).update(
+def _mark_unprocessed(records: list[RawInbound], exc: DatabaseError) -> None:
+    """Say on the raw records that their processing was rolled back (the senders are asked to
+    retry, and the retry is stored anew), if the database takes the note at all."""
+    try:
+        RawInbound.objects.filter(pk__in=[r.pk for r in records]).update(
+            state=RawInbound.State.IGNORED,
+            error=f"Not processed, the database failed ({type(exc).__name__}); left to the "
+            "sender's retry."[:10_000],
+        )
+    except DatabaseError:
+        logger.warning("could not mark %d raw records as not processed", len(records))
+
+
+def _known_message_ids(arrivals: list[_Arrival]) -> dict[str, tuple[int, int]]:
+    """Message-IDs of the batch that are already stored: one look-up for the whole batch."""
+    wanted = {a.parsed.message_id[:255] for a in arrivals if a.parsed}
+    if not wanted:
+        return {}
+    return {
+        external_id: (pk, ticket_id)
+        for external_id, pk, ticket_id in Message.objects.filter(
+            channel=Channel.EMAIL, external_id__in=wanted
+        ).values_list("external_id", "pk", "ticket_id")
+    }
+
+
+def _process_in_savepoint(arrival: _Arrival, known: dict[str, tuple[int, int]]) -> ReceiveResult:
+    record = arrival.record
+    assert record is not None
+    if arrival.parsed is None:
+        tickets.quarantine(Channel.EMAIL, b"", arrival.parse_error, raw=record)
+        return ReceiveResult("quarantined", record.pk, reason="unparseable")
+    message_id = arrival.parsed.message_id[:255]
+    if message_id in known:
+        message_pk, ticket_id = known[message_id]
+        RawInbound.objects.filter(pk=record.pk).update(
             state=RawInbound.State.IGNORED, error="duplicate delivery"
         )
-        return ReceiveResult("duplicate", raw_record.pk, existing.ticket_id, existing.pk)
+        return ReceiveResult("duplicate", record.pk, ticket_id, message_pk)
+    try:
+        with transaction.atomic():
+            result = _process(arrival.parsed, record, arrival.recipients or arrival.parsed.to)
+    except (OperationalError, InterfaceError):
+        raise  # the database is unavailable: the whole batch is answered "try again"
+    except Exception as exc:
+        logger.warning("email quarantined (raw %s): %s", record.pk, exc)
+        tickets.quarantine(Channel.EMAIL, b"", f"{type(exc).__name__}: {exc}", raw=record)
+        return ReceiveResult("quarantined", record.pk, reason=str(exc))
+    if result.message_id is not None and result.ticket_id is not None:
+        # A second copy later in the same batch is a duplicate of this one.
+        known[message_id] = (result.message_id, result.ticket_id)
+    return result
+
+
+def _process(parsed: ParsedEmail, raw_record: RawInbound, recipients: list[str]) -> ReceiveResult:
     if parsed.bounce:
         return _record_bounce(parsed, raw_record)
-    if parsed.from_address and parsed.from_address.lower() in support_addresses():
+    if parsed.from_address and parsed.from_address.lower() in active_mailboxes():
         tickets.quarantine(
             Channel.EMAIL, b"", "Mail from our own support address (loop).", raw=raw_record
         )
@@ -243,6 +390,7 @@ def process(parsed: ParsedEmail, raw_record: RawInbound, recipients: list[str]) 
     mailbox = _mailbox_for(recipients)
     try:
         inbound = to_inbound(parsed, raw_record.pk, mailbox)
+        inbound.raw_record = raw_record
         result = tickets.ingest(inbound)
     except Exception as exc:
         logger.warning("email quarantined (raw %s): %s", raw_record.pk, exc)

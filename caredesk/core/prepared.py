@@ -1,0 +1,53 @@
+"""Read queries asked for every inbound message, written by the ORM once per process.
+
+Building a query (filters, joins, ordering, compiling) costs the ORM more CPU than the database
+takes to run a small indexed look-up. A `PreparedQuery` builds its queryset once per database
+vendor with placeholder values, keeps the SQL, and afterwards only runs it with the real values.
+Only for plain reads whose SQL does not depend on the values (no `__in` of a variable list).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connection
+from django.db.models import QuerySet
+
+
+class PreparedQuery:
+    """`PreparedQuery(lambda ticket_id: Ticket.objects.filter(pk=ticket_id).values_list(...),
+    ticket_id=-7_000_001)`: the keyword values are placeholders, valid for their fields (else the
+    ORM may find the query empty) and not otherwise among the query's parameters;
+    `rows(ticket_id=5)` runs it and returns the raw rows (the database's own types)."""
+
+    def __init__(self, build: Callable[..., QuerySet[Any]], **placeholders: int | str) -> None:
+        self._build = build
+        self._placeholders = placeholders
+        self._compiled: dict[str, tuple[str, list[tuple[bool, Any]]]] = {}
+
+    def _compile(self, vendor: str) -> tuple[str, list[tuple[bool, Any]]]:
+        compiled = self._compiled.get(vendor)
+        if compiled is None:
+            sql, params = self._build(**self._placeholders).query.sql_with_params()
+            names = {value: name for name, value in self._placeholders.items()}
+            # (True, name): the caller's value for that placeholder; (False, value): a constant.
+            slots = [
+                (True, names[p]) if isinstance(p, int | str) and p in names else (False, p)
+                for p in params
+            ]
+            missing = set(self._placeholders) - {name for is_slot, name in slots if is_slot}
+            assert not missing, f"placeholders not found among the parameters: {missing}"
+            compiled = self._compiled[vendor] = (sql, slots)
+        return compiled
+
+    def rows(self, **values: Any) -> list[tuple[Any, ...]]:
+        sql, slots = self._compile(connection.vendor)
+        params = [values[item] if is_slot else item for is_slot, item in slots]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+
+    def first(self, **values: Any) -> tuple[Any, ...] | None:
+        found = self.rows(**values)
+        return found[0] if found else None
