@@ -17,6 +17,7 @@ from django.utils import timezone
 from caredesk.accounts.models import Team, User
 from caredesk.automation.models import Automation, CannedResponse, Macro, Trigger
 from caredesk.core.errors import ValidationFailed
+from caredesk.core.events import TicketChange
 from caredesk.tickets.models import ACTIVE_STATUSES, Priority, Status, Ticket, TicketEvent
 from caredesk.tickets.services import Actor, post_message, update_ticket
 
@@ -547,6 +548,17 @@ def on_ticket_event(ticket_id: int, kinds: list[str], event_ids: list[int]) -> i
             fired += 1
             # The actions changed the ticket: later rules see it as it is now.
             facts = {**facts, **(ticket_facts(ticket_id, facts["body"], fields) or {})}
+    return fired
+
+
+def on_ticket_events(changes: list[TicketChange]) -> int:
+    """Run the matching triggers for a bulk change: the tickets no active trigger listens for
+    (the usual case for assignments) cost nothing at all; the others are evaluated one by one."""
+    triggers = active_triggers()
+    fired = 0
+    for change in changes:
+        if triggers.listening(change.kinds):
+            fired += on_ticket_event(change.ticket_id, change.kinds, change.event_ids)
     return fired
 
 

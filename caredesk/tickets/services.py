@@ -26,7 +26,7 @@ from caredesk.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from caredesk.core.events import announce_on_commit
+from caredesk.core.events import TicketChange, announce_many_on_commit, announce_on_commit
 from caredesk.core.html import html_to_text, sanitize_html, text_to_html
 from caredesk.customers.models import Customer
 from caredesk.customers.services import find_or_create_customer
@@ -853,6 +853,13 @@ def change_status(
     return ticket
 
 
+def may_take(assignee: User, team_id: int | None) -> bool:
+    """check_assign's rule as a test, for bulk changes that skip the lines failing it."""
+    return assignee.is_active and (
+        team_id is None or assignee.is_admin or team_id in assignee.team_ids()
+    )
+
+
 def check_assign(ticket: Ticket, assignee: User | None, team: Team | None) -> None:
     if assignee is None:
         return
@@ -948,6 +955,7 @@ def _insert_events(
     quote = connection.ops.quote_name
     meta = TicketEvent._meta
     data_field = meta.get_field("data")
+    adapt_json = connection.ops.adapt_json_value
     columns = [
         quote(f.column or f.name)
         for f in meta.concrete_fields
@@ -976,7 +984,8 @@ def _insert_events(
                     **constant,
                     "ticket": ticket_id,
                     "kind": kind,
-                    "data": data_field.get_db_prep_save(data, connection),
+                    # What JSONField.get_db_prep_save gives for a plain dict, without its checks.
+                    "data": adapt_json(data, data_field.encoder),
                 }
                 params += [row[name] for name in order]
             cursor.execute(head + ", ".join([placeholders] * len(chunk)) + tail, params)
@@ -987,7 +996,8 @@ def _insert_events(
 @transaction.atomic
 def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[int]:
     """Assign or unassign many tickets at once (the routing pass): the same checks, field changes
-    and events as `assign`, each ticket's events announced on commit, in a fixed number of queries
+    and events as `assign`, announced on commit once for all the tickets (`tickets_changed`, then
+    `ticket_changed` per ticket with in_bulk=True), in a fixed number of queries
     plus one per chunk of rows.
 
     The plan was made from a snapshot, so a ticket whose assignee is no longer the one it was
@@ -1012,36 +1022,32 @@ def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[
     for pk, agent in agents.items():
         agent._team_ids = team_ids_of[pk]  # what team_ids() would read, read once for all
     ids = sorted(by_ticket)
-    locked: list[Ticket] = []
+    # The lock-and-check read, as tuples: model instances would cost more than the read.
+    locked: list[tuple[int, int | None, str, int | None]] = []
     for start in range(0, len(ids), BULK_CHUNK):
         locked += (
             Ticket.objects.select_for_update(of=("self",))
             .filter(pk__in=ids[start : start + BULK_CHUNK])
-            .only("id", "assignee_id", "status", "team_id")
+            .values_list("id", "assignee_id", "status", "team_id")
         )
-    teams = Team.objects.in_bulk({t.team_id for t in locked if t.team_id is not None})
     rows: list[tuple[int, int | None, str]] = []
     events: list[tuple[int, str, dict[str, Any]]] = []
-    for ticket in locked:
-        line = by_ticket[ticket.pk]
-        if ticket.assignee_id != line.current_assignee_id or ticket.status not in ACTIVE_STATUSES:
+    for ticket_id, current_assignee_id, status, ticket_team_id in locked:
+        line = by_ticket[ticket_id]
+        if current_assignee_id != line.current_assignee_id or status not in ACTIVE_STATUSES:
             continue
         assignee = agents.get(line.assignee_id) if line.assignee_id is not None else None
-        if line.assignee_id is not None:
-            try:
-                if assignee is None:
-                    raise ValidationFailed("Unknown agent.", code="unknown_agent")
-                check_assign(ticket, assignee, teams.get(ticket.team_id))
-            except ValidationFailed:
-                continue
-        new_status = Status.OPEN if assignee is not None else ticket.status
-        kinds: list[tuple[str, dict[str, Any]]] = [
-            (EventKind.ASSIGNED, {"old": ticket.assignee_id, "new": line.assignee_id})
-        ]
-        if new_status != ticket.status:  # as _assign: taking a new ticket opens it
-            kinds.append((EventKind.STATUS_CHANGED, {"old": ticket.status, "new": new_status}))
-        events += [(ticket.pk, kind, data) for kind, data in kinds]
-        rows.append((ticket.pk, line.assignee_id, new_status))
+        if line.assignee_id is not None and (
+            assignee is None or not may_take(assignee, ticket_team_id)
+        ):
+            continue
+        new_status = Status.OPEN if assignee is not None else status
+        events.append(
+            (ticket_id, EventKind.ASSIGNED, {"old": current_assignee_id, "new": line.assignee_id})
+        )
+        if new_status != status:  # as _assign: taking a new ticket opens it
+            events.append((ticket_id, EventKind.STATUS_CHANGED, {"old": status, "new": new_status}))
+        rows.append((ticket_id, line.assignee_id, new_status))
     now = timezone.now()
     quote = connection.ops.quote_name
     if rows:
@@ -1066,8 +1072,12 @@ def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[
         ids, kinds_of = by_event_ticket.setdefault(ticket_id, ([], []))
         ids.append(event_id)
         kinds_of.append(kind)
-    for ticket_id, (ids, kinds_of) in by_event_ticket.items():
-        announce_on_commit(ticket_id, ids, kinds_of)
+    announce_many_on_commit(
+        [
+            TicketChange(ticket_id, ids, kinds_of)
+            for ticket_id, (ids, kinds_of) in by_event_ticket.items()
+        ]
+    )
     return list(by_event_ticket)
 
 
