@@ -21,7 +21,9 @@ class AutomationConfig(AppConfig):
             **kwargs: Any,
         ) -> None:
             if not in_bulk:  # a bulk change comes once for all its tickets, below
-                services.on_ticket_event(ticket_id, kinds, event_ids)
+                services.on_ticket_event(
+                    ticket_id, kinds, event_ids, actor_kind=kwargs.get("actor_kind")
+                )
 
         def on_tickets_changed(sender: Any, changes: list[TicketChange], **kwargs: Any) -> None:
             services.on_ticket_events(changes)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
@@ -18,7 +20,14 @@ from caredesk.accounts.models import Team, User
 from caredesk.automation.models import Automation, CannedResponse, Macro, Trigger
 from caredesk.core.errors import ValidationFailed
 from caredesk.core.events import TicketChange
-from caredesk.tickets.models import ACTIVE_STATUSES, Priority, Status, Ticket, TicketEvent
+from caredesk.tickets.models import (
+    ACTIVE_STATUSES,
+    Message,
+    Priority,
+    Status,
+    Ticket,
+    TicketEvent,
+)
 from caredesk.tickets.services import Actor, post_message, update_ticket
 
 logger = logging.getLogger("caredesk.automation")
@@ -306,28 +315,72 @@ FACT_COLUMNS = {
 }
 
 
+@lru_cache(maxsize=512)
+def _facts_statement(fields: frozenset[str], vendor: str) -> tuple[str, tuple[str, ...]]:
+    """The SQL reading these condition fields of one ticket (its id the only parameter) and the
+    field each column holds. The ORM writes it once per process and set of fields; evaluating an
+    event then only runs it (building the query each time cost more than running it)."""
+    names = tuple(sorted(name for name in fields if name in FACT_COLUMNS))
+    columns = [FACT_COLUMNS[name] for name in names]
+    query = Ticket.objects.filter(pk=0).order_by()
+    if "tags" in fields:
+        sql, params = query.values(*columns, "tags__name").query.sql_with_params()
+    else:
+        sql, params = query.values(*columns)[:1].query.sql_with_params()
+    assert list(params) == [0], params  # the ticket id is the only parameter
+    return sql, names
+
+
+def _run(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def ticket_facts(
     ticket_id: int, body: str, fields: Iterable[str] = CONDITION_FIELDS
 ) -> dict[str, Any] | None:
     """The values conditions test, for the fields asked for, in one query (with the tags joined
     in, one row per tag, when tags are tested). None if the ticket is gone."""
-    wanted = set(fields)
-    columns = {name: FACT_COLUMNS[name] for name in wanted if name in FACT_COLUMNS}
-    tagged = "tags" in wanted
-    query = Ticket.objects.filter(pk=ticket_id).order_by()
-    if tagged:
-        rows = list(query.values(*columns.values(), "tags__name"))
-    else:
-        rows = list(query.values(*columns.values())[:1])
+    wanted = frozenset(fields)
+    sql, names = _facts_statement(wanted, connection.vendor)
+    rows = _run(sql, [ticket_id])
     if not rows:
         return None
-    facts = {name: rows[0][column] for name, column in columns.items()}
+    facts = dict(zip(names, rows[0], strict=False))
     if "priority" in facts:
         facts["priority"] = Priority(facts["priority"]).label
-    if tagged:
-        facts["tags"] = sorted(row["tags__name"] for row in rows if row["tags__name"] is not None)
+    if facts.get("customer_vip") is not None:
+        facts["customer_vip"] = bool(facts["customer_vip"])  # SQLite answers 0 or 1
+    if "tags" in wanted:
+        facts["tags"] = sorted(row[-1] for row in rows if row[-1] is not None)
     facts["body"] = body
     return facts
+
+
+@lru_cache(maxsize=64)
+def _by_ids_statement(model: str, columns: tuple[str, ...], count: int, vendor: str) -> str:
+    """SQL reading `columns` of `count` rows by id (the ids its only parameters), written once."""
+    manager = TicketEvent.objects if model == "event" else Message.objects
+    sql, params = (
+        manager.filter(pk__in=list(range(count))).order_by().values_list(*columns)
+    ).query.sql_with_params()
+    assert list(params) == list(range(count)), params
+    return sql
+
+
+def _rows_by_ids(model: str, columns: tuple[str, ...], ids: list[int]) -> list[tuple[Any, ...]]:
+    if not ids:
+        return []
+    return _run(_by_ids_statement(model, columns, len(ids), connection.vendor), list(ids))
+
+
+def _event_facts(event_ids: list[int]) -> list[tuple[str, dict[str, Any]]]:
+    """(actor kind, data) of the events, data decoded as the ORM would."""
+    return [
+        (actor_kind, json.loads(data) if isinstance(data, str) else data or {})
+        for actor_kind, data in _rows_by_ids("event", ("actor_kind", "data"), event_ids)
+    ]
 
 
 def compare(op: str, actual: Any, expected: Any) -> bool:
@@ -380,8 +433,13 @@ class CompiledTrigger:
             actions=trigger.actions,
         )
 
-    def holds(self, facts: dict[str, Any]) -> bool:
-        return all(compare(op, facts[name], value) for name, op, value in self.conditions)
+    def holds(self, facts: dict[str, Any], skip: frozenset[str] = frozenset()) -> bool:
+        """Whether every condition holds (those on the `skip` fields taken as holding)."""
+        return all(
+            compare(op, facts[name], value)
+            for name, op, value in self.conditions
+            if name not in skip
+        )
 
 
 class TriggerSet:
@@ -496,14 +554,24 @@ def run_actions(actions: list[dict[str, Any]], ticket: Ticket, source: str) -> N
         ticket.refresh_from_db()
 
 
-def on_ticket_event(ticket_id: int, kinds: list[str], event_ids: list[int]) -> int:
+# Conditions read from the event's messages rather than from the ticket.
+MESSAGE_FIELDS = frozenset({"body", "sentiment"})
+AUTOMATED_ACTORS = ("system", "bot")
+
+
+def on_ticket_event(
+    ticket_id: int, kinds: list[str], event_ids: list[int], actor_kind: str | None = None
+) -> int:
     """Run the matching triggers. Changes made by triggers fire triggers again, but a chain of
     events caused only by automation stops after MAX_CHAIN rounds (counted per ticket in the shared
     cache, so the guard holds across processes and after commit).
 
+    `actor_kind` is who caused the events, when the announcement says (ticket services do).
+
     Events no active trigger listens to cost no query beyond an occasional check that the
-    compiled triggers are current; the others load the ticket once, plus its tags or the message
-    bodies only when a listening trigger tests them."""
+    compiled triggers are current. The others cost one query for the ticket's fields (tags joined
+    in when tested); only when some listening trigger can still hold whatever the messages say are
+    the events read (the loop guard) and, when a trigger tests them, the message bodies."""
     from django.core.cache import cache
 
     listening = active_triggers().listening(kinds)
@@ -513,24 +581,28 @@ def on_ticket_event(ticket_id: int, kinds: list[str], event_ids: list[int]) -> i
     facts = ticket_facts(ticket_id, "", fields)
     if facts is None:
         return 0
-    events = list(TicketEvent.objects.filter(pk__in=event_ids).values_list("actor_kind", "data"))
     key = f"caredesk:trigger-chain:{ticket_id}"
-    automated = bool(events) and all(kind in ("system", "bot") for kind, _ in events)
+    if not any(trigger.holds(facts, skip=MESSAGE_FIELDS) for trigger in listening):
+        # Nothing fires, so this event continues no chain. One caused by a person ends the
+        # chain; with the actor unknown the count is kept (never lowered: the guard holds).
+        if actor_kind is not None and actor_kind not in AUTOMATED_ACTORS:
+            cache.delete(key)
+        return 0
+    events = _event_facts(event_ids)
+    automated = bool(events) and all(kind in AUTOMATED_ACTORS for kind, _ in events)
     depth = (cache.get(key) or 0) + 1 if automated else 0
     if depth > MAX_CHAIN:
         logger.warning("trigger chain on ticket %s stopped after %s rounds", ticket_id, MAX_CHAIN)
         cache.delete(key)
         return 0
     cache.set(key, depth, 300)
-    message_ids = [data.get("message_id") for _, data in events if data.get("message_id")]
+    message_ids = [int(data["message_id"]) for _, data in events if data.get("message_id")]
     from_customer = {
         data.get("message_id") for _, data in events if data.get("author_kind") == "customer"
     }
     facts["sentiment"] = 0.0
-    if message_ids and {"body", "sentiment"} & fields:
-        from caredesk.tickets.models import Message
-
-        texts = list(Message.objects.filter(pk__in=message_ids).values_list("pk", "body_text"))
+    if message_ids and MESSAGE_FIELDS & fields:
+        texts = _rows_by_ids("message", ("pk", "body_text"), message_ids)
         facts["body"] = " ".join(text for _, text in texts)
         if "sentiment" in fields:
             from caredesk.assist.sentiment import score
