@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from caredesk.accounts import services as accounts
 from caredesk.accounts.models import Role, Skill, Team, Tier, User
+from caredesk.agent.rule_builder import RuleBuilder
 from caredesk.agent.views import agent_view
 from caredesk.automation import services as automation
 from caredesk.automation.models import Automation, Trigger
@@ -22,7 +23,7 @@ from caredesk.channels.chat.models import ChatWidget
 from caredesk.core.errors import DomainError
 from caredesk.sla import services as sla
 from caredesk.sla.models import SlaPolicy
-from caredesk.tickets.models import ACTIVE_STATUSES, CustomField, EventKind, Status, Tag
+from caredesk.tickets.models import CustomField, Status, Tag
 
 
 class TeamForm(forms.ModelForm):
@@ -165,55 +166,6 @@ class FlowForm(forms.ModelForm):
         return cleaned
 
 
-class TriggerForm(FlowForm):
-    events = forms.MultipleChoiceField(
-        choices=EventKind.choices,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="The ticket events that run this trigger.",
-    )
-    conditions = _json_area(
-        'All must hold, e.g. [{"field": "priority", "op": "is", "value": "urgent"}]. Fields: '
-        + ", ".join(sorted(automation.CONDITION_FIELDS))
-        + ". Operators: "
-        + ", ".join(sorted(automation.OPERATORS))
-        + ".",
-        required=False,
-    )
-    actions = _json_area(
-        'e.g. [{"type": "add_tags", "value": ["vip"]}, {"type": "escalate", "value": "VIP"}]. '
-        "Types: " + ", ".join(sorted(automation.ACTION_TYPES)) + "."
-    )
-
-    class Meta:
-        model = Trigger
-        fields = ["name", "events", "conditions", "actions", "active", "position"]
-
-    def clean_conditions(self) -> Any:
-        return self.cleaned_data.get("conditions") or []
-
-    def validate(self, instance: Any) -> None:
-        automation.validate_trigger(instance)
-
-
-class AutomationForm(FlowForm):
-    status = forms.ChoiceField(
-        choices=[(s, label) for s, label in Status.choices if s in ACTIVE_STATUSES],
-        help_text="Tickets in this status…",
-    )
-    hours = forms.IntegerField(min_value=1, help_text="…untouched for this many hours…")
-    actions = _json_area(
-        '…get these actions, e.g. [{"type": "set", "field": "status", "value": "solved"}]. '
-        "Types: " + ", ".join(sorted(automation.ACTION_TYPES)) + "."
-    )
-
-    class Meta:
-        model = Automation
-        fields = ["name", "status", "hours", "actions", "active"]
-
-    def validate(self, instance: Any) -> None:
-        automation.validate_automation(instance)
-
-
 class SlaPolicyForm(FlowForm):
     conditions = _json_area(
         'Which tickets, e.g. {"priority": ["urgent", "high"], "vip": true}; empty for all. '
@@ -249,19 +201,18 @@ class SlaPolicyForm(FlowForm):
         sla.validate_policy(instance)
 
 
-# The flow: what team leads shape. Each section saves through its domain service.
+# The flow: what team leads shape. Each section saves through its domain service; triggers and
+# time-based automations are edited in the rule builder (rule_builder.py), SLA policies here.
 FLOW_SECTIONS: dict[str, dict[str, Any]] = {
     "triggers": {
         "title": "Triggers",
         "model": Trigger,
-        "form": TriggerForm,
         "save": automation.save_trigger,
         "columns": ["position", "name", "events", "active"],
     },
     "automations": {
         "title": "Time-based automations",
         "model": Automation,
-        "form": AutomationForm,
         "save": automation.save_automation,
         "columns": ["name", "status", "hours", "active"],
     },
@@ -365,6 +316,8 @@ def _flow(request: HttpRequest, section: str, item_id: int | None) -> HttpRespon
     config = FLOW_SECTIONS[section]
     model = config["model"]
     instance = get_object_or_404(model, pk=item_id) if item_id else None
+    if section in ("triggers", "automations"):
+        return _rule(request, section, instance)
     form = config["form"](request.POST or None, instance=instance)
     if request.method == "POST":
         if request.POST.get("delete") and instance is not None:
@@ -402,6 +355,56 @@ def _flow(request: HttpRequest, section: str, item_id: int | None) -> HttpRespon
             "delete_label": "Delete",
         },
         status=422 if request.method == "POST" else 200,
+    )
+
+
+def _flow_rows(section: str) -> list[list[Any]]:
+    config = FLOW_SECTIONS[section]
+    return [
+        [
+            ", ".join(v) if isinstance(v, list) else v
+            for v in (getattr(obj, c) for c in config["columns"])
+        ]
+        + [obj.pk]
+        for obj in config["model"].objects.all()[:500]
+    ]
+
+
+def _rule(request: HttpRequest, section: str, instance: Any) -> HttpResponse:
+    """A trigger or time-based automation in the rule builder."""
+    config = FLOW_SECTIONS[section]
+    builder = RuleBuilder(section, request, instance)
+    status = 200
+    if request.method == "POST":
+        if request.POST.get("delete") and instance is not None:
+            instance.delete()
+            messages.success(request, f"Deleted “{instance.name}”.")
+            return redirect("agent:admin-section", section=section)
+        if builder.is_valid():
+            try:
+                saved = config["save"](builder.rule())
+            except DomainError as exc:
+                builder.refused(exc)
+            else:
+                messages.success(request, f"Saved “{saved.name}”.")
+                return redirect("agent:admin-section", section=section)
+        if not builder.adding_row:
+            messages.error(request, "Not saved: see the errors below.")
+            status = 422
+    return render(
+        request,
+        "agent/admin_rule.html",
+        {
+            "sections": _nav(request),
+            "section": section,
+            "title": config["title"],
+            "columns": [c.replace("_", " ") for c in config["columns"]],
+            "rows": _flow_rows(section),
+            "builder": builder,
+            "form": builder.form,
+            "editing": instance,
+        },
+        status=status,
     )
 
 

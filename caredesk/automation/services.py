@@ -247,14 +247,7 @@ def validate_trigger(trigger: Trigger) -> None:
             code="bad_condition",
         )
     for condition in trigger.conditions or []:
-        if condition.get("field") not in CONDITION_FIELDS:
-            raise ValidationFailed(
-                f"Unknown condition field {condition.get('field')!r}.", code="unknown_field"
-            )
-        if condition.get("op") not in OPERATORS:
-            raise ValidationFailed(
-                f"Unknown operator {condition.get('op')!r}.", code="bad_operator"
-            )
+        validate_condition(condition)
     fields = [(c["field"], c["op"], str(c.get("value"))) for c in trigger.conditions or []]
     for f, op, value in fields:
         if op == "is" and any(f2 == f and op2 == "is" and v2 != value for f2, op2, v2 in fields):
@@ -274,21 +267,135 @@ def validate_actions(actions: Any) -> None:
             code="bad_action",
         )
     for action in actions:
-        if action.get("type") not in ACTION_TYPES:
+        validate_action(action)
+
+
+def validate_condition(condition: dict[str, Any]) -> None:
+    """One condition of a trigger: a known field and operator."""
+    if condition.get("field") not in CONDITION_FIELDS:
+        raise ValidationFailed(
+            f"Unknown condition field {condition.get('field')!r}.", code="unknown_field"
+        )
+    if condition.get("op") not in OPERATORS:
+        raise ValidationFailed(f"Unknown operator {condition.get('op')!r}.", code="bad_operator")
+
+
+def validate_action(action: dict[str, Any]) -> None:
+    """One action of a trigger or a time-based automation."""
+    if action.get("type") not in ACTION_TYPES:
+        raise ValidationFailed(
+            f"Unknown action {action.get('type')!r}. Known: {', '.join(sorted(ACTION_TYPES))}.",
+            code="bad_action",
+        )
+    if action["type"] == "set" and action.get("field") not in SETTABLE:
+        settable = ", ".join(sorted(SETTABLE))
+        raise ValidationFailed(
+            f"A rule cannot set {action['field']!r}; it can set {settable}."
+            if action.get("field")
+            else f'A "set" action needs a "field": one of {settable}.',
+            code="unknown_field",
+        )
+    if action["type"] in ("reply", "note"):
+        check_placeholders(str(action.get("value", "")))
+
+
+# --- rules typed in the workspace's rule builder ----------------------------------------------
+
+NUMERIC_FIELDS = {"reopened_count": int, "sentiment": float}
+ID_FIELDS = {"team", "assignee", "organization"}
+YES = {"yes", "true", "1"}
+NO = {"no", "false", "0"}
+
+
+def _one_value(field: str, text: str) -> Any:
+    """One value typed for a condition on `field`, as the rule stores it."""
+    if field == "customer_vip":
+        if text.lower() in YES | NO:
+            return text.lower() in YES
+        raise ValidationFailed("VIP is yes or no.", code="bad_value")
+    if field in NUMERIC_FIELDS:
+        try:
+            return NUMERIC_FIELDS[field](text)
+        except ValueError:
+            raise ValidationFailed(f"{field} is a number.", code="bad_value") from None
+    if field in ID_FIELDS:
+        if text.lower() == "none":
+            return None
+        if not text.isdigit():
             raise ValidationFailed(
-                f"Unknown action {action.get('type')!r}. Known: {', '.join(sorted(ACTION_TYPES))}.",
-                code="bad_action",
+                f"{field} is a number (its id), or none for no {field}.", code="bad_value"
             )
-        if action["type"] == "set" and action.get("field") not in SETTABLE:
-            settable = ", ".join(sorted(SETTABLE))
-            raise ValidationFailed(
-                f"A rule cannot set {action['field']!r}; it can set {settable}."
-                if action.get("field")
-                else f'A "set" action needs a "field": one of {settable}.',
-                code="unknown_field",
-            )
-        if action["type"] in ("reply", "note"):
-            check_placeholders(str(action.get("value", "")))
+        return int(text)
+    if field == "priority" and text.lower() not in {label for _, label in Priority.choices}:
+        raise ValidationFailed("Priority is low, normal, high or urgent.", code="bad_value")
+    if field == "status" and text.lower() not in Status.values:
+        raise ValidationFailed(f"Status is one of {', '.join(Status.values)}.", code="bad_value")
+    return text.lower() if field in ("priority", "status") else text
+
+
+def condition_from_text(field: str, op: str, text: str) -> dict[str, Any]:
+    """A condition built from the rule builder's row (field, operator, the value as typed):
+    checked and typed as the evaluation compares it. `in` takes values separated by commas."""
+    validate_condition({"field": field, "op": op})
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed("Enter a value.", code="missing_value")
+    if op in ("gte", "lte") and field not in NUMERIC_FIELDS:
+        raise ValidationFailed(
+            f"“at least” and “at most” compare numbers: {', '.join(sorted(NUMERIC_FIELDS))}.",
+            code="bad_operator",
+        )
+    if op in ("contains", "not_contains"):
+        return {"field": field, "op": op, "value": text}
+    if op == "in":
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        return {"field": field, "op": op, "value": [_one_value(field, item) for item in items]}
+    return {"field": field, "op": op, "value": _one_value(field, text)}
+
+
+def action_from_text(kind: str, field: str, text: str) -> dict[str, Any]:
+    """An action built from the rule builder's row (type, the field for `set`, the value as
+    typed), checked as `validate_action` checks saved rules, plus what each type needs."""
+    text = (text or "").strip()
+    action: dict[str, Any] = {"type": kind}
+    if kind == "set":
+        action["field"] = field
+    validate_action(action)
+    needs_value = kind not in ("escalate",)
+    if needs_value and not text:
+        raise ValidationFailed("Enter a value.", code="missing_value")
+    if kind == "add_tags":
+        action["value"] = [tag.strip() for tag in text.split(",") if tag.strip()]
+    elif kind == "assign_team":
+        if not text.isdigit() or not Team.objects.filter(pk=int(text)).exists():
+            raise ValidationFailed(f"There is no team {text!r}.", code="bad_value")
+        action["value"] = int(text)
+    elif kind == "assign_agent":
+        if not text.isdigit() or not User.objects.filter(pk=int(text), is_active=True).exists():
+            raise ValidationFailed(f"There is no active agent {text!r}.", code="bad_value")
+        action["value"] = int(text)
+    elif kind == "set" and field == "priority":
+        action["value"] = _one_value("priority", text)
+    elif kind == "set" and field == "status":
+        action["value"] = _one_value("status", text)
+    elif kind == "notify_email" and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
+        raise ValidationFailed(f"{text!r} is not an email address.", code="bad_value")
+    elif kind == "webhook" and not re.match(r"https?://[^\s/]+", text):
+        raise ValidationFailed("A webhook is an http:// or https:// address.", code="bad_value")
+    else:
+        action["value"] = text
+    action.setdefault("value", text)
+    validate_action(action)
+    return action
+
+
+def value_text(value: Any) -> str:
+    """A stored condition or action value as the rule builder shows it."""
+    if isinstance(value, list):
+        return ", ".join(value_text(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "none" if value is None else str(value)
 
 
 def save_trigger(trigger: Trigger) -> Trigger:
