@@ -276,12 +276,20 @@ class RoutingFloor:
         ).values("pk")
         members: dict[int, list[int]] = {t: [] for t in team_ids}
         agents: dict[int, FloorAgent] = {}
-        for team_id, pk, tier, languages, capacity in (
+        # The last assignment comes with the members (a left join): one query less per push.
+        for team_id, pk, tier, languages, capacity, last in (
             User.teams.through.objects.filter(
                 team_id__in=team_ids, user__is_active=True, user__presence=Presence.ONLINE
             )
             .order_by("team_id", "user_id")
-            .values_list("team_id", "user_id", "user__tier", "user__languages", "user__capacity")
+            .values_list(
+                "team_id",
+                "user_id",
+                "user__tier",
+                "user__languages",
+                "user__capacity",
+                "user__routing_state__last_assigned_at",
+            )
         ):
             members[team_id].append(pk)
             agents.setdefault(
@@ -292,6 +300,7 @@ class RoutingFloor:
                     skills=frozenset(),
                     languages=languages or [],
                     capacity=capacity,
+                    last=last,
                 ),
             )
         skills: dict[int, set[str]] = {}
@@ -310,11 +319,6 @@ class RoutingFloor:
         ):
             if pk in agents:
                 agents[pk].open_by_channel[channel] = n
-        for pk, last in AgentRoutingState.objects.filter(agent_id__in=online).values_list(
-            "agent_id", "last_assigned_at"
-        ):
-            if pk in agents:
-                agents[pk].last = last
         for agent in agents.values():
             agent.count_load()
         return cls(agents, members, methods, SkillRules.load())
@@ -463,14 +467,18 @@ def _record_last_assigned(last: dict[int, datetime]) -> None:
 @transaction.atomic
 def route(ticket: Ticket, *, force: bool = False) -> User | None:
     """Push mode: assign an unassigned ticket of a team to the best qualified, available agent."""
-    ticket = Ticket.objects.select_related("requester").get(pk=ticket.pk)
-    if ticket.assignee_id or ticket.team_id is None or ticket.status not in ACTIVE_STATUSES:
+    # The team's routing configuration comes with the ticket (a join, not a second query).
+    ticket = Ticket.objects.select_related("requester", "team__routing").get(pk=ticket.pk)
+    if ticket.assignee_id or ticket.team is None or ticket.status not in ACTIVE_STATUSES:
         return None
-    config = TeamRouting.objects.filter(team_id=ticket.team_id).first()
+    try:
+        config: TeamRouting | None = ticket.team.routing
+    except TeamRouting.DoesNotExist:
+        config = None
     if not force and (config is None or not config.auto_assign):
         return None
     floor = RoutingFloor.load(
-        {ticket.team_id: config.method if config else RoutingMethod.LEAST_LOADED}
+        {ticket.team.pk: config.method if config else RoutingMethod.LEAST_LOADED}
     )
     chosen = floor.pick(TicketFacts.of(ticket))
     if chosen is None:

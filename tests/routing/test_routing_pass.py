@@ -196,3 +196,19 @@ def test_assign_many_leaves_tickets_that_changed_meanwhile_alone(personas):
     assert not TicketEvent.objects.filter(
         ticket_id__in=[elsewhere.pk, solved.pk], kind=EventKind.ASSIGNED
     ).exists()
+
+
+def test_routing_one_ticket_reads_the_floor_in_a_fixed_number_of_queries(personas, rules):
+    """Push routing of one new ticket: the ticket with its team's routing, the floor (members
+    with their last assignment, skills, load, rules), the tags, then the assignment."""
+    TeamRouting.objects.create(team=personas.technical, method=RoutingMethod.LEAST_LOADED)
+    counts = []
+    for agents in (2, 12):
+        floor_of(personas.technical, count=agents)
+        ticket = factories.ticket(team=personas.technical, tags=["refund"], language="en")
+        Ticket.objects.filter(pk=ticket.pk).update(assignee=None, status=Status.NEW)
+        with CaptureQueriesContext(connection) as queries:
+            assert routing.route(ticket) is not None
+        counts.append(len(queries.captured_queries))
+    # 12 statements and 4 savepoints (route and assign are each atomic).
+    assert counts[0] == counts[1] <= 16
