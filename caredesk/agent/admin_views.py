@@ -23,7 +23,7 @@ from caredesk.channels.chat.models import ChatWidget
 from caredesk.core.errors import DomainError
 from caredesk.sla import services as sla
 from caredesk.sla.models import SlaPolicy
-from caredesk.tickets.models import CustomField, Status, Tag
+from caredesk.tickets.models import Channel, CustomField, Priority, Status, Tag
 
 
 class TeamForm(forms.ModelForm):
@@ -138,14 +138,6 @@ class AgentForm(forms.Form):
     is_active = forms.BooleanField(required=False, initial=True)
 
 
-def _json_area(help_text: str, *, required: bool = True) -> forms.JSONField:
-    return forms.JSONField(
-        required=required,
-        help_text=help_text,
-        widget=forms.Textarea(attrs={"rows": 4, "class": "code", "spellcheck": "false"}),
-    )
-
-
 class FlowForm(forms.ModelForm):
     """A rule form whose instance is checked by the domain's validation before anything is
     saved: a refused rule shows the service's message on the form."""
@@ -167,10 +159,41 @@ class FlowForm(forms.ModelForm):
 
 
 class SlaPolicyForm(FlowForm):
-    conditions = _json_area(
-        'Which tickets, e.g. {"priority": ["urgent", "high"], "vip": true}; empty for all. '
-        "Keys: " + ", ".join(sorted(sla.CONDITION_KEYS)) + ".",
+    """An SLA policy; which tickets it applies to is picked with checkboxes and inputs, and
+    stored as the policy's conditions (empty: every ticket)."""
+
+    if_priority = forms.MultipleChoiceField(
+        choices=[(label, label) for _, label in Priority.choices],
         required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="If priority is",
+        help_text="None ticked: any priority.",
+    )
+    if_channel = forms.MultipleChoiceField(
+        choices=Channel.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="If channel is",
+        help_text="None ticked: any channel.",
+    )
+    if_team = forms.ModelMultipleChoiceField(
+        queryset=Team.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="If team is",
+    )
+    if_tags = forms.CharField(
+        required=False, label="If tagged", help_text="Any of these tags, separated by commas."
+    )
+    if_organization = forms.CharField(
+        required=False,
+        label="If organization is",
+        help_text="Organization ids, separated by commas.",
+    )
+    if_vip = forms.ChoiceField(
+        choices=[("", "VIP or not"), ("yes", "VIP customers only"), ("no", "Not VIP customers")],
+        required=False,
+        label="If the customer is",
     )
     pause_statuses = forms.MultipleChoiceField(
         choices=Status.choices,
@@ -178,6 +201,17 @@ class SlaPolicyForm(FlowForm):
         widget=forms.CheckboxSelectMultiple,
         help_text="The clocks stop while a ticket is in these statuses.",
     )
+    field_order = [
+        "name",
+        "position",
+        "active",
+        "if_priority",
+        "if_channel",
+        "if_team",
+        "if_tags",
+        "if_organization",
+        "if_vip",
+    ]
 
     class Meta:
         model = SlaPolicy
@@ -185,7 +219,6 @@ class SlaPolicyForm(FlowForm):
             "name",
             "position",
             "active",
-            "conditions",
             "first_response_minutes",
             "next_response_minutes",
             "resolution_minutes",
@@ -194,10 +227,47 @@ class SlaPolicyForm(FlowForm):
             "warn_before_minutes",
         ]
 
-    def clean_conditions(self) -> Any:
-        return self.cleaned_data.get("conditions") or {}
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        conditions = (self.instance.conditions if self.instance.pk else None) or {}
+        self.initial.update(
+            {
+                "if_priority": conditions.get("priority", []),
+                "if_channel": conditions.get("channel", []),
+                "if_team": conditions.get("team", []),
+                "if_tags": ", ".join(conditions.get("tags", [])),
+                "if_organization": ", ".join(str(o) for o in conditions.get("organization", [])),
+                "if_vip": {True: "yes", False: "no"}.get(conditions.get("vip"), ""),
+            }
+        )
+
+    def clean_if_organization(self) -> list[int]:
+        items = [item.strip() for item in self.cleaned_data["if_organization"].split(",")]
+        if not all(item.isdigit() for item in items if item):
+            raise forms.ValidationError("Organizations are given by their ids (numbers).")
+        return [int(item) for item in items if item]
+
+    def clean(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        conditions: dict[str, Any] = {
+            "priority": data.get("if_priority") or [],
+            "channel": data.get("if_channel") or [],
+            "team": [team.pk for team in data.get("if_team") or []],
+            "tags": [t.strip() for t in (data.get("if_tags") or "").split(",") if t.strip()],
+            "organization": data.get("if_organization") or [],
+        }
+        conditions = {key: value for key, value in conditions.items() if value}
+        if data.get("if_vip"):
+            conditions["vip"] = data["if_vip"] == "yes"
+        data["conditions"] = conditions
+        return super().clean()
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        self.instance.conditions = self.cleaned_data.get("conditions", {})
 
     def validate(self, instance: Any) -> None:
+        instance.conditions = self.cleaned_data.get("conditions", {})
         sla.validate_policy(instance)
 
 

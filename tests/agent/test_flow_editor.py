@@ -1,8 +1,6 @@
 """The workspace flow editor: triggers, time-based automations and SLA policies, for team leads
 and admins, every rule checked by the domain's validation before it is saved."""
 
-import json
-
 import pytest
 
 from caredesk.automation.models import Automation, Trigger
@@ -248,35 +246,52 @@ def test_time_based_automation_is_built_with_the_form(client, personas):
     assert saved.actions == [{"type": "set", "field": "status", "value": "solved"}]
 
 
-def test_sla_policy_is_validated(client, personas):
+def test_sla_policy_is_built_with_checkboxes_and_validated(client, personas):
     client.force_login(personas.lead)
     policy = {
         "name": "Urgent",
         "position": "0",
         "active": "on",
-        "conditions": json.dumps({"priority": ["urgent"]}),
+        "if_priority": ["urgent", "high"],
+        "if_channel": ["email"],
+        "if_team": [str(personas.billing.pk)],
+        "if_tags": "refund, outage",
+        "if_organization": "",
+        "if_vip": "yes",
         "first_response_minutes": "60",
         "resolution_minutes": "480",
         "pause_statuses": ["pending"],
         "warn_before_minutes": "30",
     }
-    refused = client.post(
-        "/agent/admin/sla/", {**policy, "conditions": json.dumps({"moon_phase": ["full"]})}
-    )
-    assert refused.status_code == 422
-    assert "Unknown SLA condition(s): moon_phase." in errors_of(refused)
+    page = client.get("/agent/admin/sla/").content.decode()
+    assert 'name="if_priority"' in page and "JSON" not in page
     no_targets = client.post(
         "/agent/admin/sla/", {**policy, "first_response_minutes": "", "resolution_minutes": ""}
     )
+    assert no_targets.status_code == 422
     assert "Set at least one target" in errors_of(no_targets)
-    wrong_shape = client.post(
-        "/agent/admin/sla/", {**policy, "conditions": json.dumps({"priority": "urgent"})}
+    bad_org = client.post("/agent/admin/sla/", {**policy, "if_organization": "acme"})
+    assert "Organizations are given by their ids (numbers)." in errors_of(bad_org)
+    bad_priority = client.post("/agent/admin/sla/", {**policy, "if_priority": ["sky-high"]})
+    assert "Select a valid choice. sky-high is not one of the available choices." in (
+        errors_of(bad_priority)
     )
-    assert "The priority condition is a list" in errors_of(wrong_shape)
     assert not SlaPolicy.objects.exists()
     assert client.post("/agent/admin/sla/", policy).status_code == 302
     saved = SlaPolicy.objects.get()
-    assert saved.conditions == {"priority": ["urgent"]} and saved.pause_statuses == ["pending"]
+    assert saved.conditions == {
+        "priority": ["urgent", "high"],
+        "channel": ["email"],
+        "team": [personas.billing.pk],
+        "tags": ["refund", "outage"],
+        "vip": True,
+    }
+    assert saved.pause_statuses == ["pending"]
+    edit = client.get(f"/agent/admin/sla/{saved.pk}/").content.decode()
+    assert 'value="refund, outage"' in edit and '<option value="yes" selected>' in edit
+    assert client.post(f"/agent/admin/sla/{saved.pk}/", {**policy, "if_vip": "", "if_tags": ""})
+    saved.refresh_from_db()
+    assert "vip" not in saved.conditions and "tags" not in saved.conditions
 
 
 def test_only_leads_and_admins_shape_the_flow(client, personas):
