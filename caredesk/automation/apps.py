@@ -22,7 +22,11 @@ class AutomationConfig(AppConfig):
         ) -> None:
             if not in_bulk:  # a bulk change comes once for all its tickets, below
                 services.on_ticket_event(
-                    ticket_id, kinds, event_ids, actor_kind=kwargs.get("actor_kind")
+                    ticket_id,
+                    kinds,
+                    event_ids,
+                    actor_kind=kwargs.get("actor_kind"),
+                    messages=kwargs.get("messages"),
                 )
 
         def on_tickets_changed(sender: Any, changes: list[TicketChange], **kwargs: Any) -> None:

@@ -667,13 +667,18 @@ AUTOMATED_ACTORS = ("system", "bot")
 
 
 def on_ticket_event(
-    ticket_id: int, kinds: list[str], event_ids: list[int], actor_kind: str | None = None
+    ticket_id: int,
+    kinds: list[str],
+    event_ids: list[int],
+    actor_kind: str | None = None,
+    messages: list[tuple[int, str | None]] | None = None,
 ) -> int:
     """Run the matching triggers. Changes made by triggers fire triggers again, but a chain of
     events caused only by automation stops after MAX_CHAIN rounds (counted per ticket in the shared
     cache, so the guard holds across processes and after commit).
 
-    `actor_kind` is who caused the events, when the announcement says (ticket services do).
+    `actor_kind` is who caused the events and `messages` the (message id, author kind) pairs
+    they concern, when the announcement says (ticket services do): then the events need no read.
 
     Events no active trigger listens to cost no query beyond an occasional check that the
     compiled triggers are current. The others cost one query for the ticket's fields (tags joined
@@ -695,18 +700,24 @@ def on_ticket_event(
         if actor_kind is not None and actor_kind not in AUTOMATED_ACTORS:
             cache.delete(key)
         return 0
-    events = _event_facts(event_ids)
-    automated = bool(events) and all(kind in AUTOMATED_ACTORS for kind, _ in events)
+    if actor_kind is None or messages is None:
+        events = _event_facts(event_ids)
+        automated = bool(events) and all(kind in AUTOMATED_ACTORS for kind, _ in events)
+        messages = [
+            (int(data["message_id"]), data.get("author_kind"))
+            for _, data in events
+            if data.get("message_id")
+        ]
+    else:
+        automated = actor_kind in AUTOMATED_ACTORS
     depth = (cache.get(key) or 0) + 1 if automated else 0
     if depth > MAX_CHAIN:
         logger.warning("trigger chain on ticket %s stopped after %s rounds", ticket_id, MAX_CHAIN)
         cache.delete(key)
         return 0
     cache.set(key, depth, 300)
-    message_ids = [int(data["message_id"]) for _, data in events if data.get("message_id")]
-    from_customer = {
-        data.get("message_id") for _, data in events if data.get("author_kind") == "customer"
-    }
+    message_ids = [message_id for message_id, _ in messages]
+    from_customer = {message_id for message_id, author in messages if author == "customer"}
     facts["sentiment"] = 0.0
     if message_ids and MESSAGE_FIELDS & fields:
         texts = _rows_by_ids("message", ("pk", "body_text"), message_ids)

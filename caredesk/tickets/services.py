@@ -255,8 +255,14 @@ class _EventBatch:
             public_message_ids=[e.data["message_id"] for e in added if not e.data.get("internal")],
             message_author_kinds=[e.data.get("author_kind") for e in added],
             channel=self.ticket.channel,
-            # Who caused the events (automation's loop guard needs no look-up to know).
+            # Who caused the events and which messages they concern, with their authors:
+            # automation's loop guard and message conditions need no look-up to know.
             actor_kind=self.actor.kind,
+            messages=[
+                (e.data["message_id"], e.data.get("author_kind"))
+                for e in self.events
+                if e.data.get("message_id")
+            ],
         )
 
 

@@ -168,12 +168,41 @@ def test_a_persons_event_ends_an_automation_chain(personas):
     assert cache.get(key) is None
 
 
-def test_the_receiver_is_told_who_acted(personas, django_capture_on_commit_callbacks, monkeypatch):
+def test_the_receiver_is_told_who_acted_and_on_which_messages(
+    personas, django_capture_on_commit_callbacks, monkeypatch
+):
     seen = []
     monkeypatch.setattr(
-        automation, "on_ticket_event", lambda *args, **kwargs: seen.append(kwargs["actor_kind"])
+        automation,
+        "on_ticket_event",
+        lambda *args, **kwargs: seen.append((kwargs["actor_kind"], kwargs["messages"])),
     )
     ticket = factories.ticket(team=personas.billing)
     with django_capture_on_commit_callbacks(execute=True):
         post_message(personas.alice, ticket, body_text="On it.")
-    assert seen == ["agent"]
+    reply = ticket.messages.order_by("-id").first()
+    assert seen == [("agent", [(reply.pk, "agent")])]
+
+
+def test_told_who_acted_the_rules_read_no_events(personas):
+    ticket, event = message_event(personas)
+    automation.save_trigger(
+        Trigger(
+            name="Parcel",
+            events=["message_added"],
+            conditions=[{"field": "body", "op": "contains", "value": "parcel"}],
+            actions=[{"type": "add_tags", "value": ["parcel"]}],
+        )
+    )
+    automation.active_triggers()
+    with CaptureQueriesContext(connection) as queries:
+        fired = automation.on_ticket_event(
+            ticket.pk,
+            [event.kind],
+            [event.pk],
+            actor_kind="agent",
+            messages=[(event.data["message_id"], "agent")],
+        )
+    assert fired == 1
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert not any('FROM "tickets_ticketevent"' in sql for sql in reads)
