@@ -8,6 +8,7 @@ from caredesk.accounts.models import Role, Tier
 from caredesk.automation.models import Trigger
 from caredesk.tickets.models import Ticket
 from tests import factories
+from tests.e2e.conftest import screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -43,6 +44,8 @@ def test_a_lead_builds_a_trigger_that_fires(page, live_server):
     page.locator("select[name='actions-1-type']").select_option("add_tags")
     expect(page.locator("select[name='actions-1-field']")).to_be_hidden()
     page.locator("textarea[name='actions-1-value']").fill("vip, parcel")
+    page.locator("#rule-builder").scroll_into_view_if_needed()
+    screenshot(page, "rule-builder.png")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Saved “VIP parcels”.")).to_be_visible()
 
