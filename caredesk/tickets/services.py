@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from caredesk.accounts.models import Team, User
+from caredesk.accounts.models import Role, Team, User
 from caredesk.assist.redaction import redact, redact_bytes
 from caredesk.core.errors import (
     Conflict,
@@ -861,14 +861,8 @@ def change_status(
     return ticket
 
 
-def may_take(assignee: User, team_id: int | None) -> bool:
-    """check_assign's rule as a test, for bulk changes that skip the lines failing it."""
-    return assignee.is_active and (
-        team_id is None or assignee.is_admin or team_id in assignee.team_ids()
-    )
-
-
 def check_assign(ticket: Ticket, assignee: User | None, team: Team | None) -> None:
+    # assign_many applies the same rule to plain values: change both together.
     if assignee is None:
         return
     if not assignee.is_active:
@@ -1016,19 +1010,18 @@ def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[
     if not by_ticket:
         return []
     agent_ids = {p.assignee_id for p in by_ticket.values() if p.assignee_id is not None}
-    # What check_assign reads (and names in its messages), for every agent of the plan at once.
-    agents = (
-        User.objects.only("id", "email", "name", "role", "is_active").in_bulk(agent_ids)
-        if agent_ids
-        else {}
-    )
-    team_ids_of: dict[int, list[int]] = {pk: [] for pk in agents}
+    # What check_assign reads, for every agent of the plan at once, as plain values (a thousand
+    # model instances a chunk would cost more than the rest of the checks).
+    agents: dict[int, tuple[bool, bool, set[int]]] = {
+        pk: (is_active, role == Role.ADMIN, set())
+        for pk, role, is_active in User.objects.filter(pk__in=agent_ids).values_list(
+            "id", "role", "is_active"
+        )
+    }
     for user_id, team_id in User.teams.through.objects.filter(user_id__in=agent_ids).values_list(
         "user_id", "team_id"
     ):
-        team_ids_of[user_id].append(team_id)
-    for pk, agent in agents.items():
-        agent._team_ids = team_ids_of[pk]  # what team_ids() would read, read once for all
+        agents[user_id][2].add(team_id)
     ids = sorted(by_ticket)
     # The lock-and-check read, as tuples: model instances would cost more than the read.
     locked: list[tuple[int, int | None, str, int | None]] = []
@@ -1044,12 +1037,17 @@ def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[
         line = by_ticket[ticket_id]
         if current_assignee_id != line.current_assignee_id or status not in ACTIVE_STATUSES:
             continue
-        assignee = agents.get(line.assignee_id) if line.assignee_id is not None else None
-        if line.assignee_id is not None and (
-            assignee is None or not may_take(assignee, ticket_team_id)
-        ):
-            continue
-        new_status = Status.OPEN if assignee is not None else status
+        if line.assignee_id is not None:
+            assignee = agents.get(line.assignee_id)
+            if assignee is None:
+                continue
+            is_active, is_admin, member_of = assignee
+            # check_assign's rule: active, and a member of the ticket's team unless an admin.
+            if not is_active or not (
+                ticket_team_id is None or is_admin or ticket_team_id in member_of
+            ):
+                continue
+        new_status = Status.OPEN if line.assignee_id is not None else status
         events.append(
             (ticket_id, EventKind.ASSIGNED, {"old": current_assignee_id, "new": line.assignee_id})
         )

@@ -212,3 +212,21 @@ def test_routing_one_ticket_reads_the_floor_in_a_fixed_number_of_queries(persona
         counts.append(len(queries.captured_queries))
     # 12 statements and 4 savepoints (route and assign are each atomic).
     assert counts[0] == counts[1] <= 16
+
+
+def test_assign_many_applies_the_rule_of_check_assign(personas):
+    """Inactive agents take nothing; admins may take tickets of teams they are not in."""
+    from caredesk.accounts.models import User
+
+    for_bob, for_admin = (factories.ticket(team=personas.billing) for _ in range(2))
+    User.objects.filter(pk=personas.bob.pk).update(is_active=False)
+    done = assign_many(
+        routing.ROUTER,
+        [
+            PlannedAssignment(for_bob.pk, None, personas.bob.pk),
+            PlannedAssignment(for_admin.pk, None, personas.admin.pk),
+        ],
+    )
+    assert done == [for_admin.pk]
+    assert Ticket.objects.get(pk=for_admin.pk).assignee == personas.admin
+    assert Ticket.objects.get(pk=for_bob.pk).assignee is None
