@@ -31,6 +31,9 @@ class TicketChange:
     ticket_id: int
     event_ids: list[int]
     kinds: list[str]
+    # Each event's data, in the order of event_ids, when the announcer has it at hand (receivers
+    # then need not read the events).
+    data: list[dict[str, Any]] | None = None
 
 
 def announce_on_commit(

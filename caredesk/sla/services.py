@@ -291,10 +291,17 @@ def on_events(changes: list[TicketChange], now: datetime | None = None) -> None:
             ticket_id__in=ids[start : start + BULK_READ], policy__isnull=False
         ).values_list("ticket_id", "paused_since", "policy__pause_statuses"):
             clocks[ticket_id] = (pause_statuses or [], paused_since is not None)
+    for c in relevant:
+        if c.ticket_id in clocks and c.data is not None:  # the announcer said what happened
+            status_events[c.ticket_id] = [
+                data
+                for kind, data in zip(c.kinds, c.data, strict=True)
+                if kind == EventKind.STATUS_CHANGED
+            ]
     event_ids = [
         e
         for c in relevant
-        if c.ticket_id in clocks and EventKind.CREATED not in c.kinds
+        if c.ticket_id in clocks and c.data is None and EventKind.CREATED not in c.kinds
         for e in c.event_ids
     ]
     for start in range(0, len(event_ids), BULK_READ):

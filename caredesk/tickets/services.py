@@ -1073,15 +1073,16 @@ def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[
                 sql, [(assignee_id, status, stamp, pk) for pk, assignee_id, status in rows]
             )
     event_ids = _insert_events(who, events, now)
-    by_event_ticket: dict[int, tuple[list[int], list[str]]] = {}
-    for (ticket_id, kind, _), event_id in zip(events, event_ids, strict=True):
-        ids, kinds_of = by_event_ticket.setdefault(ticket_id, ([], []))
+    by_event_ticket: dict[int, tuple[list[int], list[str], list[dict[str, Any]]]] = {}
+    for (ticket_id, kind, data), event_id in zip(events, event_ids, strict=True):
+        ids, kinds_of, data_of = by_event_ticket.setdefault(ticket_id, ([], [], []))
         ids.append(event_id)
         kinds_of.append(kind)
+        data_of.append(data)
     announce_many_on_commit(
         [
-            TicketChange(ticket_id, ids, kinds_of)
-            for ticket_id, (ids, kinds_of) in by_event_ticket.items()
+            TicketChange(ticket_id, ids, kinds_of, data_of)
+            for ticket_id, (ids, kinds_of, data_of) in by_event_ticket.items()
         ]
     )
     return list(by_event_ticket)

@@ -137,3 +137,37 @@ def test_an_opened_ticket_without_clock_costs_the_bulk_clock_nothing_more(person
     with CaptureQueriesContext(connection) as queries:
         sla.on_events(changes)
     assert len(queries.captured_queries) == 1
+
+
+def test_the_bulk_announcement_carries_the_events_so_clocks_need_not_read_them(
+    personas, django_capture_on_commit_callbacks, monkeypatch
+):
+    SlaPolicy.objects.create(name="All", first_response_minutes=60, pause_statuses=["open"])
+    tickets = [factories.ticket(team=personas.billing) for _ in range(4)]
+    for ticket in tickets:
+        sla.start(ticket)
+    announced = []
+    tickets_changed.connect(
+        lambda sender, changes, **kw: announced.extend(changes),
+        dispatch_uid="test-carry",
+        weak=False,
+    )
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assign_many(routing.ROUTER, plan_for(tickets, personas.alice))
+    finally:
+        tickets_changed.disconnect(dispatch_uid="test-carry")
+    assert len(announced) == len(tickets)
+    assert all(
+        c.data == [{"old": None, "new": personas.alice.pk}, {"old": "new", "new": "open"}]
+        for c in announced
+    )
+    moved = []
+    monkeypatch.setattr(sla, "on_event", lambda ticket_id, *args, **kwargs: moved.append(ticket_id))
+    with CaptureQueriesContext(connection) as queries:
+        sla.on_events(announced)
+    # Only the clocks are read (the events came with the changes), and the receiver that ran on
+    # commit already paused them all (open is a pause status here): nothing left to move.
+    assert len(queries.captured_queries) == 1
+    assert moved == []
+    assert TicketSla.objects.filter(paused_since__isnull=False).count() == len(tickets)
