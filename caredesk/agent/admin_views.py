@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from caredesk.accounts import services as accounts
 from caredesk.accounts.models import Role, Skill, Team, Tier, User
+from caredesk.agent.rule_builder import RuleBuilder
 from caredesk.agent.views import agent_view
 from caredesk.automation import services as automation
 from caredesk.automation.models import Automation, Trigger
@@ -22,7 +23,7 @@ from caredesk.channels.chat.models import ChatWidget
 from caredesk.core.errors import DomainError
 from caredesk.sla import services as sla
 from caredesk.sla.models import SlaPolicy
-from caredesk.tickets.models import ACTIVE_STATUSES, CustomField, EventKind, Status, Tag
+from caredesk.tickets.models import Channel, CustomField, Priority, Status, Tag
 
 
 class TeamForm(forms.ModelForm):
@@ -137,14 +138,6 @@ class AgentForm(forms.Form):
     is_active = forms.BooleanField(required=False, initial=True)
 
 
-def _json_area(help_text: str, *, required: bool = True) -> forms.JSONField:
-    return forms.JSONField(
-        required=required,
-        help_text=help_text,
-        widget=forms.Textarea(attrs={"rows": 4, "class": "code", "spellcheck": "false"}),
-    )
-
-
 class FlowForm(forms.ModelForm):
     """A rule form whose instance is checked by the domain's validation before anything is
     saved: a refused rule shows the service's message on the form."""
@@ -165,60 +158,42 @@ class FlowForm(forms.ModelForm):
         return cleaned
 
 
-class TriggerForm(FlowForm):
-    events = forms.MultipleChoiceField(
-        choices=EventKind.choices,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="The ticket events that run this trigger.",
-    )
-    conditions = _json_area(
-        'All must hold, e.g. [{"field": "priority", "op": "is", "value": "urgent"}]. Fields: '
-        + ", ".join(sorted(automation.CONDITION_FIELDS))
-        + ". Operators: "
-        + ", ".join(sorted(automation.OPERATORS))
-        + ".",
-        required=False,
-    )
-    actions = _json_area(
-        'e.g. [{"type": "add_tags", "value": ["vip"]}, {"type": "escalate", "value": "VIP"}]. '
-        "Types: " + ", ".join(sorted(automation.ACTION_TYPES)) + "."
-    )
-
-    class Meta:
-        model = Trigger
-        fields = ["name", "events", "conditions", "actions", "active", "position"]
-
-    def clean_conditions(self) -> Any:
-        return self.cleaned_data.get("conditions") or []
-
-    def validate(self, instance: Any) -> None:
-        automation.validate_trigger(instance)
-
-
-class AutomationForm(FlowForm):
-    status = forms.ChoiceField(
-        choices=[(s, label) for s, label in Status.choices if s in ACTIVE_STATUSES],
-        help_text="Tickets in this status…",
-    )
-    hours = forms.IntegerField(min_value=1, help_text="…untouched for this many hours…")
-    actions = _json_area(
-        '…get these actions, e.g. [{"type": "set", "field": "status", "value": "solved"}]. '
-        "Types: " + ", ".join(sorted(automation.ACTION_TYPES)) + "."
-    )
-
-    class Meta:
-        model = Automation
-        fields = ["name", "status", "hours", "actions", "active"]
-
-    def validate(self, instance: Any) -> None:
-        automation.validate_automation(instance)
-
-
 class SlaPolicyForm(FlowForm):
-    conditions = _json_area(
-        'Which tickets, e.g. {"priority": ["urgent", "high"], "vip": true}; empty for all. '
-        "Keys: " + ", ".join(sorted(sla.CONDITION_KEYS)) + ".",
+    """An SLA policy; which tickets it applies to is picked with checkboxes and inputs, and
+    stored as the policy's conditions (empty: every ticket)."""
+
+    if_priority = forms.MultipleChoiceField(
+        choices=[(label, label) for _, label in Priority.choices],
         required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="If priority is",
+        help_text="None ticked: any priority.",
+    )
+    if_channel = forms.MultipleChoiceField(
+        choices=Channel.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="If channel is",
+        help_text="None ticked: any channel.",
+    )
+    if_team = forms.ModelMultipleChoiceField(
+        queryset=Team.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="If team is",
+    )
+    if_tags = forms.CharField(
+        required=False, label="If tagged", help_text="Any of these tags, separated by commas."
+    )
+    if_organization = forms.CharField(
+        required=False,
+        label="If organization is",
+        help_text="Organization ids, separated by commas.",
+    )
+    if_vip = forms.ChoiceField(
+        choices=[("", "VIP or not"), ("yes", "VIP customers only"), ("no", "Not VIP customers")],
+        required=False,
+        label="If the customer is",
     )
     pause_statuses = forms.MultipleChoiceField(
         choices=Status.choices,
@@ -226,6 +201,17 @@ class SlaPolicyForm(FlowForm):
         widget=forms.CheckboxSelectMultiple,
         help_text="The clocks stop while a ticket is in these statuses.",
     )
+    field_order = [
+        "name",
+        "position",
+        "active",
+        "if_priority",
+        "if_channel",
+        "if_team",
+        "if_tags",
+        "if_organization",
+        "if_vip",
+    ]
 
     class Meta:
         model = SlaPolicy
@@ -233,7 +219,6 @@ class SlaPolicyForm(FlowForm):
             "name",
             "position",
             "active",
-            "conditions",
             "first_response_minutes",
             "next_response_minutes",
             "resolution_minutes",
@@ -242,26 +227,62 @@ class SlaPolicyForm(FlowForm):
             "warn_before_minutes",
         ]
 
-    def clean_conditions(self) -> Any:
-        return self.cleaned_data.get("conditions") or {}
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        conditions = (self.instance.conditions if self.instance.pk else None) or {}
+        self.initial.update(
+            {
+                "if_priority": conditions.get("priority", []),
+                "if_channel": conditions.get("channel", []),
+                "if_team": conditions.get("team", []),
+                "if_tags": ", ".join(conditions.get("tags", [])),
+                "if_organization": ", ".join(str(o) for o in conditions.get("organization", [])),
+                "if_vip": {True: "yes", False: "no"}.get(conditions.get("vip"), ""),
+            }
+        )
+
+    def clean_if_organization(self) -> list[int]:
+        items = [item.strip() for item in self.cleaned_data["if_organization"].split(",")]
+        if not all(item.isdigit() for item in items if item):
+            raise forms.ValidationError("Organizations are given by their ids (numbers).")
+        return [int(item) for item in items if item]
+
+    def clean(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        conditions: dict[str, Any] = {
+            "priority": data.get("if_priority") or [],
+            "channel": data.get("if_channel") or [],
+            "team": [team.pk for team in data.get("if_team") or []],
+            "tags": [t.strip() for t in (data.get("if_tags") or "").split(",") if t.strip()],
+            "organization": data.get("if_organization") or [],
+        }
+        conditions = {key: value for key, value in conditions.items() if value}
+        if data.get("if_vip"):
+            conditions["vip"] = data["if_vip"] == "yes"
+        data["conditions"] = conditions
+        return super().clean()
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        self.instance.conditions = self.cleaned_data.get("conditions", {})
 
     def validate(self, instance: Any) -> None:
+        instance.conditions = self.cleaned_data.get("conditions", {})
         sla.validate_policy(instance)
 
 
-# The flow: what team leads shape. Each section saves through its domain service.
+# The flow: what team leads shape. Each section saves through its domain service; triggers and
+# time-based automations are edited in the rule builder (rule_builder.py), SLA policies here.
 FLOW_SECTIONS: dict[str, dict[str, Any]] = {
     "triggers": {
         "title": "Triggers",
         "model": Trigger,
-        "form": TriggerForm,
         "save": automation.save_trigger,
         "columns": ["position", "name", "events", "active"],
     },
     "automations": {
         "title": "Time-based automations",
         "model": Automation,
-        "form": AutomationForm,
         "save": automation.save_automation,
         "columns": ["name", "status", "hours", "active"],
     },
@@ -365,6 +386,8 @@ def _flow(request: HttpRequest, section: str, item_id: int | None) -> HttpRespon
     config = FLOW_SECTIONS[section]
     model = config["model"]
     instance = get_object_or_404(model, pk=item_id) if item_id else None
+    if section in ("triggers", "automations"):
+        return _rule(request, section, instance)
     form = config["form"](request.POST or None, instance=instance)
     if request.method == "POST":
         if request.POST.get("delete") and instance is not None:
@@ -402,6 +425,56 @@ def _flow(request: HttpRequest, section: str, item_id: int | None) -> HttpRespon
             "delete_label": "Delete",
         },
         status=422 if request.method == "POST" else 200,
+    )
+
+
+def _flow_rows(section: str) -> list[list[Any]]:
+    config = FLOW_SECTIONS[section]
+    return [
+        [
+            ", ".join(v) if isinstance(v, list) else v
+            for v in (getattr(obj, c) for c in config["columns"])
+        ]
+        + [obj.pk]
+        for obj in config["model"].objects.all()[:500]
+    ]
+
+
+def _rule(request: HttpRequest, section: str, instance: Any) -> HttpResponse:
+    """A trigger or time-based automation in the rule builder."""
+    config = FLOW_SECTIONS[section]
+    builder = RuleBuilder(section, request, instance)
+    status = 200
+    if request.method == "POST":
+        if request.POST.get("delete") and instance is not None:
+            instance.delete()
+            messages.success(request, f"Deleted “{instance.name}”.")
+            return redirect("agent:admin-section", section=section)
+        if builder.is_valid():
+            try:
+                saved = config["save"](builder.rule())
+            except DomainError as exc:
+                builder.refused(exc)
+            else:
+                messages.success(request, f"Saved “{saved.name}”.")
+                return redirect("agent:admin-section", section=section)
+        if not builder.adding_row:
+            messages.error(request, "Not saved: see the errors below.")
+            status = 422
+    return render(
+        request,
+        "agent/admin_rule.html",
+        {
+            "sections": _nav(request),
+            "section": section,
+            "title": config["title"],
+            "columns": [c.replace("_", " ") for c in config["columns"]],
+            "rows": _flow_rows(section),
+            "builder": builder,
+            "form": builder.form,
+            "editing": instance,
+        },
+        status=status,
     )
 
 

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
 from caredesk.accounts.models import Team, User
 from caredesk.automation.models import Automation, CannedResponse, Macro, Trigger
 from caredesk.core.errors import ValidationFailed
-from caredesk.tickets.models import ACTIVE_STATUSES, Priority, Status, Ticket, TicketEvent
+from caredesk.core.events import TicketChange
+from caredesk.tickets.models import (
+    ACTIVE_STATUSES,
+    Message,
+    Priority,
+    Status,
+    Ticket,
+    TicketEvent,
+)
 from caredesk.tickets.services import Actor, post_message, update_ticket
 
 logger = logging.getLogger("caredesk.automation")
@@ -237,14 +247,7 @@ def validate_trigger(trigger: Trigger) -> None:
             code="bad_condition",
         )
     for condition in trigger.conditions or []:
-        if condition.get("field") not in CONDITION_FIELDS:
-            raise ValidationFailed(
-                f"Unknown condition field {condition.get('field')!r}.", code="unknown_field"
-            )
-        if condition.get("op") not in OPERATORS:
-            raise ValidationFailed(
-                f"Unknown operator {condition.get('op')!r}.", code="bad_operator"
-            )
+        validate_condition(condition)
     fields = [(c["field"], c["op"], str(c.get("value"))) for c in trigger.conditions or []]
     for f, op, value in fields:
         if op == "is" and any(f2 == f and op2 == "is" and v2 != value for f2, op2, v2 in fields):
@@ -264,21 +267,135 @@ def validate_actions(actions: Any) -> None:
             code="bad_action",
         )
     for action in actions:
-        if action.get("type") not in ACTION_TYPES:
+        validate_action(action)
+
+
+def validate_condition(condition: dict[str, Any]) -> None:
+    """One condition of a trigger: a known field and operator."""
+    if condition.get("field") not in CONDITION_FIELDS:
+        raise ValidationFailed(
+            f"Unknown condition field {condition.get('field')!r}.", code="unknown_field"
+        )
+    if condition.get("op") not in OPERATORS:
+        raise ValidationFailed(f"Unknown operator {condition.get('op')!r}.", code="bad_operator")
+
+
+def validate_action(action: dict[str, Any]) -> None:
+    """One action of a trigger or a time-based automation."""
+    if action.get("type") not in ACTION_TYPES:
+        raise ValidationFailed(
+            f"Unknown action {action.get('type')!r}. Known: {', '.join(sorted(ACTION_TYPES))}.",
+            code="bad_action",
+        )
+    if action["type"] == "set" and action.get("field") not in SETTABLE:
+        settable = ", ".join(sorted(SETTABLE))
+        raise ValidationFailed(
+            f"A rule cannot set {action['field']!r}; it can set {settable}."
+            if action.get("field")
+            else f'A "set" action needs a "field": one of {settable}.',
+            code="unknown_field",
+        )
+    if action["type"] in ("reply", "note"):
+        check_placeholders(str(action.get("value", "")))
+
+
+# --- rules typed in the workspace's rule builder ----------------------------------------------
+
+NUMERIC_FIELDS = {"reopened_count": int, "sentiment": float}
+ID_FIELDS = {"team", "assignee", "organization"}
+YES = {"yes", "true", "1"}
+NO = {"no", "false", "0"}
+
+
+def _one_value(field: str, text: str) -> Any:
+    """One value typed for a condition on `field`, as the rule stores it."""
+    if field == "customer_vip":
+        if text.lower() in YES | NO:
+            return text.lower() in YES
+        raise ValidationFailed("VIP is yes or no.", code="bad_value")
+    if field in NUMERIC_FIELDS:
+        try:
+            return NUMERIC_FIELDS[field](text)
+        except ValueError:
+            raise ValidationFailed(f"{field} is a number.", code="bad_value") from None
+    if field in ID_FIELDS:
+        if text.lower() == "none":
+            return None
+        if not text.isdigit():
             raise ValidationFailed(
-                f"Unknown action {action.get('type')!r}. Known: {', '.join(sorted(ACTION_TYPES))}.",
-                code="bad_action",
+                f"{field} is a number (its id), or none for no {field}.", code="bad_value"
             )
-        if action["type"] == "set" and action.get("field") not in SETTABLE:
-            settable = ", ".join(sorted(SETTABLE))
-            raise ValidationFailed(
-                f"A rule cannot set {action['field']!r}; it can set {settable}."
-                if action.get("field")
-                else f'A "set" action needs a "field": one of {settable}.',
-                code="unknown_field",
-            )
-        if action["type"] in ("reply", "note"):
-            check_placeholders(str(action.get("value", "")))
+        return int(text)
+    if field == "priority" and text.lower() not in {label for _, label in Priority.choices}:
+        raise ValidationFailed("Priority is low, normal, high or urgent.", code="bad_value")
+    if field == "status" and text.lower() not in Status.values:
+        raise ValidationFailed(f"Status is one of {', '.join(Status.values)}.", code="bad_value")
+    return text.lower() if field in ("priority", "status") else text
+
+
+def condition_from_text(field: str, op: str, text: str) -> dict[str, Any]:
+    """A condition built from the rule builder's row (field, operator, the value as typed):
+    checked and typed as the evaluation compares it. `in` takes values separated by commas."""
+    validate_condition({"field": field, "op": op})
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed("Enter a value.", code="missing_value")
+    if op in ("gte", "lte") and field not in NUMERIC_FIELDS:
+        raise ValidationFailed(
+            f"“at least” and “at most” compare numbers: {', '.join(sorted(NUMERIC_FIELDS))}.",
+            code="bad_operator",
+        )
+    if op in ("contains", "not_contains"):
+        return {"field": field, "op": op, "value": text}
+    if op == "in":
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        return {"field": field, "op": op, "value": [_one_value(field, item) for item in items]}
+    return {"field": field, "op": op, "value": _one_value(field, text)}
+
+
+def action_from_text(kind: str, field: str, text: str) -> dict[str, Any]:
+    """An action built from the rule builder's row (type, the field for `set`, the value as
+    typed), checked as `validate_action` checks saved rules, plus what each type needs."""
+    text = (text or "").strip()
+    action: dict[str, Any] = {"type": kind}
+    if kind == "set":
+        action["field"] = field
+    validate_action(action)
+    needs_value = kind not in ("escalate",)
+    if needs_value and not text:
+        raise ValidationFailed("Enter a value.", code="missing_value")
+    if kind == "add_tags":
+        action["value"] = [tag.strip() for tag in text.split(",") if tag.strip()]
+    elif kind == "assign_team":
+        if not text.isdigit() or not Team.objects.filter(pk=int(text)).exists():
+            raise ValidationFailed(f"There is no team {text!r}.", code="bad_value")
+        action["value"] = int(text)
+    elif kind == "assign_agent":
+        if not text.isdigit() or not User.objects.filter(pk=int(text), is_active=True).exists():
+            raise ValidationFailed(f"There is no active agent {text!r}.", code="bad_value")
+        action["value"] = int(text)
+    elif kind == "set" and field == "priority":
+        action["value"] = _one_value("priority", text)
+    elif kind == "set" and field == "status":
+        action["value"] = _one_value("status", text)
+    elif kind == "notify_email" and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
+        raise ValidationFailed(f"{text!r} is not an email address.", code="bad_value")
+    elif kind == "webhook" and not re.match(r"https?://[^\s/]+", text):
+        raise ValidationFailed("A webhook is an http:// or https:// address.", code="bad_value")
+    else:
+        action["value"] = text
+    action.setdefault("value", text)
+    validate_action(action)
+    return action
+
+
+def value_text(value: Any) -> str:
+    """A stored condition or action value as the rule builder shows it."""
+    if isinstance(value, list):
+        return ", ".join(value_text(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "none" if value is None else str(value)
 
 
 def save_trigger(trigger: Trigger) -> Trigger:
@@ -305,28 +422,72 @@ FACT_COLUMNS = {
 }
 
 
+@lru_cache(maxsize=512)
+def _facts_statement(fields: frozenset[str], vendor: str) -> tuple[str, tuple[str, ...]]:
+    """The SQL reading these condition fields of one ticket (its id the only parameter) and the
+    field each column holds. The ORM writes it once per process and set of fields; evaluating an
+    event then only runs it (building the query each time cost more than running it)."""
+    names = tuple(sorted(name for name in fields if name in FACT_COLUMNS))
+    columns = [FACT_COLUMNS[name] for name in names]
+    query = Ticket.objects.filter(pk=0).order_by()
+    if "tags" in fields:
+        sql, params = query.values(*columns, "tags__name").query.sql_with_params()
+    else:
+        sql, params = query.values(*columns)[:1].query.sql_with_params()
+    assert list(params) == [0], params  # the ticket id is the only parameter
+    return sql, names
+
+
+def _run(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def ticket_facts(
     ticket_id: int, body: str, fields: Iterable[str] = CONDITION_FIELDS
 ) -> dict[str, Any] | None:
     """The values conditions test, for the fields asked for, in one query (with the tags joined
     in, one row per tag, when tags are tested). None if the ticket is gone."""
-    wanted = set(fields)
-    columns = {name: FACT_COLUMNS[name] for name in wanted if name in FACT_COLUMNS}
-    tagged = "tags" in wanted
-    query = Ticket.objects.filter(pk=ticket_id).order_by()
-    if tagged:
-        rows = list(query.values(*columns.values(), "tags__name"))
-    else:
-        rows = list(query.values(*columns.values())[:1])
+    wanted = frozenset(fields)
+    sql, names = _facts_statement(wanted, connection.vendor)
+    rows = _run(sql, [ticket_id])
     if not rows:
         return None
-    facts = {name: rows[0][column] for name, column in columns.items()}
+    facts = dict(zip(names, rows[0], strict=False))
     if "priority" in facts:
         facts["priority"] = Priority(facts["priority"]).label
-    if tagged:
-        facts["tags"] = sorted(row["tags__name"] for row in rows if row["tags__name"] is not None)
+    if facts.get("customer_vip") is not None:
+        facts["customer_vip"] = bool(facts["customer_vip"])  # SQLite answers 0 or 1
+    if "tags" in wanted:
+        facts["tags"] = sorted(row[-1] for row in rows if row[-1] is not None)
     facts["body"] = body
     return facts
+
+
+@lru_cache(maxsize=64)
+def _by_ids_statement(model: str, columns: tuple[str, ...], count: int, vendor: str) -> str:
+    """SQL reading `columns` of `count` rows by id (the ids its only parameters), written once."""
+    manager = TicketEvent.objects if model == "event" else Message.objects
+    sql, params = (
+        manager.filter(pk__in=list(range(count))).order_by().values_list(*columns)
+    ).query.sql_with_params()
+    assert list(params) == list(range(count)), params
+    return sql
+
+
+def _rows_by_ids(model: str, columns: tuple[str, ...], ids: list[int]) -> list[tuple[Any, ...]]:
+    if not ids:
+        return []
+    return _run(_by_ids_statement(model, columns, len(ids), connection.vendor), list(ids))
+
+
+def _event_facts(event_ids: list[int]) -> list[tuple[str, dict[str, Any]]]:
+    """(actor kind, data) of the events, data decoded as the ORM would."""
+    return [
+        (actor_kind, json.loads(data) if isinstance(data, str) else data or {})
+        for actor_kind, data in _rows_by_ids("event", ("actor_kind", "data"), event_ids)
+    ]
 
 
 def compare(op: str, actual: Any, expected: Any) -> bool:
@@ -379,8 +540,13 @@ class CompiledTrigger:
             actions=trigger.actions,
         )
 
-    def holds(self, facts: dict[str, Any]) -> bool:
-        return all(compare(op, facts[name], value) for name, op, value in self.conditions)
+    def holds(self, facts: dict[str, Any], skip: frozenset[str] = frozenset()) -> bool:
+        """Whether every condition holds (those on the `skip` fields taken as holding)."""
+        return all(
+            compare(op, facts[name], value)
+            for name, op, value in self.conditions
+            if name not in skip
+        )
 
 
 class TriggerSet:
@@ -495,14 +661,29 @@ def run_actions(actions: list[dict[str, Any]], ticket: Ticket, source: str) -> N
         ticket.refresh_from_db()
 
 
-def on_ticket_event(ticket_id: int, kinds: list[str], event_ids: list[int]) -> int:
+# Conditions read from the event's messages rather than from the ticket.
+MESSAGE_FIELDS = frozenset({"body", "sentiment"})
+AUTOMATED_ACTORS = ("system", "bot")
+
+
+def on_ticket_event(
+    ticket_id: int,
+    kinds: list[str],
+    event_ids: list[int],
+    actor_kind: str | None = None,
+    messages: list[tuple[int, str | None]] | None = None,
+) -> int:
     """Run the matching triggers. Changes made by triggers fire triggers again, but a chain of
     events caused only by automation stops after MAX_CHAIN rounds (counted per ticket in the shared
     cache, so the guard holds across processes and after commit).
 
+    `actor_kind` is who caused the events and `messages` the (message id, author kind) pairs
+    they concern, when the announcement says (ticket services do): then the events need no read.
+
     Events no active trigger listens to cost no query beyond an occasional check that the
-    compiled triggers are current; the others load the ticket once, plus its tags or the message
-    bodies only when a listening trigger tests them."""
+    compiled triggers are current. The others cost one query for the ticket's fields (tags joined
+    in when tested); only when some listening trigger can still hold whatever the messages say are
+    the events read (the loop guard) and, when a trigger tests them, the message bodies."""
     from django.core.cache import cache
 
     listening = active_triggers().listening(kinds)
@@ -512,24 +693,34 @@ def on_ticket_event(ticket_id: int, kinds: list[str], event_ids: list[int]) -> i
     facts = ticket_facts(ticket_id, "", fields)
     if facts is None:
         return 0
-    events = list(TicketEvent.objects.filter(pk__in=event_ids).values_list("actor_kind", "data"))
     key = f"caredesk:trigger-chain:{ticket_id}"
-    automated = bool(events) and all(kind in ("system", "bot") for kind, _ in events)
+    if not any(trigger.holds(facts, skip=MESSAGE_FIELDS) for trigger in listening):
+        # Nothing fires, so this event continues no chain. One caused by a person ends the
+        # chain; with the actor unknown the count is kept (never lowered: the guard holds).
+        if actor_kind is not None and actor_kind not in AUTOMATED_ACTORS:
+            cache.delete(key)
+        return 0
+    if actor_kind is None or messages is None:
+        events = _event_facts(event_ids)
+        automated = bool(events) and all(kind in AUTOMATED_ACTORS for kind, _ in events)
+        messages = [
+            (int(data["message_id"]), data.get("author_kind"))
+            for _, data in events
+            if data.get("message_id")
+        ]
+    else:
+        automated = actor_kind in AUTOMATED_ACTORS
     depth = (cache.get(key) or 0) + 1 if automated else 0
     if depth > MAX_CHAIN:
         logger.warning("trigger chain on ticket %s stopped after %s rounds", ticket_id, MAX_CHAIN)
         cache.delete(key)
         return 0
     cache.set(key, depth, 300)
-    message_ids = [data.get("message_id") for _, data in events if data.get("message_id")]
-    from_customer = {
-        data.get("message_id") for _, data in events if data.get("author_kind") == "customer"
-    }
+    message_ids = [message_id for message_id, _ in messages]
+    from_customer = {message_id for message_id, author in messages if author == "customer"}
     facts["sentiment"] = 0.0
-    if message_ids and {"body", "sentiment"} & fields:
-        from caredesk.tickets.models import Message
-
-        texts = list(Message.objects.filter(pk__in=message_ids).values_list("pk", "body_text"))
+    if message_ids and MESSAGE_FIELDS & fields:
+        texts = _rows_by_ids("message", ("pk", "body_text"), message_ids)
         facts["body"] = " ".join(text for _, text in texts)
         if "sentiment" in fields:
             from caredesk.assist.sentiment import score
@@ -547,6 +738,17 @@ def on_ticket_event(ticket_id: int, kinds: list[str], event_ids: list[int]) -> i
             fired += 1
             # The actions changed the ticket: later rules see it as it is now.
             facts = {**facts, **(ticket_facts(ticket_id, facts["body"], fields) or {})}
+    return fired
+
+
+def on_ticket_events(changes: list[TicketChange]) -> int:
+    """Run the matching triggers for a bulk change: the tickets no active trigger listens for
+    (the usual case for assignments) cost nothing at all; the others are evaluated one by one."""
+    triggers = active_triggers()
+    fired = 0
+    for change in changes:
+        if triggers.listening(change.kinds):
+            fired += on_ticket_event(change.ticket_id, change.kinds, change.event_ids)
     return fired
 
 

@@ -56,38 +56,51 @@ def send_now(group: str, payload: dict[str, Any]) -> None:
 
 
 def send_to_groups(groups: list[str], payload: dict[str, Any]) -> None:
-    """Send one payload to several groups, in order. Outside the server's loop the sends share one
+    """Send one payload to several groups, in order."""
+    send_batch([(groups, payload)])
+
+
+def send_batch(messages: list[tuple[list[str], dict[str, Any]]]) -> None:
+    """Send each payload to its groups, in order. Outside the server's loop all the sends share one
     trip into async code: each async_to_sync call costs a thread hop and an event loop turn, which
-    cost more than the sends themselves."""
+    cost more than the sends themselves (a bulk change announces thousands of tickets at once)."""
     loop, outbox = _server_loop, _outbox
     if loop is not None and outbox is not None and loop.is_running() and not loop.is_closed():
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        for group in groups:
-            if running is loop:
-                outbox.put_nowait((group, payload))
-            else:
-                loop.call_soon_threadsafe(outbox.put_nowait, (group, payload))
+        for groups, payload in messages:
+            for group in groups:
+                if running is loop:
+                    outbox.put_nowait((group, payload))
+                else:
+                    loop.call_soon_threadsafe(outbox.put_nowait, (group, payload))
         return
     layer = get_channel_layer()
-    if layer is None or not groups or isinstance(layer, InMemoryChannelLayer):
+    if (
+        layer is None
+        or not any(groups for groups, _ in messages)
+        or isinstance(layer, InMemoryChannelLayer)
+    ):
         # An in-process layer with no server loop in this process has nobody to hear it
         # (a job, the shell, the demo loader): skip the work.
         return
 
     async def send_all() -> None:
-        for group in groups:
-            try:
-                await layer.group_send(group, payload)
-            except Exception:  # a push is best effort: the database already holds the truth
-                logger.exception("realtime push to %s failed", group)
+        for groups, payload in messages:
+            for group in groups:
+                try:
+                    await layer.group_send(group, payload)
+                except Exception:  # a push is best effort: the database already holds the truth
+                    logger.exception("realtime push to %s failed", group)
 
     try:
         async_to_sync(send_all)()
     except Exception:  # a push is best effort: the database already holds the truth
-        logger.exception("realtime push to %s failed", ", ".join(groups))
+        logger.exception(
+            "realtime push to %s failed", ", ".join(g for groups, _ in messages for g in groups)
+        )
 
 
 def push(group: str, payload: dict[str, Any]) -> None:

@@ -30,6 +30,7 @@ class RoutingConfig(AppConfig):
         )
 
         def on_ticket_changed(sender: Any, ticket_id: int, kinds: list[str], **kwargs: Any) -> None:
+            # Also told per ticket for bulk changes: the routing pass's assignments return here.
             if EventKind.CREATED in kinds or EventKind.TEAM_CHANGED in kinds:
                 # Chats are offered live by the chat channel (accept / decline), not pushed here.
                 # Only tickets `route` would act on: the others cost it a write transaction.

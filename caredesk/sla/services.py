@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from caredesk.core.events import TicketChange
 from caredesk.core.prepared import PreparedQuery
 from caredesk.sla.hours import Hours, add_business_minutes, business_minutes_between
 from caredesk.sla.models import BusinessHours, SlaPolicy, TicketSla
@@ -263,6 +264,70 @@ def on_event(
             return
     _refresh_next_due(sla)
     sla.save()
+
+
+def _status_moves_clock(data: dict[str, Any], pause_statuses: list[str], paused: bool) -> bool:
+    """Whether on_event would change a running clock for this status change (the same tests)."""
+    new, old = data.get("new"), data.get("old")
+    return (
+        new in (Status.SOLVED, Status.CLOSED)
+        or (new in pause_statuses and not paused)
+        or (new not in pause_statuses and paused)
+        or (old == Status.SOLVED and new == Status.OPEN)
+    )
+
+
+# Tickets read per query for a bulk change (under SQLite's parameter limit).
+BULK_READ = 500
+
+
+def on_events(changes: list[TicketChange], now: datetime | None = None) -> None:
+    """Move the clocks for a bulk change (the routing pass): which tickets have a running clock,
+    and what their status changes were, are read for all of them at once; `on_event` runs only
+    for the tickets whose clocks the change can move (taking a new ticket opens it, which moves
+    no clock unless `new` or `open` is a pause status)."""
+    relevant = [c for c in changes if CLOCK_EVENTS & set(c.kinds)]
+    if not relevant:
+        return
+    now = now or timezone.now()
+    clocks: dict[int, tuple[list[str], bool]] = {}
+    status_events: dict[int, list[dict[str, Any]]] = {}
+    ids = [c.ticket_id for c in relevant]
+    for start in range(0, len(ids), BULK_READ):
+        for ticket_id, paused_since, pause_statuses in TicketSla.objects.filter(
+            ticket_id__in=ids[start : start + BULK_READ], policy__isnull=False
+        ).values_list("ticket_id", "paused_since", "policy__pause_statuses"):
+            clocks[ticket_id] = (pause_statuses or [], paused_since is not None)
+    for c in relevant:
+        if c.ticket_id in clocks and c.data is not None:  # the announcer said what happened
+            status_events[c.ticket_id] = [
+                data
+                for kind, data in zip(c.kinds, c.data, strict=True)
+                if kind == EventKind.STATUS_CHANGED
+            ]
+    event_ids = [
+        e
+        for c in relevant
+        if c.ticket_id in clocks and c.data is None and EventKind.CREATED not in c.kinds
+        for e in c.event_ids
+    ]
+    for start in range(0, len(event_ids), BULK_READ):
+        for ticket_id, data in TicketEvent.objects.filter(
+            pk__in=event_ids[start : start + BULK_READ], kind=EventKind.STATUS_CHANGED
+        ).values_list("ticket_id", "data"):
+            status_events.setdefault(ticket_id, []).append(data)
+    for change in relevant:
+        kinds = CLOCK_EVENTS & set(change.kinds)
+        if kinds == {EventKind.STATUS_CHANGED}:
+            if change.ticket_id not in clocks:
+                continue  # no clock to move, and a status change never starts one
+            pause_statuses, paused = clocks[change.ticket_id]
+            if not any(
+                _status_moves_clock(data, pause_statuses, paused)
+                for data in status_events.get(change.ticket_id, [])
+            ):
+                continue
+        on_event(change.ticket_id, change.kinds, change.event_ids, now)
 
 
 def check_clocks(now: datetime | None = None) -> dict[str, int]:

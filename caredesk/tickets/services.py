@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from caredesk.accounts.models import Team, User
+from caredesk.accounts.models import Role, Team, User
 from caredesk.assist.redaction import redact, redact_bytes
 from caredesk.core.errors import (
     Conflict,
@@ -26,7 +26,7 @@ from caredesk.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from caredesk.core.events import announce_on_commit
+from caredesk.core.events import TicketChange, announce_many_on_commit, announce_on_commit
 from caredesk.core.html import html_to_text, sanitize_html, text_to_html
 from caredesk.core.prepared import PreparedQuery
 from caredesk.customers.models import Customer
@@ -258,6 +258,14 @@ class _EventBatch:
             public_message_ids=[e.data["message_id"] for e in added if not e.data.get("internal")],
             message_author_kinds=[e.data.get("author_kind") for e in added],
             channel=self.ticket.channel,
+            # Who caused the events and which messages they concern, with their authors:
+            # automation's loop guard and message conditions need no look-up to know.
+            actor_kind=self.actor.kind,
+            messages=[
+                (e.data["message_id"], e.data.get("author_kind"))
+                for e in self.events
+                if e.data.get("message_id")
+            ],
         )
 
 
@@ -939,6 +947,7 @@ def change_status(
 
 
 def check_assign(ticket: Ticket, assignee: User | None, team: Team | None) -> None:
+    # assign_many applies the same rule to plain values: change both together.
     if assignee is None:
         return
     if not assignee.is_active:
@@ -1033,6 +1042,7 @@ def _insert_events(
     quote = connection.ops.quote_name
     meta = TicketEvent._meta
     data_field = meta.get_field("data")
+    adapt_json = connection.ops.adapt_json_value
     columns = [
         quote(f.column or f.name)
         for f in meta.concrete_fields
@@ -1061,7 +1071,8 @@ def _insert_events(
                     **constant,
                     "ticket": ticket_id,
                     "kind": kind,
-                    "data": data_field.get_db_prep_save(data, connection),
+                    # What JSONField.get_db_prep_save gives for a plain dict, without its checks.
+                    "data": adapt_json(data, data_field.encoder),
                 }
                 params += [row[name] for name in order]
             cursor.execute(head + ", ".join([placeholders] * len(chunk)) + tail, params)
@@ -1072,7 +1083,8 @@ def _insert_events(
 @transaction.atomic
 def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[int]:
     """Assign or unassign many tickets at once (the routing pass): the same checks, field changes
-    and events as `assign`, each ticket's events announced on commit, in a fixed number of queries
+    and events as `assign`, announced on commit once for all the tickets (`tickets_changed`, then
+    `ticket_changed` per ticket with in_bulk=True), in a fixed number of queries
     plus one per chunk of rows.
 
     The plan was made from a snapshot, so a ticket whose assignee is no longer the one it was
@@ -1083,50 +1095,50 @@ def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[
     if not by_ticket:
         return []
     agent_ids = {p.assignee_id for p in by_ticket.values() if p.assignee_id is not None}
-    # What check_assign reads (and names in its messages), for every agent of the plan at once.
-    agents = (
-        User.objects.only("id", "email", "name", "role", "is_active").in_bulk(agent_ids)
-        if agent_ids
-        else {}
-    )
-    team_ids_of: dict[int, list[int]] = {pk: [] for pk in agents}
+    # What check_assign reads, for every agent of the plan at once, as plain values (a thousand
+    # model instances a chunk would cost more than the rest of the checks).
+    agents: dict[int, tuple[bool, bool, set[int]]] = {
+        pk: (is_active, role == Role.ADMIN, set())
+        for pk, role, is_active in User.objects.filter(pk__in=agent_ids).values_list(
+            "id", "role", "is_active"
+        )
+    }
     for user_id, team_id in User.teams.through.objects.filter(user_id__in=agent_ids).values_list(
         "user_id", "team_id"
     ):
-        team_ids_of[user_id].append(team_id)
-    for pk, agent in agents.items():
-        agent._team_ids = team_ids_of[pk]  # what team_ids() would read, read once for all
+        agents[user_id][2].add(team_id)
     ids = sorted(by_ticket)
-    locked: list[Ticket] = []
+    # The lock-and-check read, as tuples: model instances would cost more than the read.
+    locked: list[tuple[int, int | None, str, int | None]] = []
     for start in range(0, len(ids), BULK_CHUNK):
         locked += (
             Ticket.objects.select_for_update(of=("self",))
             .filter(pk__in=ids[start : start + BULK_CHUNK])
-            .only("id", "assignee_id", "status", "team_id")
+            .values_list("id", "assignee_id", "status", "team_id")
         )
-    teams = Team.objects.in_bulk({t.team_id for t in locked if t.team_id is not None})
     rows: list[tuple[int, int | None, str]] = []
     events: list[tuple[int, str, dict[str, Any]]] = []
-    for ticket in locked:
-        line = by_ticket[ticket.pk]
-        if ticket.assignee_id != line.current_assignee_id or ticket.status not in ACTIVE_STATUSES:
+    for ticket_id, current_assignee_id, status, ticket_team_id in locked:
+        line = by_ticket[ticket_id]
+        if current_assignee_id != line.current_assignee_id or status not in ACTIVE_STATUSES:
             continue
-        assignee = agents.get(line.assignee_id) if line.assignee_id is not None else None
         if line.assignee_id is not None:
-            try:
-                if assignee is None:
-                    raise ValidationFailed("Unknown agent.", code="unknown_agent")
-                check_assign(ticket, assignee, teams.get(ticket.team_id))
-            except ValidationFailed:
+            assignee = agents.get(line.assignee_id)
+            if assignee is None:
                 continue
-        new_status = Status.OPEN if assignee is not None else ticket.status
-        kinds: list[tuple[str, dict[str, Any]]] = [
-            (EventKind.ASSIGNED, {"old": ticket.assignee_id, "new": line.assignee_id})
-        ]
-        if new_status != ticket.status:  # as _assign: taking a new ticket opens it
-            kinds.append((EventKind.STATUS_CHANGED, {"old": ticket.status, "new": new_status}))
-        events += [(ticket.pk, kind, data) for kind, data in kinds]
-        rows.append((ticket.pk, line.assignee_id, new_status))
+            is_active, is_admin, member_of = assignee
+            # check_assign's rule: active, and a member of the ticket's team unless an admin.
+            if not is_active or not (
+                ticket_team_id is None or is_admin or ticket_team_id in member_of
+            ):
+                continue
+        new_status = Status.OPEN if line.assignee_id is not None else status
+        events.append(
+            (ticket_id, EventKind.ASSIGNED, {"old": current_assignee_id, "new": line.assignee_id})
+        )
+        if new_status != status:  # as _assign: taking a new ticket opens it
+            events.append((ticket_id, EventKind.STATUS_CHANGED, {"old": status, "new": new_status}))
+        rows.append((ticket_id, line.assignee_id, new_status))
     now = timezone.now()
     quote = connection.ops.quote_name
     if rows:
@@ -1146,13 +1158,18 @@ def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[
                 sql, [(assignee_id, status, stamp, pk) for pk, assignee_id, status in rows]
             )
     event_ids = _insert_events(who, events, now)
-    by_event_ticket: dict[int, tuple[list[int], list[str]]] = {}
-    for (ticket_id, kind, _), event_id in zip(events, event_ids, strict=True):
-        ids, kinds_of = by_event_ticket.setdefault(ticket_id, ([], []))
+    by_event_ticket: dict[int, tuple[list[int], list[str], list[dict[str, Any]]]] = {}
+    for (ticket_id, kind, data), event_id in zip(events, event_ids, strict=True):
+        ids, kinds_of, data_of = by_event_ticket.setdefault(ticket_id, ([], [], []))
         ids.append(event_id)
         kinds_of.append(kind)
-    for ticket_id, (ids, kinds_of) in by_event_ticket.items():
-        announce_on_commit(ticket_id, ids, kinds_of)
+        data_of.append(data)
+    announce_many_on_commit(
+        [
+            TicketChange(ticket_id, ids, kinds_of, data_of)
+            for ticket_id, (ids, kinds_of, data_of) in by_event_ticket.items()
+        ]
+    )
     return list(by_event_ticket)
 
 

@@ -196,3 +196,37 @@ def test_assign_many_leaves_tickets_that_changed_meanwhile_alone(personas):
     assert not TicketEvent.objects.filter(
         ticket_id__in=[elsewhere.pk, solved.pk], kind=EventKind.ASSIGNED
     ).exists()
+
+
+def test_routing_one_ticket_reads_the_floor_in_a_fixed_number_of_queries(personas, rules):
+    """Push routing of one new ticket: the ticket with its team's routing, the floor (members
+    with their last assignment, skills, load, rules), the tags, then the assignment."""
+    TeamRouting.objects.create(team=personas.technical, method=RoutingMethod.LEAST_LOADED)
+    counts = []
+    for agents in (2, 12):
+        floor_of(personas.technical, count=agents)
+        ticket = factories.ticket(team=personas.technical, tags=["refund"], language="en")
+        Ticket.objects.filter(pk=ticket.pk).update(assignee=None, status=Status.NEW)
+        with CaptureQueriesContext(connection) as queries:
+            assert routing.route(ticket) is not None
+        counts.append(len(queries.captured_queries))
+    # 12 statements and 4 savepoints (route and assign are each atomic).
+    assert counts[0] == counts[1] <= 16
+
+
+def test_assign_many_applies_the_rule_of_check_assign(personas):
+    """Inactive agents take nothing; admins may take tickets of teams they are not in."""
+    from caredesk.accounts.models import User
+
+    for_bob, for_admin = (factories.ticket(team=personas.billing) for _ in range(2))
+    User.objects.filter(pk=personas.bob.pk).update(is_active=False)
+    done = assign_many(
+        routing.ROUTER,
+        [
+            PlannedAssignment(for_bob.pk, None, personas.bob.pk),
+            PlannedAssignment(for_admin.pk, None, personas.admin.pk),
+        ],
+    )
+    assert done == [for_admin.pk]
+    assert Ticket.objects.get(pk=for_admin.pk).assignee == personas.admin
+    assert Ticket.objects.get(pk=for_bob.pk).assignee is None

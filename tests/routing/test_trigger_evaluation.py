@@ -122,3 +122,87 @@ def test_later_rules_see_what_earlier_rules_changed(personas):
     )
     assert automation.on_ticket_event(ticket.pk, [event.kind], [event.pk]) == 2
     assert Ticket.objects.get(pk=ticket.pk).priority_name == "urgent"
+
+
+def test_an_event_no_rule_can_fire_for_reads_only_the_ticket(personas):
+    """Rules whose conditions on the ticket fail need neither the events nor the messages."""
+    ticket, event = message_event(personas)
+    for n in range(20):
+        automation.save_trigger(
+            Trigger(
+                name=f"Urgent parcels {n}",
+                events=["message_added"],
+                conditions=[
+                    {"field": "priority", "op": "is", "value": "urgent"},
+                    {"field": "body", "op": "contains", "value": "parcel"},
+                ],
+                actions=[{"type": "add_tags", "value": ["fired"]}],
+            )
+        )
+    automation.active_triggers()
+    with CaptureQueriesContext(connection) as queries:
+        assert automation.on_ticket_event(ticket.pk, [event.kind], [event.pk]) == 0
+    read = " ".join(q["sql"] for q in queries.captured_queries)
+    # The freshness check of the compiled rules (made on every event inside a transaction, as
+    # here) and the ticket's fields; no events, no messages.
+    assert len(queries.captured_queries) == 2
+    assert "tickets_ticketevent" not in read and "tickets_message" not in read
+    # Once the ticket part holds, the body is read and decides.
+    Ticket.objects.filter(pk=ticket.pk).update(priority=3)
+    assert automation.on_ticket_event(ticket.pk, [event.kind], [event.pk]) == 20
+
+
+def test_a_persons_event_ends_an_automation_chain(personas):
+    from django.core.cache import cache
+
+    ticket, event = message_event(personas)
+    rules(3)
+    key = f"caredesk:trigger-chain:{ticket.pk}"
+    cache.set(key, automation.MAX_CHAIN)
+    # The actor is unknown: the count is kept, never lowered.
+    automation.on_ticket_event(ticket.pk, [event.kind], [event.pk])
+    assert cache.get(key) == automation.MAX_CHAIN
+    automation.on_ticket_event(ticket.pk, [event.kind], [event.pk], actor_kind="system")
+    assert cache.get(key) == automation.MAX_CHAIN
+    automation.on_ticket_event(ticket.pk, [event.kind], [event.pk], actor_kind="agent")
+    assert cache.get(key) is None
+
+
+def test_the_receiver_is_told_who_acted_and_on_which_messages(
+    personas, django_capture_on_commit_callbacks, monkeypatch
+):
+    seen = []
+    monkeypatch.setattr(
+        automation,
+        "on_ticket_event",
+        lambda *args, **kwargs: seen.append((kwargs["actor_kind"], kwargs["messages"])),
+    )
+    ticket = factories.ticket(team=personas.billing)
+    with django_capture_on_commit_callbacks(execute=True):
+        post_message(personas.alice, ticket, body_text="On it.")
+    reply = ticket.messages.order_by("-id").first()
+    assert seen == [("agent", [(reply.pk, "agent")])]
+
+
+def test_told_who_acted_the_rules_read_no_events(personas):
+    ticket, event = message_event(personas)
+    automation.save_trigger(
+        Trigger(
+            name="Parcel",
+            events=["message_added"],
+            conditions=[{"field": "body", "op": "contains", "value": "parcel"}],
+            actions=[{"type": "add_tags", "value": ["parcel"]}],
+        )
+    )
+    automation.active_triggers()
+    with CaptureQueriesContext(connection) as queries:
+        fired = automation.on_ticket_event(
+            ticket.pk,
+            [event.kind],
+            [event.pk],
+            actor_kind="agent",
+            messages=[(event.data["message_id"], "agent")],
+        )
+    assert fired == 1
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert not any('FROM "tickets_ticketevent"' in sql for sql in reads)

@@ -7,7 +7,7 @@ class ChatChannelConfig(AppConfig):
 
     def ready(self) -> None:
         from caredesk.channels.chat import realtime_inbox, services
-        from caredesk.core.events import ticket_changed
+        from caredesk.core.events import ticket_changed, tickets_changed
         from caredesk.tickets.models import Channel
         from caredesk.tickets.services import OUTBOUND_CHANNELS
 
@@ -16,6 +16,9 @@ class ChatChannelConfig(AppConfig):
         ticket_changed.connect(services.on_ticket_changed, dispatch_uid="chat-delivery", weak=False)
         ticket_changed.connect(
             realtime_inbox.on_ticket_changed, dispatch_uid="workspace-live", weak=False
+        )
+        tickets_changed.connect(
+            realtime_inbox.on_tickets_changed, dispatch_uid="workspace-live-bulk", weak=False
         )
 
         from caredesk.channels.chat.demo import create_demo_widget
