@@ -116,8 +116,8 @@ def _safe_snippet(text: str) -> str:
 # before, so rare words lose nothing. Tickets and customers: the newest 300 (recency is what an
 # agent wants among a common word's matches). Articles answer questions, so relevance matters
 # more and a knowledge base is small: 1,000.
-CANDIDATES = 300
-ARTICLE_CANDIDATES = 1000
+CANDIDATES = 200
+ARTICLE_CANDIDATES = 400
 # PostgreSQL probes the newest bound * PG_PROBE_WINDOW documents of a kind first (see
 # _fts_postgres): a word in at least half of the recent documents is common for certain.
 PG_PROBE_WINDOW = 2
@@ -151,15 +151,27 @@ def _sqlite_terms(words: list[str], any_word: bool, prefix: bool = True) -> str:
     return joiner.join([*(f'"{w}"' for w in words[:-1]), last])
 
 
-# A prefix is expanded into the indexed terms that start with it (the vocabulary lists them),
-# ORed as plain terms: FTS5 walks an OR of terms newest-first and stops at the LIMIT, while a
-# `prefix*` query merges every posting of every such term first, in each of the three kind
-# queries and again for the snippets. One lookup serves a whole search (_search_prefixes).
-# Too many forms (a short prefix): the `*` query, which the 2- and 3-letter prefix indexes serve.
+# A prefix is expanded into the indexed terms that start with it, ORed as plain terms: FTS5 walks
+# an OR of terms newest-first and stops at the LIMIT, while a `prefix*` query merges every posting
+# of every such term first, in each of the three kind queries and again for the snippets. One
+# lookup serves a whole search (_search_prefixes). Too many forms (a short prefix): the `*` query,
+# which the 2- and 3-letter prefix indexes serve.
 MAX_PREFIX_FORMS = 16
 _search_prefixes: ContextVar[dict[str, list[str]] | None] = ContextVar(
     "search_prefixes", default=None
 )
+# The terms are read off the `instance` vocabulary of the index by seeking: the first term at or
+# after the prefix, then the first one after that term (term || char(1): the tokenizer never
+# keeps control characters), and so on, in one statement. A seek reads one posting, whatever the
+# term's document count; the `row` vocabulary would count every posting of each term first, which
+# for a word in most tickets cost more than the whole rest of the search.
+PREFIX_FORMS_SQL = """WITH RECURSIVE forms(term, n) AS (
+    SELECT (SELECT term FROM search_fts_terms WHERE term >= %s LIMIT 1), 1
+    UNION ALL
+    SELECT (SELECT t.term FROM search_fts_terms t WHERE t.term >= forms.term || char(1) LIMIT 1),
+        n + 1
+    FROM forms WHERE forms.term < %s AND n <= %s)
+SELECT term FROM forms WHERE term >= %s AND term < %s"""
 
 
 def _prefix_forms(prefix: str) -> list[str]:
@@ -171,10 +183,7 @@ def _prefix_forms(prefix: str) -> list[str]:
         return memo[prefix]
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT term FROM search_fts_vocab WHERE term >= %s AND term < %s LIMIT %s",
-            [prefix, upper, MAX_PREFIX_FORMS + 1],
-        )
+        cursor.execute(PREFIX_FORMS_SQL, [prefix, upper, MAX_PREFIX_FORMS, prefix, upper])
         forms = [term for (term,) in cursor.fetchall() if '"' not in term]
     if len(forms) > MAX_PREFIX_FORMS:
         forms = []
@@ -233,23 +242,30 @@ def bm25_scores(words: list[str], documents: Sequence[tuple[str, str]]) -> list[
     them by a lot. Titles weigh TITLE_WEIGHT times a body word, as the FTS5 ranking did. Term
     frequencies are substring counts (C speed; "card" also counts in "cards"), which is what a
     ranking of a few hundred already-matched documents can afford."""
-    if not documents or not words:
-        return [0.0] * len(documents)
-    unique = list(dict.fromkeys(words))
+    n = len(documents)
+    if not n or not words:
+        return [0.0] * n
     k1, b = 1.2, 0.75
-    per_doc = []
-    for title, body in documents:
-        title_l, body_l = (title or "").lower(), (body or "").lower()
-        weighted = {w: TITLE_WEIGHT * title_l.count(w) + body_l.count(w) for w in unique}
-        per_doc.append((weighted, len(title_l) + len(body_l)))
-    n = len(per_doc)
-    average = sum(length for _, length in per_doc) / n or 1.0
-    df = {w: sum(1 for weighted, _ in per_doc if weighted[w]) for w in unique}
-    idf = {w: math.log(1 + (n - df[w] + 0.5) / (df[w] + 0.5)) for w in unique}
-    scores = []
-    for weighted, length in per_doc:
-        norm = k1 * (1 - b + b * length / average)
-        scores.append(sum(idf[w] * tf * (k1 + 1) / (tf + norm) for w, tf in weighted.items() if tf))
+    titles = [(title or "").lower() for title, _ in documents]
+    bodies = [(body or "").lower() for _, body in documents]
+    lengths = [len(t) + len(d) for t, d in zip(titles, bodies, strict=True)]
+    average = sum(lengths) / n or 1.0
+    norms = [k1 * (1 - b + b * length / average) for length in lengths]
+    scores = [0.0] * n
+    # Word by word over all candidates (not document by document): one list of counts per word,
+    # no per-document dictionaries; this loop is most of the ranking's time.
+    for word in dict.fromkeys(words):
+        counts = [
+            TITLE_WEIGHT * t.count(word) + d.count(word)
+            for t, d in zip(titles, bodies, strict=True)
+        ]
+        df = n - counts.count(0)
+        if not df:
+            continue
+        idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+        for i, tf in enumerate(counts):
+            if tf:
+                scores[i] += idf * tf * (k1 + 1) / (tf + norms[i])
     return scores
 
 
@@ -457,7 +473,10 @@ def _search(
         allowed_tickets = set(scope.filter(pk__in=ticket_ids).values_list("pk", flat=True))
     article_ids = [m.object_id for m in matches if m.kind == "article"]
     articles = {
-        a.pk: a for a in Article.objects.filter(pk__in=article_ids, status=ArticleStatus.PUBLISHED)
+        a.pk: a
+        for a in Article.objects.filter(pk__in=article_ids, status=ArticleStatus.PUBLISHED).only(
+            "pk", "slug", "visibility"
+        )
     }
     shown: list[tuple[Match, str]] = []
     for match in matches:

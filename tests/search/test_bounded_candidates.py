@@ -180,9 +180,34 @@ def test_a_prefix_is_expanded_once_per_search_into_plain_terms(
         hits = search("shipm", agent=personas.alice)
     assert [h.id for h in hits] == [ids[1]]
     sql = [q["sql"] for q in queries.captured_queries]
-    assert sum("search_fts_vocab" in q for q in sql) == 1  # shared by the kinds and snippets
+    assert sum("search_fts_terms" in q for q in sql) == 1  # shared by the kinds and snippets
     assert not any('"shipm"*' in q for q in sql)
     assert any('("shipment")' in q for q in sql)
     # Both forms of "ship..." are found, exactly as a prefix query would.
     assert {h.id for h in search("shipp", types=("ticket",), agent=personas.alice)} == {ids[0]}
     assert len(search("ship", types=("ticket",), agent=personas.alice)) == 3
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="FTS5 vocabulary")
+def test_prefix_forms_are_read_by_seeking_term_to_term(
+    personas, django_capture_on_commit_callbacks
+):
+    _tickets(
+        personas,
+        django_capture_on_commit_callbacks,
+        ["refuel refund refunded", "refunds refute", "refus reftest"],
+    )
+    assert services._prefix_forms("refun") == ["refund", "refunded", "refunds"]
+    assert services._prefix_forms("refuz") == []
+    # More forms than MAX_PREFIX_FORMS: the prefix query is used instead, and still finds them.
+    many = " ".join(f"zebra{n:02d}" for n in range(services.MAX_PREFIX_FORMS + 2))
+    ids = _tickets(personas, django_capture_on_commit_callbacks, [many])
+    assert services._prefix_forms("zebr") == []
+    with CaptureQueriesContext(connection) as queries:
+        hits = search("zebr", types=("ticket",), agent=personas.alice)
+    assert [h.id for h in hits] == ids
+    assert any('"zebr"*' in q["sql"] for q in queries.captured_queries)
+    # Exactly MAX_PREFIX_FORMS forms are still expanded.
+    exact = [f"yakk{n:02d}" for n in range(services.MAX_PREFIX_FORMS)]
+    _tickets(personas, django_capture_on_commit_callbacks, [" ".join(exact)])
+    assert services._prefix_forms("yakk") == exact
