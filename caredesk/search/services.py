@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -28,7 +29,6 @@ from caredesk.search.models import SearchDocument
 MAX_QUERY = 500
 MAX_TOKENS = 12
 TOKEN = re.compile(r"\w+", re.UNICODE)
-START, STOP = "\x02", "\x03"
 
 
 @dataclass
@@ -104,10 +104,6 @@ def tokens(query: str) -> list[str]:
     return (meaningful or words)[:MAX_TOKENS]
 
 
-def _safe_snippet(text: str) -> str:
-    return escape(text).replace(START, "<mark>").replace(STOP, "</mark>")
-
-
 # Each kind ranks at most its newest `bound(kind)` matching documents (by document id, which
 # grows with creation). Scoring every match is what made common words slow: "refund" is in most
 # tickets, and BM25 / ts_rank over 100,000 of them took 200-400 ms before the top 20 were known.
@@ -140,6 +136,7 @@ class Match:
     title: str
     score: float
     document_id: int
+    text: str = ""  # the start of the body it was ranked on (SCORED_CHARS); snippets come from it
 
 
 def _sqlite_terms(words: list[str], any_word: bool, prefix: bool = True) -> str:
@@ -202,10 +199,17 @@ def _fts_sqlite(
     rows = _sqlite_candidates(words, kind, public_only, any_word, prefix=False)
     if len(rows) < bound(kind):
         rows = _sqlite_candidates(words, kind, public_only, any_word, prefix=True)
-    scores = bm25_scores(words, [(title, body) for _, _, _, title, body in rows])
+    return _ranked(words, kind, rows, limit)
+
+
+def _ranked(words: list[str], kind: str, rows: Sequence[Any], limit: int) -> list[Match]:
+    """The best `limit` of a kind's candidates (id, object_id, title, start of body), by BM25
+    (bm25_scores), newest first among equals. Both databases rank this way, so a query orders
+    the same candidates the same on either."""
+    scores = bm25_scores(words, [(title, body) for _, _, title, body in rows])
     ranked = sorted(zip(scores, rows, strict=True), key=lambda pair: (pair[0], pair[1][0]))
     ranked.reverse()
-    return [Match(k, o, t, score, i) for score, (i, k, o, t, _) in ranked[:limit]]
+    return [Match(kind, o, t, score, i, body or "") for score, (i, o, t, body) in ranked[:limit]]
 
 
 def _sqlite_candidates(
@@ -220,7 +224,7 @@ def _sqlite_candidates(
     # document containing each phrase (for IDF), which is a full doclist scan per word and per
     # kind, the very cost the bound is there to avoid.
     sql = (
-        "SELECT c.id, d.kind, d.object_id, d.title, substr(d.body, 1, %s) FROM ("
+        "SELECT c.id, d.object_id, d.title, substr(d.body, 1, %s) FROM ("
         "SELECT search_fts.rowid AS id FROM search_fts WHERE search_fts MATCH %s "
         "ORDER BY search_fts.rowid DESC LIMIT %s) c JOIN search_searchdocument d ON d.id = c.id"
         + (" WHERE d.public" if public_only else "")
@@ -269,35 +273,6 @@ def bm25_scores(words: list[str], documents: Sequence[tuple[str, str]]) -> list[
     return scores
 
 
-def _snippets_sqlite(words: list[str], kind: str, ids: list[int]) -> dict[int, tuple[str, str]]:
-    # Exact words first, for the same reason as in _fts_sqlite; the prefix only for the rest.
-    found = _snippets_sqlite_match(words, kind, ids, prefix=False)
-    rest = [i for i in ids if i not in found]
-    if rest:
-        found.update(_snippets_sqlite_match(words, kind, rest, prefix=True))
-    return found
-
-
-def _snippets_sqlite_match(
-    words: list[str], kind: str, ids: list[int], prefix: bool
-) -> dict[int, tuple[str, str]]:
-    match = f"kind:{kind} AND {{title body}}:({_sqlite_terms(words, True, prefix)})"
-    # The rowid range is one FTS5 scan (a list of rowid equalities would re-run the match once
-    # per row, which is slow for prefixes); `+rowid` keeps the id list a plain filter so snippets
-    # are built for the listed rows alone.
-    placeholders = ",".join("%s" for _ in ids)
-    sql = (  # noqa: S608 - fixed fragments and placeholders only
-        "SELECT rowid, "
-        f"snippet(search_fts, 1, '{START}', '{STOP}', '…', 16), "
-        f"highlight(search_fts, 0, '{START}', '{STOP}') "
-        "FROM search_fts WHERE search_fts MATCH %s AND rowid BETWEEN %s AND %s "
-        f"AND +rowid IN ({placeholders})"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [match, min(ids), max(ids), *ids])
-        return {rowid: (snippet, title) for rowid, snippet, title in cursor.fetchall()}
-
-
 def _pg_query(words: list[str], any_word: bool) -> tuple[str, list[Any]]:
     # Word tokens only: to_tsquery syntax cannot be injected. Each word matches the stemmed
     # (language) or the plain ('simple') form; the last one also as a prefix.
@@ -316,15 +291,26 @@ def _fts_postgres(
     query_sql, params = _pg_query(words, any_word)
     # The GIN index can only hand back every match at once (a bitmap), and for a common word that
     # is ~100,000 rows fetched before the newest can be picked. So the newest documents of the
-    # kind are probed first, newest-first off the primary key, a bounded window of them: if
+    # kind are probed first, newest-first off the (kind, id) index, a bounded window of them: if
     # bound(kind) of them match, those are the newest matches and the word was common. Otherwise
     # the GIN index fetches every match of the uncommon word. The probe costs the window,
-    # whatever the size of the index.
+    # whatever the size of the index. The kind is given as a range and the order as (kind, id) so
+    # that only the (kind, id) index serves it: with `kind = %s ... ORDER BY id`, the planner
+    # walks the primary key newest-first and filters, reading past every newer document of the
+    # other kinds (10,000 articles added after the tickets: 10 ms before the first ticket).
     limit_ids = bound(kind)
     window = limit_ids * PG_PROBE_WINDOW
+    # The probe hands back the text of the first bound(kind) matches with it (`n` numbers the
+    # matches newest-first), read from the rows it is already on: a second statement fetching
+    # them by id cost more server time than the probe. Bodies are cut to SCORED_CHARS only when
+    # longer (substr on every row costs as much again).
     probe = (  # noqa: S608 - fixed fragments and placeholders only; values are bound parameters
-        f"SELECT w.id, w.tsv @@ ({query_sql}) FROM (SELECT id, tsv FROM search_searchdocument "
-        "WHERE kind = %s ORDER BY id DESC LIMIT %s) w ORDER BY w.id DESC"
+        "SELECT id, object_id, title, public, hit, CASE WHEN hit AND n <= %s THEN "
+        "CASE WHEN octet_length(body) <= %s THEN body ELSE substr(body, 1, %s) END END FROM ("
+        "SELECT w.*, count(*) FILTER (WHERE w.hit) OVER (ORDER BY w.id DESC) AS n FROM ("
+        f"SELECT id, object_id, title, public, body, tsv @@ ({query_sql}) AS hit "
+        "FROM search_searchdocument WHERE kind >= %s AND kind <= %s "
+        "ORDER BY kind DESC, id DESC LIMIT %s) w) x ORDER BY id DESC"
     )
     # Materialized so the ORDER BY ... LIMIT stays outside: with it inside, the planner may walk
     # the whole table newest-first hoping to meet the word soon (it guesses ~2% for an unknown
@@ -332,40 +318,23 @@ def _fts_postgres(
     # the probe found to be uncommon, which is what the GIN index is for.
     every_match = (  # noqa: S608 - fixed fragments and placeholders only
         "WITH m AS MATERIALIZED (SELECT id FROM search_searchdocument "
-        f"WHERE tsv @@ ({query_sql}) AND kind = %s) SELECT id FROM m ORDER BY id DESC LIMIT %s"
-    )
-    ranked = (  # noqa: S608 - fixed fragments and placeholders only
-        f"WITH q AS MATERIALIZED (SELECT {query_sql} AS query) "
-        "SELECT d.id, d.kind, d.object_id, d.title, ts_rank_cd(d.tsv, q.query) AS rank "
-        "FROM search_searchdocument d, q WHERE d.id = ANY(%s)"
-        + (" AND d.public" if public_only else "")
-        + " ORDER BY rank DESC, d.id DESC LIMIT %s"
+        f"WHERE tsv @@ ({query_sql}) AND kind = %s) SELECT d.id, d.object_id, d.title, d.public, "
+        "substr(d.body, 1, %s) FROM search_searchdocument d "
+        "WHERE d.id IN (SELECT id FROM m ORDER BY id DESC LIMIT %s)"
     )
     with connection.cursor() as cursor:
-        cursor.execute(probe, [*params, kind, window])
+        cursor.execute(probe, [limit_ids, SCORED_CHARS, SCORED_CHARS, *params, kind, kind, window])
         probed = cursor.fetchall()
-        ids = [doc_id for doc_id, hit in probed if hit][:limit_ids]
+        rows = [(i, o, t, p, text) for i, o, t, p, hit, text in probed if hit][:limit_ids]
         # A window that was not full saw every document of the kind: nothing more to look for.
-        if len(ids) < limit_ids and len(probed) == window:
-            cursor.execute(every_match, [*params, kind, limit_ids])
-            ids = [row[0] for row in cursor.fetchall()]
-        if not ids:
-            return []
-        cursor.execute(ranked, [*params, ids, limit])
-        return [Match(k, o, t, float(r), i) for i, k, o, t, r in cursor.fetchall()]
-
-
-def _snippets_postgres(words: list[str], kind: str, ids: list[int]) -> dict[int, tuple[str, str]]:
-    query_sql, params = _pg_query(words, any_word=True)
-    sql = (  # noqa: S608 - fixed fragments and placeholders only
-        f"WITH q AS MATERIALIZED (SELECT {query_sql} AS query) SELECT d.id, "
-        f"ts_headline('simple', d.body, q.query, 'StartSel={START},StopSel={STOP},MaxWords=24,MinWords=8'), "
-        f"ts_headline('simple', d.title, q.query, 'StartSel={START},StopSel={STOP},HighlightAll=true') "
-        "FROM search_searchdocument d, q WHERE d.id = ANY(%s)"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, ids])
-        return {doc_id: (snippet, title) for doc_id, snippet, title in cursor.fetchall()}
+        if len(rows) < limit_ids and len(probed) == window:
+            cursor.execute(every_match, [*params, kind, SCORED_CHARS, limit_ids])
+            rows = cursor.fetchall()
+    # The candidates are ranked in Python with the same BM25 as on SQLite: ts_rank_cd over a few
+    # hundred documents that each hold the words many times cost 10-20 ms of server time per
+    # kind, more than everything else in a search.
+    candidates = [(i, o, t, text) for i, o, t, public, text in rows if public or not public_only]
+    return _ranked(words, kind, candidates, limit)
 
 
 def full_text(
@@ -394,15 +363,81 @@ def full_text(
 
 def snippets(words: list[str], matches: Sequence[Match]) -> dict[int, tuple[str, str]]:
     """Body snippet and highlighted title per document id, HTML-safe, matches in <mark>. Built
-    only for the hits shown: a snippet reads and re-tokenizes the whole document."""
-    engine = _snippets_postgres if connection.vendor == "postgresql" else _snippets_sqlite
-    built: dict[int, tuple[str, str]] = {}
-    for kind in KINDS:
-        ids = [m.document_id for m in matches if m.kind == kind]
-        if ids and words:
-            for doc_id, (body, title) in engine(words, kind, ids).items():
-                built[doc_id] = (_safe_snippet(body or ""), _safe_snippet(title or ""))
-    return built
+    only for the hits shown, from the text each was ranked on: no query, on either database.
+    (FTS5's snippet() and PostgreSQL's ts_headline re-read and re-tokenize each document; on
+    PostgreSQL that was a quarter of a search's server time.) A word that occurs only past the
+    first SCORED_CHARS characters of a long ticket is not highlighted; the snippet then shows the
+    start of the conversation."""
+    if not words:
+        return {}
+    return {
+        m.document_id: (highlight(words, m.text), highlight(words, m.title, whole=True))
+        for m in matches
+    }
+
+
+SNIPPET_CHARS = 140  # about the 16 words FTS5's snippet() gave
+SNIPPET_LEAD = 30  # characters shown before the first highlighted word
+
+
+def _fold(token: str) -> str:
+    # As the FTS5 tokenizer (unicode61, remove_diacritics) and the query side see words.
+    token = token.lower()
+    if token.isascii():
+        return token
+    return "".join(c for c in unicodedata.normalize("NFKD", token) if not unicodedata.combining(c))
+
+
+def _word_matches(words: list[str], text: str) -> list[tuple[int, int, str]]:
+    """(start, end, folded word) of each query word in `text`; the last word also as a prefix."""
+    folded = [_fold(w) for w in words]
+    exact, prefix = set(folded), folded[-1]
+    if text.isascii() and all(w.isascii() for w in folded):
+        # One regular-expression pass (no per-word Python work): most text is plain ASCII.
+        alternatives = "|".join(re.escape(w) for w in sorted(exact, key=len, reverse=True))
+        pattern = re.compile(rf"\b(?:(?:{alternatives})\b|{re.escape(prefix)}\w*)", re.IGNORECASE)
+        return [(m.start(), m.end(), m.group().lower()) for m in pattern.finditer(text)]
+    found = []
+    for token in TOKEN.finditer(text):
+        word = _fold(token.group())
+        if word in exact or word.startswith(prefix):
+            found.append((token.start(), token.end(), word))
+    return found
+
+
+def highlight(words: list[str], text: str, *, whole: bool = False) -> str:
+    """`text` HTML-escaped with <mark> around the query words (the last one also as a prefix, as
+    it is searched). Unless `whole`, only about SNIPPET_CHARS characters around the most query
+    words, cut at word boundaries, with "…" where text was cut."""
+    if not text:
+        return ""
+    matches = _word_matches(words, text)
+    begin, end = 0, len(text)
+    if not whole and len(text) > SNIPPET_CHARS:
+        # The stretch (starting a little before a match) holding the most distinct words.
+        best, best_count = 0, 0
+        for start, _, _ in matches:
+            lead = max(0, start - SNIPPET_LEAD)
+            inside = {w for s, e, w in matches if lead <= s and e <= lead + SNIPPET_CHARS}
+            if len(inside) > best_count:
+                best, best_count = lead, len(inside)
+        begin, end = best, min(len(text), best + SNIPPET_CHARS)
+        if begin:  # start at a word, not inside one (begin is SNIPPET_LEAD before a match)
+            space = text.find(" ", begin, begin + SNIPPET_LEAD)
+            begin = space + 1 if space >= 0 else begin + SNIPPET_LEAD
+        if end < len(text):
+            space = text.rfind(" ", begin, end)
+            end = space if space > begin else end
+    parts = ["…" if begin else ""]
+    cursor = begin
+    for start, stop, _ in matches:
+        if start >= cursor and stop <= end:
+            parts += [escape(text[cursor:start]), "<mark>", escape(text[start:stop]), "</mark>"]
+            cursor = stop
+    parts.append(escape(text[cursor:end]))
+    if end < len(text):
+        parts.append("…")
+    return "".join(parts)
 
 
 def search(
