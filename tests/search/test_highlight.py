@@ -51,9 +51,9 @@ def test_without_a_match_the_start_is_shown_and_titles_are_whole():
 @pytest.mark.django_db
 def test_snippets_cost_no_query(personas, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        factories.ticket(team=personas.billing, body="Where is my <parcel>?")
+        factories.ticket(team=personas.billing, body="Where is my parcel & <box>?")
     with CaptureQueriesContext(connection) as queries:
         hits = search("parcel", types=("ticket",), agent=personas.alice)
-    assert hits[0].snippet == "Where is my &lt;<mark>parcel</mark>&gt;?"
+    assert hits[0].snippet == "Where is my <mark>parcel</mark> &amp; &lt;box&gt;?"
     sql = " ".join(q["sql"] for q in queries.captured_queries)
     assert "snippet(" not in sql and "ts_headline" not in sql
