@@ -145,7 +145,10 @@ def _sqlite_terms(words: list[str], any_word: bool, prefix: bool = True) -> str:
     last = f'"{words[-1]}"'
     if prefix:
         forms = _prefix_forms(words[-1])
-        last = "(" + " OR ".join(f'"{f}"' for f in forms) + ")" if forms else f"{last}*"
+        if forms is None:
+            last = f"{last}*"
+        elif forms:
+            last = "(" + " OR ".join(f'"{f}"' for f in forms) + ")"
     return joiner.join([*(f'"{w}"' for w in words[:-1]), last])
 
 
@@ -155,7 +158,7 @@ def _sqlite_terms(words: list[str], any_word: bool, prefix: bool = True) -> str:
 # lookup serves a whole search (_search_prefixes). Too many forms (a short prefix): the `*` query,
 # which the 2- and 3-letter prefix indexes serve.
 MAX_PREFIX_FORMS = 16
-_search_prefixes: ContextVar[dict[str, list[str]] | None] = ContextVar(
+_search_prefixes: ContextVar[dict[str, list[str] | None] | None] = ContextVar(
     "search_prefixes", default=None
 )
 # The terms are read off the `instance` vocabulary of the index by seeking: the first term at or
@@ -172,10 +175,11 @@ PREFIX_FORMS_SQL = """WITH RECURSIVE forms(term, n) AS (
 SELECT term FROM forms WHERE term >= %s AND term < %s"""
 
 
-def _prefix_forms(prefix: str) -> list[str]:
-    """Indexed terms starting with `prefix`, or [] to use a `*` query instead."""
+def _prefix_forms(prefix: str) -> list[str] | None:
+    """Indexed terms starting with `prefix` ([] when there are none), or None to use a `*` query
+    instead (a short prefix, or too many forms)."""
     if len(prefix) <= 3:
-        return []
+        return None
     memo = _search_prefixes.get()
     if memo is not None and prefix in memo:
         return memo[prefix]
@@ -183,11 +187,10 @@ def _prefix_forms(prefix: str) -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute(PREFIX_FORMS_SQL, [prefix, upper, MAX_PREFIX_FORMS, prefix, upper])
         forms = [term for (term,) in cursor.fetchall() if '"' not in term]
-    if len(forms) > MAX_PREFIX_FORMS:
-        forms = []
+    result = None if len(forms) > MAX_PREFIX_FORMS else forms
     if memo is not None:
-        memo[prefix] = forms
-    return forms
+        memo[prefix] = result
+    return result
 
 
 def _fts_sqlite(
@@ -198,7 +201,7 @@ def _fts_sqlite(
     # kind); a complete common word fills the candidate set without it. Only when the exact
     # word leaves room is it widened to a prefix ("xyloph" finds "xylophone").
     rows = _sqlite_candidates(words, kind, public_only, any_word, prefix=False)
-    if len(rows) < bound(kind):
+    if len(rows) < bound(kind) and _prefix_widens(words[-1]):
         rows = _sqlite_candidates(words, kind, public_only, any_word, prefix=True)
     return _ranked(words, kind, rows, limit)
 
@@ -211,6 +214,13 @@ def _ranked(words: list[str], kind: str, rows: Sequence[Any], limit: int) -> lis
     ranked = sorted(zip(scores, rows, strict=True), key=lambda pair: (pair[0], pair[1][0]))
     ranked.reverse()
     return [Match(kind, o, t, score, i, body or "") for score, (i, o, t, body) in ranked[:limit]]
+
+
+def _prefix_widens(word: str) -> bool:
+    """Whether searching `word` as a prefix can find more than the word as typed: not when no
+    other indexed term starts with it ("refund" alone, or "xylophone" found nowhere)."""
+    forms = _prefix_forms(word)
+    return forms is None or any(form != word for form in forms)
 
 
 def _sqlite_candidates(
