@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import os
 import random
 import sys
@@ -25,6 +26,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default="")
     parser.add_argument("--articles", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=60)
+    parser.add_argument("--query", action="append", help="Measure only these queries (repeatable)")
     args = parser.parse_args()
     if args.data_dir:
         os.environ["CAREDESK_DATA_DIR"] = args.data_dir
@@ -41,7 +43,13 @@ def main() -> None:
 
     from caredesk.accounts.models import User
     from caredesk.search.models import SearchDocument
-    from caredesk.search.services import ARTICLE_CANDIDATES, CANDIDATES, index_ticket, search
+    from caredesk.search.services import (
+        ARTICLE_CANDIDATES,
+        CANDIDATES,
+        append_to_ticket,
+        index_ticket,
+        search,
+    )
     from caredesk.tickets.models import Message, Ticket
 
     rng = random.Random(3)
@@ -114,7 +122,7 @@ def main() -> None:
             )
     agent = User.objects.filter(is_superuser=False).order_by("id").first() or User.objects.first()
     messages = Message.objects.count()
-    queries = [
+    queries = args.query or [
         "refund",
         "damaged parcel",
         "password login",
@@ -127,25 +135,127 @@ def main() -> None:
         f"# Search — {messages:,} messages, {Ticket.objects.count():,} tickets, {args.articles:,} articles — "
         f"{connection.vendor} — {CANDIDATES:,} candidates per kind ({ARTICLE_CANDIDATES:,} for articles) — {machine()} — {datetime.date.today()}"
     )
-    print("| query | hits | p50 ms | p95 ms |\n|---|---|---|---|")
+    print(f"load average before: {_load()}")
+    # CPU ms is what one search costs in CPU time, whatever else the machine is doing: this
+    # process (Python, and SQLite, which runs in-process) plus, on PostgreSQL on this machine, the
+    # server process serving this connection (read from /proc). Wall times include waiting for a
+    # core, which is what the load average measures.
+    server_pid = _server_pid(connection)
+    if server_pid and os.getpriority(os.PRIO_PROCESS, 0) != os.getpriority(
+        os.PRIO_PROCESS, server_pid
+    ):
+        # `nice -n -10 python bench/search.py`: the backend serving this connection does half the
+        # work, so it gets the same priority (it needs the right to raise it, i.e. root).
+        try:
+            os.setpriority(os.PRIO_PROCESS, server_pid, os.getpriority(os.PRIO_PROCESS, 0))
+        except PermissionError:
+            print("could not give the PostgreSQL backend this process's priority")
+    print(
+        f"niceness: {os.getpriority(os.PRIO_PROCESS, 0)}"
+        + (f" (server backend {os.getpriority(os.PRIO_PROCESS, server_pid)})" if server_pid else "")
+    )
+    print(
+        "| query | hits | p50 ms | p95 ms | max ms | CPU ms/query (client + server) |\n"
+        "|---|---|---|---|---|---|"
+    )
     for query in queries:
+        search(query, agent=agent, limit=20)  # warm: the first run reads pages from disk
         times, hits = [], []
+        cpu_started, server_started = time.process_time(), _cpu_seconds(server_pid)
         for _ in range(args.runs):
             t = time.perf_counter()
             hits = search(query, agent=agent, limit=20)
             times.append((time.perf_counter() - t) * 1000)
+        cpu = (time.process_time() - cpu_started) / args.runs * 1000
+        server = (_cpu_seconds(server_pid) - server_started) / args.runs * 1000
         times.sort()
+        cpu_cell = f"{cpu + server:.1f} ({cpu:.1f} + {server:.1f})" if server_pid else f"{cpu:.1f}"
         print(
-            f"| {query} | {len(hits)} | {times[len(times) // 2]:.1f} | {times[int(len(times) * 0.95) - 1]:.1f} |"
+            f"| {query} | {len(hits)} | {times[len(times) // 2]:.1f} | "
+            f"{times[max(0, math.ceil(len(times) * 0.95) - 1)]:.1f} | {times[-1]:.1f} | {cpu_cell} |",
+            flush=True,
         )
-    ticket = Ticket.objects.order_by("-id").first()
-    t = time.perf_counter()
-    for _ in range(50):
-        with transaction.atomic():
-            index_ticket(ticket.pk)
-    print(
-        f"\nindex update per message (re-index of a 5-message ticket): {(time.perf_counter() - t) / 50 * 1000:.2f} ms"
+    print(f"load average after: {_load()}")
+    index_update_cost(
+        Ticket, SearchDocument, append_to_ticket, index_ticket, rng, words, server_pid
     )
+
+
+def _server_pid(connection) -> int:
+    """The PostgreSQL backend serving this connection, when it runs on this machine (else 0)."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    return pid if os.path.exists(f"/proc/{pid}/stat") else 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    if not pid:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def index_update_cost(  # noqa: N803
+    Ticket, SearchDocument, append_to_ticket, index_ticket, rng, words, server_pid: int
+) -> None:
+    """What keeping the index in sync costs per stored message: appending the message's text to
+    its ticket's document (what the ticket services do in the message's transaction; the FTS5
+    trigger or the generated tsvector re-indexes the whole document), on a 5-message ticket and on
+    a long one, and a full rebuild from the messages. Each touched document is rebuilt afterwards,
+    so the data set is left as it was."""
+    from django.db import transaction
+
+    ticket_ids = list(Ticket.objects.order_by("-id").values_list("id", flat=True)[:60])
+    text = " ".join(rng.choices(words, k=30))
+
+    def timed(label: str, ids: list[int], action) -> None:
+        wall, cpu, server = time.perf_counter(), time.process_time(), _cpu_seconds(server_pid)
+        for ticket_id in ids:
+            with transaction.atomic():
+                action(ticket_id)
+        n = len(ids)
+        server_ms = (_cpu_seconds(server_pid) - server) / n * 1000
+        client_ms = (time.process_time() - cpu) / n * 1000
+        cpu_text = (
+            f"{client_ms + server_ms:.2f} ms CPU ({client_ms:.2f} client + {server_ms:.2f} server)"
+            if server_pid
+            else f"{client_ms:.2f} ms CPU"
+        )
+        print(
+            f"{label}: {(time.perf_counter() - wall) / n * 1000:.2f} ms wall, {cpu_text} "
+            f"(mean of {n}, one commit each)",
+            flush=True,
+        )
+
+    print(f"\nIndex update cost (load average {_load()}):")
+    short, long_ = ticket_ids[:50], ticket_ids[50:60]
+    try:
+        timed(
+            "append one message to a 5-message ticket's document",
+            short,
+            lambda tid: append_to_ticket(tid, text),
+        )
+        # A long thread: 100 messages' worth of text in the document before the append.
+        for tid in long_:
+            doc = SearchDocument.objects.get(kind="ticket", object_id=tid)
+            SearchDocument.objects.filter(pk=doc.pk).update(body="\n".join([doc.body] * 20))
+        timed(
+            "append one message to a 100-message ticket's document",
+            long_ * 5,
+            lambda tid: append_to_ticket(tid, text),
+        )
+        timed("rebuild a 5-message ticket's document (index_ticket)", short, index_ticket)
+    finally:
+        for tid in ticket_ids:
+            index_ticket(tid)
 
 
 if __name__ == "__main__":

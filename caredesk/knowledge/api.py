@@ -1,4 +1,5 @@
-"""Knowledge-base API (/api/v1/kb/articles) and the one search endpoint (/api/v1/search)."""
+"""Knowledge-base API (/api/v1/kb/articles: articles, versions, translations, files and related
+articles) and the one search endpoint (/api/v1/search)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,17 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, File, Router, Schema
+from ninja.files import UploadedFile
 
 from caredesk.core.errors import NotFound, ValidationFailed
 from caredesk.core.pagination import paginate
 from caredesk.knowledge import services
-from caredesk.knowledge.models import Article, Section
+from caredesk.knowledge.models import Article, ArticleFile, Section
 from caredesk.knowledge.rendering import render_markdown
 from caredesk.search.services import MAX_QUERY
 from caredesk.search.services import search as run_search
+from caredesk.tickets.services import check_attachment
 
 router = Router(tags=["knowledge base"])
 search_router = Router(tags=["search"])
@@ -74,6 +77,40 @@ class VersionOut(Schema):
     body: str
     author_id: int | None
     created_at: datetime
+
+
+class ArticleFileOut(Schema):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    url: str = Field(..., description="Where readers fetch it (/help/files/...)")
+    markdown: str = Field(..., description="What to paste into the body to show or link it")
+    uploaded_by_id: int | None
+    created_at: datetime
+
+    @staticmethod
+    def resolve_markdown(obj: ArticleFile) -> str:
+        return f"{'!' if obj.is_image else ''}[{obj.filename}]({obj.url})"
+
+
+class RelatedIn(Schema):
+    article: str = Field(
+        ...,
+        min_length=1,
+        max_length=300,
+        description="The related article's id, slug or help-centre URL",
+    )
+
+
+class ArticleSummary(Schema):
+    id: int
+    slug: str
+    title: str
+    language: str
+    status: str
+    visibility: str
 
 
 class SearchItem(Schema):
@@ -189,6 +226,71 @@ def restore(request: HttpRequest, article_id: int, number: int) -> Article:
 def translations(request: HttpRequest, article_id: int) -> list[Article]:
     article = _article(article_id)
     return list(Article.objects.filter(group=article.group).order_by("language"))
+
+
+# --- files and images --------------------------------------------------------------------------
+# At most services.MAX_ARTICLE_FILES per article, so the list is one bounded page.
+
+
+@router.get("/articles/{article_id}/files", response=list[ArticleFileOut])
+def list_files(request: HttpRequest, article_id: int) -> list[ArticleFile]:
+    return list(_article(article_id).files.all()[: services.MAX_ARTICLE_FILES])
+
+
+@router.post("/articles/{article_id}/files", response={201: ArticleFileOut})
+def upload_file(
+    request: HttpRequest, article_id: int, file: File[UploadedFile]
+) -> tuple[int, ArticleFile]:
+    """Add a file or image (multipart/form-data, field `file`). Refused: files over the attachment
+    size limit, types articles cannot hold, and content that does not match its extension."""
+    article = _article(article_id)
+    name = file.name or "file"
+    check_attachment(name, file.size or 0)  # before reading an oversize upload into memory
+    item = services.add_article_file(
+        request.user,  # type: ignore[arg-type]
+        article,
+        filename=name,
+        content=file.read(),
+    )
+    return 201, item
+
+
+@router.delete("/articles/{article_id}/files/{file_id}", response={204: None})
+def delete_file(request: HttpRequest, article_id: int, file_id: int) -> tuple[int, None]:
+    item = ArticleFile.objects.filter(pk=file_id, article_id=_article(article_id).pk).first()
+    if item is None:
+        raise NotFound(f"Article {article_id} has no file {file_id}.")
+    services.remove_article_file(request.user, item)  # type: ignore[arg-type]
+    return 204, None
+
+
+# --- related articles (symmetrical: each lists the other) ---------------------------------------
+
+
+@router.get("/articles/{article_id}/related", response=list[ArticleSummary])
+def list_related(request: HttpRequest, article_id: int) -> list[Article]:
+    return list(_article(article_id).related.order_by("title")[: services.MAX_RELATED])
+
+
+@router.post("/articles/{article_id}/related", response={201: list[ArticleSummary]})
+def add_related(
+    request: HttpRequest, article_id: int, payload: RelatedIn
+) -> tuple[int, list[Article]]:
+    """Relate another article (named by id, slug or URL); answers the article's related list."""
+    article = _article(article_id)
+    other = services.article_by_reference(payload.article)
+    services.add_related(request.user, article, other)  # type: ignore[arg-type]
+    return 201, list(article.related.order_by("title")[: services.MAX_RELATED])
+
+
+@router.delete("/articles/{article_id}/related/{other_id}", response={204: None})
+def remove_related(request: HttpRequest, article_id: int, other_id: int) -> tuple[int, None]:
+    article = _article(article_id)
+    other = article.related.filter(pk=other_id).first()
+    if other is None:
+        raise NotFound(f"Article {other_id} is not related to article {article_id}.")
+    services.remove_related(request.user, article, other)  # type: ignore[arg-type]
+    return 204, None
 
 
 @search_router.get("", response=SearchOut)

@@ -105,7 +105,7 @@ def test_the_candidate_query_carries_the_bound(
     personas, monkeypatch, django_capture_on_commit_callbacks
 ):
     monkeypatch.setattr(services, "CANDIDATES", 731)
-    _tickets(personas, django_capture_on_commit_callbacks, ["invoice copy"])
+    _tickets(personas, django_capture_on_commit_callbacks, ["invoice copy, two invoices"])
     with CaptureQueriesContext(connection) as queries:
         search("invoice", types=("ticket",), agent=personas.alice)
     sql = [q["sql"] for q in queries.captured_queries]
@@ -117,7 +117,7 @@ def test_the_candidate_query_carries_the_bound(
     else:
         # The probe reads a bounded window of the newest documents; the word is rare here, so
         # the GIN query follows, still capped at the bound.
-        probe = [q for q in sql if "ORDER BY id DESC LIMIT 1462" in q]
+        probe = [q for q in sql if "id DESC LIMIT 1462" in q]
         assert len(probe) == 1
         # One ticket: the window was not full, so it saw them all and GIN is not asked.
         assert not any("ORDER BY id DESC LIMIT 731" in q for q in sql)
@@ -180,9 +180,57 @@ def test_a_prefix_is_expanded_once_per_search_into_plain_terms(
         hits = search("shipm", agent=personas.alice)
     assert [h.id for h in hits] == [ids[1]]
     sql = [q["sql"] for q in queries.captured_queries]
-    assert sum("search_fts_vocab" in q for q in sql) == 1  # shared by the kinds and snippets
+    assert sum("search_fts_terms" in q for q in sql) == 1  # shared by the kinds and snippets
     assert not any('"shipm"*' in q for q in sql)
     assert any('("shipment")' in q for q in sql)
     # Both forms of "ship..." are found, exactly as a prefix query would.
     assert {h.id for h in search("shipp", types=("ticket",), agent=personas.alice)} == {ids[0]}
     assert len(search("ship", types=("ticket",), agent=personas.alice)) == 3
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="FTS5 vocabulary")
+def test_prefix_forms_are_read_by_seeking_term_to_term(
+    personas, django_capture_on_commit_callbacks
+):
+    _tickets(
+        personas,
+        django_capture_on_commit_callbacks,
+        ["refuel refund refunded", "refunds refute", "refus reftest"],
+    )
+    assert services._prefix_forms("refun") == ["refund", "refunded", "refunds"]
+    assert services._prefix_forms("refuz") == []
+    # More forms than MAX_PREFIX_FORMS: the prefix query is used instead, and still finds them.
+    many = " ".join(f"zebra{n:02d}" for n in range(services.MAX_PREFIX_FORMS + 2))
+    ids = _tickets(personas, django_capture_on_commit_callbacks, [many])
+    assert services._prefix_forms("zebr") is None
+    with CaptureQueriesContext(connection) as queries:
+        hits = search("zebr", types=("ticket",), agent=personas.alice)
+    assert [h.id for h in hits] == ids
+    assert any('"zebr"*' in q["sql"] for q in queries.captured_queries)
+    # Exactly MAX_PREFIX_FORMS forms are still expanded.
+    exact = [f"yakk{n:02d}" for n in range(services.MAX_PREFIX_FORMS)]
+    _tickets(personas, django_capture_on_commit_callbacks, [" ".join(exact)])
+    assert services._prefix_forms("yakk") == exact
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="FTS5 prefix expansion")
+def test_a_prefix_query_is_skipped_when_it_cannot_find_more(
+    personas, django_capture_on_commit_callbacks
+):
+    # "refund" is the only term starting with "refund", and nothing starts with "xylophone":
+    # the prefix query would find what the exact one found, so it is not run.
+    ids = _tickets(personas, django_capture_on_commit_callbacks, ["refund please"])
+    for word, expected in (("refund", ids), ("xylophone", [])):
+        with CaptureQueriesContext(connection) as queries:
+            hits = search(word, types=("ticket",), agent=personas.alice)
+        assert [h.id for h in hits] == expected
+        candidate_sql = [
+            q["sql"] for q in queries.captured_queries if "ORDER BY search_fts" in q["sql"]
+        ]
+        assert len(candidate_sql) == 1
+    # A form beyond the word as typed: widened.
+    more = _tickets(personas, django_capture_on_commit_callbacks, ["refunds arrived"])
+    assert {h.id for h in search("refund", types=("ticket",), agent=personas.alice)} == {
+        *ids,
+        *more,
+    }

@@ -90,6 +90,8 @@ def fill(path, world, scope):
         "raw_id": 999999,
         "macro_id": 999999,
         "article_id": 999999,
+        "file_id": 999999,
+        "other_id": 999999,
         "number": 1,
         "attachment_id": world["attachment_in" if scope == "in" else "attachment_out"].pk,
     }
@@ -125,6 +127,7 @@ def body(method, path, world):
         ("POST", "/api/v1/tokens"): {"name": "t"},
         ("POST", "/api/v1/tickets/{ticket_id}/escalate"): {"reason": "needs a senior"},
         ("POST", "/api/v1/kb/articles"): {"title": "Matrix", "body": "x"},
+        ("POST", "/api/v1/kb/articles/{article_id}/related"): {"article": "1"},
     }
     return bodies.get((method, path))
 
