@@ -15,6 +15,15 @@ from caredesk.accounts.models import Role, Team, Tier, User
 from tests import factories
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Every test starts with an empty cache: ids are reused after a flush, so a collision-presence
+    entry or a rate-limit counter left by an earlier test would otherwise leak into this one."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @dataclass
 class Personas:
     billing: Team
