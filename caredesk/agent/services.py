@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import Aggregate, CharField, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.timesince import timesince
+from django.utils.timesince import TIME_STRINGS, timesince
 
 from caredesk.accounts.models import User
 from caredesk.agent.models import SavedView
@@ -272,6 +272,7 @@ def inbox_rows(items: list[Any]) -> list[dict[str, Any]]:
     row instead of through template tags and filters (URL reversing, display lookups, timesince)
     on every render, and dicts because the template engine resolves a dict key first."""
     now = timezone.now()
+    time_strings = {unit: _PhrasePerCount(phrase) for unit, phrase in TIME_STRINGS.items()}
     statuses, channels = dict(Status.choices), dict(Channel.choices)
     priorities = dict(Priority.choices)
     rows = []
@@ -293,10 +294,28 @@ def inbox_rows(items: list[Any]) -> list[dict[str, Any]]:
                 "channel": channels.get(t.channel, t.channel),
                 "assignee": (t.assignee__name or t.assignee__email) if t.assignee_id else "—",
                 "updated_iso": t.updated_at.isoformat(),
-                "updated_ago": timesince(t.updated_at, now),
+                # time_strings only needs `%` (the stubs say str).
+                "updated_ago": timesince(t.updated_at, now, time_strings=time_strings),  # type: ignore[arg-type]
             }
         )
     return rows
+
+
+class _PhrasePerCount:
+    """One of timesince's unit phrases ("%(num)d days"), translated once per count for one
+    page of rows: translating a lazy plural on every use was most of timesince's time, and
+    most of the inbox rows' (50 rows, two phrases each)."""
+
+    def __init__(self, phrase: Any) -> None:
+        self.phrase = phrase
+        self.by_count: dict[int, str] = {}
+
+    def __mod__(self, values: dict[str, int]) -> str:
+        count = values["num"]
+        text = self.by_count.get(count)
+        if text is None:
+            text = self.by_count[count] = str(self.phrase % values)
+        return text
 
 
 def ticket_url(number: int) -> str:

@@ -417,3 +417,21 @@ def test_select_options_keep_the_choice_and_escape_names(alice_client, personas)
     ticket_page = alice_client.get(f"/agent/tickets/{ticket.pk}/").content.decode()
     assert "<img src=x" not in ticket_page
     assert f'<option value="{ticket.status}" selected>' in ticket_page
+
+
+def test_inbox_rows_age_reads_as_timesince():
+    """The rows' age phrases are translated once per count (_PhrasePerCount): the text must
+    stay what timesince gives, across minutes, days, weeks, months and years."""
+    import datetime
+
+    from django.utils.timesince import TIME_STRINGS, timesince
+
+    from caredesk.agent.services import _PhrasePerCount
+
+    now = datetime.datetime(2026, 3, 31, 12, 0, tzinfo=datetime.UTC)
+    phrases = {unit: _PhrasePerCount(phrase) for unit, phrase in TIME_STRINGS.items()}
+    ages = [0, 59, 60, 3600, 86_400 + 7200, 8 * 86_400, 45 * 86_400, 400 * 86_400, 10**8]
+    for seconds in ages + ages:  # twice: the second round reads the remembered phrases
+        then = now - datetime.timedelta(seconds=seconds)
+        assert timesince(then, now, time_strings=phrases) == timesince(then, now)  # type: ignore[arg-type]
+    assert phrases["week"].by_count  # the phrases were remembered
