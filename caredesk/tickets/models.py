@@ -94,8 +94,9 @@ class Ticket(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     channel = models.CharField(max_length=12, choices=Channel.choices, default=Channel.API)
+    # Indexed by ticket_requester_created, which starts with it.
     requester = models.ForeignKey(
-        "customers.Customer", on_delete=models.PROTECT, related_name="tickets"
+        "customers.Customer", on_delete=models.PROTECT, related_name="tickets", db_index=False
     )
     organization = models.ForeignKey(
         "customers.Organization",
@@ -104,8 +105,15 @@ class Ticket(models.Model):
         on_delete=models.SET_NULL,
         related_name="tickets",
     )
+    # No index of its own on team and assignee: the composite indexes below start with them (a
+    # second index only made every assignment write one more B-tree entry).
     team = models.ForeignKey(
-        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tickets",
+        db_index=False,
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -113,6 +121,7 @@ class Ticket(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assigned_tickets",
+        db_index=False,
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="tickets")
     custom_fields = models.JSONField(default=dict, blank=True)
@@ -222,7 +231,10 @@ class RawInbound(models.Model):
 
 
 class Message(models.Model):
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    # Indexed by message_ticket_created, which starts with it.
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     author_kind = models.CharField(max_length=10, choices=AuthorKind.choices)
     author_agent = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -332,7 +344,8 @@ class EventKind(models.TextChoices):
 class TicketEvent(models.Model):
     """Append-only: the ticket timeline, the audit trail and analytics all read from here."""
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    # Indexed by event_ticket_id, which starts with it.
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     actor_kind = models.CharField(max_length=10, choices=AuthorKind.choices)
     actor_agent = models.ForeignKey(
