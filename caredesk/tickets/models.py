@@ -345,7 +345,9 @@ class TicketEvent(models.Model):
     """Append-only: the ticket timeline, the audit trail and analytics all read from here."""
 
     # Indexed by event_ticket_id, which starts with it.
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events", db_index=False)
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     actor_kind = models.CharField(max_length=10, choices=AuthorKind.choices)
     actor_agent = models.ForeignKey(
