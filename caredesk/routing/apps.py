@@ -8,7 +8,7 @@ class RoutingConfig(AppConfig):
     label = "routing"
 
     def ready(self) -> None:
-        from caredesk.core.events import ticket_changed
+        from caredesk.core.events import each_ticket, ticket_changed, tickets_changed
         from caredesk.core.prepared import PreparedQuery
         from caredesk.routing import services
         from caredesk.tickets.models import ACTIVE_STATUSES, Channel, EventKind, Ticket
@@ -30,7 +30,6 @@ class RoutingConfig(AppConfig):
         )
 
         def on_ticket_changed(sender: Any, ticket_id: int, kinds: list[str], **kwargs: Any) -> None:
-            # Also told per ticket for bulk changes: the routing pass's assignments return here.
             if EventKind.CREATED in kinds or EventKind.TEAM_CHANGED in kinds:
                 # Chats are offered live by the chat channel (accept / decline), not pushed here.
                 # Only tickets `route` would act on: the others cost it a write transaction.
@@ -41,3 +40,9 @@ class RoutingConfig(AppConfig):
                     services.route(ticket)
 
         ticket_changed.connect(on_ticket_changed, dispatch_uid="routing-push", weak=False)
+        # Bulk changes (the routing pass's own assignments among them) rarely hold new tickets.
+        tickets_changed.connect(
+            each_ticket(on_ticket_changed, {EventKind.CREATED, EventKind.TEAM_CHANGED}),
+            dispatch_uid="routing-push-bulk",
+            weak=False,
+        )

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from caredesk.accounts.models import TIER_ORDER, Presence, Team, User
 from caredesk.core.errors import ValidationFailed
+from caredesk.core.prepared import plain_rows
 from caredesk.routing.models import AgentRoutingState, RoutingMethod, SkillRule, TeamRouting
 from caredesk.tickets.models import ACTIVE_STATUSES, EventKind, Status, Ticket
 from caredesk.tickets.services import (
@@ -402,28 +403,18 @@ class RoutingFloor:
         agent.version += 1
 
 
-def _plain_rows(queryset: Any) -> list[tuple[Any, ...]]:
-    """The rows of a values_list query as the database driver returns them: the ORM's per-value
-    conversions cost more than the read for the 10,000 rows of a pass, and the values here (ids,
-    strings, a flag) need none."""
-    sql, params = queryset.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
 def queued_tickets(team_ids: list[int], limit: int) -> list[TicketFacts]:
     """Unassigned new and open tickets of these teams, most urgent and oldest first."""
     queue = Ticket.objects.filter(
         assignee__isnull=True, status__in=[Status.NEW, Status.OPEN], team__in=team_ids
     )
     tags: dict[int, set[str]] = {}
-    for ticket_id, name in _plain_rows(
+    for ticket_id, name in plain_rows(
         Ticket.tags.through.objects.filter(ticket__in=queue).values_list("ticket_id", "tag__name")
     ):
         tags.setdefault(ticket_id, set()).add(name)
     no_tags: frozenset[str] = frozenset()
-    rows = _plain_rows(
+    rows = plain_rows(
         queue.order_by("-priority", "created_at", "id").values_list(
             "pk", "team_id", "channel", "category", "language", "requester__vip"
         )[:limit]

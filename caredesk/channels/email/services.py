@@ -28,7 +28,7 @@ from caredesk.assist.redaction import redact_bytes
 from caredesk.channels.email.models import EmailTemplate, Mailbox
 from caredesk.channels.email.parser import ParsedEmail, parse
 from caredesk.core import jobs
-from caredesk.core.events import ticket_changed
+from caredesk.core.events import each_ticket, ticket_changed, tickets_changed
 from caredesk.core.html import sanitize_html
 from caredesk.tickets import services as tickets
 from caredesk.tickets.models import (
@@ -603,3 +603,8 @@ def _on_ticket_changed(
 
 
 ticket_changed.connect(_on_ticket_changed, dispatch_uid="email-outbound")
+tickets_changed.connect(
+    each_ticket(_on_ticket_changed, {EventKind.MESSAGE_ADDED}),
+    dispatch_uid="email-outbound-bulk",
+    weak=False,
+)
