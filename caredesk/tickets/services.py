@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -1011,6 +1012,8 @@ def _insert_events(
             batch_size=BULK_CHUNK,
         )
         return [e.pk for e in created]
+    if connection.vendor == "postgresql":
+        return _insert_events_unnest(who, events, now)
     quote = connection.ops.quote_name
     meta = TicketEvent._meta
     data_field = meta.get_field("data")
@@ -1050,6 +1053,41 @@ def _insert_events(
             cursor.execute(head + ", ".join([placeholders] * len(chunk)) + tail, params)
             ids += [pk for (pk,) in cursor.fetchall()]
     return ids
+
+
+def _insert_events_unnest(
+    who: Actor, events: list[tuple[int, str, dict[str, Any]]], now: datetime
+) -> list[int]:
+    """PostgreSQL: every event of a bulk change in one INSERT ... SELECT FROM unnest(arrays), three
+    parameters however many rows (a multi-row VALUES per 142 rows cost the server a parse and
+    plan each, and a round trip)."""
+    quote = connection.ops.quote_name
+    meta = TicketEvent._meta
+    column = {name: quote(meta.get_field(name).column) for name in (*EVENT_COLUMNS, "created_at")}
+    encoder = meta.get_field("data").encoder  # type: ignore[attr-defined]
+    # Table and column names come from the model; every value is a bound parameter.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({column['ticket']}, {column['kind']}, "  # noqa: S608
+        f"{column['actor_kind']}, {column['actor_agent']}, {column['actor_customer']}, "
+        f"{column['data']}, {column['created_at']}) "
+        "SELECT v.ticket_id, v.kind, %s, %s, %s, v.data::jsonb, %s "
+        "FROM unnest(%s::bigint[], %s::text[], %s::text[]) WITH ORDINALITY AS v(ticket_id, kind, data, n) "
+        f"ORDER BY v.n RETURNING {quote(meta.pk.column or 'id')}"  # type: ignore[union-attr]
+    )
+    params = [
+        who.kind,
+        who.agent.pk if who.agent else None,
+        who.customer.pk if who.customer else None,
+        now,
+        [ticket_id for ticket_id, _, _ in events],
+        [kind for _, kind, _ in events],
+        [json.dumps(data, cls=encoder) for _, _, data in events],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        # The ids come from one sequence in the order of the rows inserted (ORDER BY v.n): sorted,
+        # they are the events' ids in order whatever order RETURNING lists them in.
+        return sorted(pk for (pk,) in cursor.fetchall())
 
 
 # No savepoint of its own: inside the routing pass's transaction a savepoint made SQLite journal
@@ -1129,9 +1167,26 @@ def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[
         )
         stamp = connection.ops.adapt_datetimefield_value(now)
         with connection.cursor() as cursor:
-            cursor.executemany(
-                sql, [(assignee_id, status, stamp, pk) for pk, assignee_id, status in rows]
-            )
+            if connection.vendor == "postgresql":
+                # One statement over arrays: executemany costs PostgreSQL a statement per row.
+                cursor.execute(
+                    f"UPDATE {quote(Ticket._meta.db_table)} AS t SET "  # noqa: S608
+                    f"{column['assignee']} = v.assignee, {column['status']} = v.status, "
+                    f"{column['version']} = t.{column['version']} + 1, "
+                    f"{column['updated_at']} = %s "
+                    "FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS v(id, assignee, status) "
+                    f"WHERE t.{column['id']} = v.id",
+                    [
+                        stamp,
+                        [pk for pk, _, _ in rows],
+                        [assignee_id for _, assignee_id, _ in rows],
+                        [status for _, _, status in rows],
+                    ],
+                )
+            else:
+                cursor.executemany(
+                    sql, [(assignee_id, status, stamp, pk) for pk, assignee_id, status in rows]
+                )
     event_ids = _insert_events(who, events, now)
     by_event_ticket: dict[int, tuple[list[int], list[str], list[dict[str, Any]]]] = {}
     for (ticket_id, kind, data), event_id in zip(events, event_ids, strict=True):

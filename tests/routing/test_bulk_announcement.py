@@ -213,3 +213,36 @@ def test_the_bulk_announcement_carries_the_events_so_clocks_need_not_read_them(
     assert len(queries.captured_queries) == 1
     assert moved == []
     assert TicketSla.objects.filter(paused_since__isnull=False).count() == len(tickets)
+
+
+def test_each_announced_event_id_is_that_tickets_event_of_that_kind(
+    personas, django_capture_on_commit_callbacks
+):
+    # The bulk insert returns the events' ids; each must land on the right ticket and kind (on
+    # PostgreSQL they come back from one INSERT ... SELECT FROM unnest).
+    tickets = [factories.ticket(team=personas.billing) for _ in range(6)]
+    announced: list[TicketChange] = []
+    tickets_changed.connect(
+        lambda sender, changes, **kw: announced.extend(changes),
+        dispatch_uid="test-ids",
+        weak=False,
+    )
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assign_many(routing.ROUTER, plan_for(tickets, personas.alice))
+    finally:
+        tickets_changed.disconnect(dispatch_uid="test-ids")
+    assert sorted(c.ticket_id for c in announced) == sorted(t.pk for t in tickets)
+    for change in announced:
+        stored = dict(
+            TicketEvent.objects.filter(pk__in=change.event_ids).values_list("pk", "ticket_id")
+        )
+        assert set(stored.values()) == {change.ticket_id}
+        kinds = dict(TicketEvent.objects.filter(pk__in=change.event_ids).values_list("pk", "kind"))
+        assert [kinds[e] for e in change.event_ids] == change.kinds
+        assert change.data is not None
+        for event_id, data in zip(change.event_ids, change.data, strict=True):
+            assert TicketEvent.objects.get(pk=event_id).data == data
+    assert (
+        Ticket.objects.filter(pk__in=[t.pk for t in tickets], assignee=personas.alice).count() == 6
+    )
