@@ -1063,8 +1063,9 @@ def _insert_events_unnest(
     plan each, and a round trip)."""
     quote = connection.ops.quote_name
     meta = TicketEvent._meta
-    column = {name: quote(meta.get_field(name).column) for name in (*EVENT_COLUMNS, "created_at")}
-    encoder = meta.get_field("data").encoder  # type: ignore[attr-defined]
+    names = (*EVENT_COLUMNS, "created_at")
+    column = {f.name: quote(f.column or f.name) for f in meta.concrete_fields if f.name in names}
+    encoder = meta.get_field("data").encoder  # type: ignore[union-attr]
     # Table and column names come from the model; every value is a bound parameter.
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({column['ticket']}, {column['kind']}, "  # noqa: S608
