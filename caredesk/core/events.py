@@ -36,6 +36,9 @@ class TicketChange:
     # Each event's data, in the order of event_ids, when the announcer has it at hand (receivers
     # then need not read the events).
     data: list[dict[str, Any]] | None = None
+    # The ticket's fields after the change, those the announcer has at hand (team_id,
+    # assignee_id, restricted, channel), so receivers need not read the ticket again.
+    fields: dict[str, Any] | None = None
 
 
 def announce_on_commit(

@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from caredesk.core.events import TicketChange
-from caredesk.core.prepared import PreparedQuery, plain_rows
+from caredesk.core.prepared import PreparedIdsQuery, PreparedQuery
 from caredesk.sla.hours import Hours, add_business_minutes, business_minutes_between
 from caredesk.sla.models import BusinessHours, SlaPolicy, TicketSla
 from caredesk.tickets.models import (
@@ -282,6 +282,16 @@ def _status_moves_clock(data: dict[str, Any], pause_statuses: list[str], paused:
 BULK_READ = 500
 
 
+# The clocks of a bulk change's tickets, SQL built once per process and chunk length.
+_RUNNING_CLOCKS = PreparedIdsQuery(
+    lambda ids: (
+        TicketSla.objects.filter(ticket_id__in=ids, policy__isnull=False)
+        .order_by()
+        .values_list("ticket_id", "paused_since", "policy__pause_statuses")
+    )
+)
+
+
 def on_events(changes: list[TicketChange], now: datetime | None = None) -> None:
     """Move the clocks for a bulk change (the routing pass): which tickets have a running clock,
     and what their status changes were, are read for all of them at once; `on_event` runs only
@@ -298,17 +308,12 @@ def on_events(changes: list[TicketChange], now: datetime | None = None) -> None:
     # more than the read. The pause statuses come as the driver gives them (JSON text on SQLite,
     # a list on PostgreSQL); the few distinct texts are decoded once.
     decoded: dict[str, list[str]] = {}
-    for start in range(0, len(ids), BULK_READ):
-        for ticket_id, paused_since, pause_statuses in plain_rows(
-            TicketSla.objects.filter(
-                ticket_id__in=ids[start : start + BULK_READ], policy__isnull=False
-            ).values_list("ticket_id", "paused_since", "policy__pause_statuses")
-        ):
-            if isinstance(pause_statuses, str):
-                if pause_statuses not in decoded:
-                    decoded[pause_statuses] = json.loads(pause_statuses) or []
-                pause_statuses = decoded[pause_statuses]
-            clocks[ticket_id] = (pause_statuses or [], paused_since is not None)
+    for ticket_id, paused_since, pause_statuses in _RUNNING_CLOCKS.rows(ids):
+        if isinstance(pause_statuses, str):
+            if pause_statuses not in decoded:
+                decoded[pause_statuses] = json.loads(pause_statuses) or []
+            pause_statuses = decoded[pause_statuses]
+        clocks[ticket_id] = (pause_statuses or [], paused_since is not None)
     for c in relevant:
         if c.ticket_id in clocks and c.data is not None:  # the announcer said what happened
             status_events[c.ticket_id] = [

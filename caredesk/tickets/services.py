@@ -30,7 +30,7 @@ from caredesk.core.errors import (
 )
 from caredesk.core.events import TicketChange, announce_many_on_commit, announce_on_commit
 from caredesk.core.html import html_to_text, sanitize_html, text_to_html
-from caredesk.core.prepared import PreparedQuery
+from caredesk.core.prepared import PreparedIdsQuery, PreparedQuery
 from caredesk.customers.models import Customer
 from caredesk.customers.services import find_or_create_customer
 from caredesk.search import services as search
@@ -1091,6 +1091,17 @@ def _insert_events_unnest(
         return sorted(pk for (pk,) in cursor.fetchall())
 
 
+# Built once per process and chunk length (an __in of 500 ids cost the ORM more than the read).
+_LOCK_FOR_ASSIGN = PreparedIdsQuery(
+    lambda ids: (
+        Ticket.objects.select_for_update(of=("self",))
+        .filter(pk__in=ids)
+        .order_by("id")
+        .values_list("id", "assignee_id", "status", "team_id", "restricted", "channel")
+    )
+)
+
+
 # No savepoint of its own: inside the routing pass's transaction a savepoint made SQLite journal
 # every page the bulk UPDATE touched, three times the cost of the UPDATE itself. An error still
 # rolls back the whole enclosing transaction (nothing is written in part).
@@ -1121,18 +1132,13 @@ def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[
         "user_id", "team_id"
     ):
         agents[user_id][2].add(team_id)
-    ids = sorted(by_ticket)
-    # The lock-and-check read, as tuples: model instances would cost more than the read.
-    locked: list[tuple[int, int | None, str, int | None]] = []
-    for start in range(0, len(ids), BULK_CHUNK):
-        locked += (
-            Ticket.objects.select_for_update(of=("self",))
-            .filter(pk__in=ids[start : start + BULK_CHUNK])
-            .values_list("id", "assignee_id", "status", "team_id")
-        )
+    # The lock-and-check read, as plain rows with what the live workspace needs to know who to
+    # tell (announced with the change, so it need not read the tickets again).
+    locked = _LOCK_FOR_ASSIGN.rows(sorted(by_ticket))
     rows: list[tuple[int, int | None, str]] = []
     events: list[tuple[int, str, dict[str, Any]]] = []
-    for ticket_id, current_assignee_id, status, ticket_team_id in locked:
+    audience: dict[int, dict[str, Any]] = {}
+    for ticket_id, current_assignee_id, status, ticket_team_id, restricted, channel in locked:
         line = by_ticket[ticket_id]
         if current_assignee_id != line.current_assignee_id or status not in ACTIVE_STATUSES:
             continue
@@ -1153,6 +1159,12 @@ def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[
         if new_status != status:  # as _assign: taking a new ticket opens it
             events.append((ticket_id, EventKind.STATUS_CHANGED, {"old": status, "new": new_status}))
         rows.append((ticket_id, line.assignee_id, new_status))
+        audience[ticket_id] = {
+            "team_id": ticket_team_id,
+            "assignee_id": line.assignee_id,
+            "restricted": bool(restricted),
+            "channel": channel,
+        }
     now = timezone.now()
     quote = connection.ops.quote_name
     if rows:
@@ -1197,7 +1209,7 @@ def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[
         data_of.append(data)
     announce_many_on_commit(
         [
-            TicketChange(ticket_id, ids, kinds_of, data_of)
+            TicketChange(ticket_id, ids, kinds_of, data_of, audience[ticket_id])
             for ticket_id, (ids, kinds_of, data_of) in by_event_ticket.items()
         ]
     )

@@ -7,20 +7,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from caredesk.core.events import TicketChange
-from caredesk.core.prepared import PreparedQuery, plain_rows
+from caredesk.core.prepared import PreparedIdsQuery, PreparedQuery
 from caredesk.core.realtime import send_batch
 from caredesk.tickets.models import Channel, EventKind, Ticket
 
 CHAT_LIVE_KINDS = {EventKind.MESSAGE_ADDED, EventKind.CC_ADDED}
-# Tickets read per query when a bulk change is announced (under SQLite's parameter limit).
-BULK_READ = 500
 AUDIENCE_FIELDS = ("team_id", "assignee_id", "restricted", "channel")
+AUDIENCE = frozenset(AUDIENCE_FIELDS)
 # Asked after every ticket change: the ORM writes the query once per process.
 _AUDIENCE = PreparedQuery(
     lambda ticket_id: (
         Ticket.objects.filter(pk=ticket_id).order_by().values_list(*AUDIENCE_FIELDS)[:1]
     ),
     ticket_id=-7_000_002,
+)
+# The same for the tickets of a bulk change (plain rows: SQLite's booleans are 0 and 1).
+_AUDIENCES = PreparedIdsQuery(
+    lambda ids: Ticket.objects.filter(pk__in=ids).order_by().values_list("id", *AUDIENCE_FIELDS)
 )
 
 
@@ -58,17 +61,16 @@ def on_ticket_changed(
 
 
 def on_tickets_changed(sender: Any, changes: list[TicketChange], **_: Any) -> None:
-    """A bulk change: the tickets are read in a few queries and pushed in one trip."""
-    ids = [change.ticket_id for change in changes]
-    rows: dict[int, Mapping[str, Any]] = {}
-    for start in range(0, len(ids), BULK_READ):
-        # Plain rows: the ORM's per-value conversions cost more than the read here.
-        for ticket_id, *values in plain_rows(
-            Ticket.objects.filter(pk__in=ids[start : start + BULK_READ]).values_list(
-                "id", *AUDIENCE_FIELDS
-            )
-        ):
-            rows[ticket_id] = dict(zip(AUDIENCE_FIELDS, values, strict=True))
+    """A bulk change: the tickets' audience comes with the change when the announcer had it, else
+    is read in a few queries; everything is pushed in one trip."""
+    rows: dict[int, Mapping[str, Any]] = {
+        change.ticket_id: change.fields
+        for change in changes
+        if change.fields is not None and AUDIENCE.issubset(change.fields)
+    }
+    missing = [change.ticket_id for change in changes if change.ticket_id not in rows]
+    for ticket_id, *values in _AUDIENCES.rows(missing):
+        rows[ticket_id] = dict(zip(AUDIENCE_FIELDS, values, strict=True))
     send_batch(
         [
             _message(change.ticket_id, change.kinds, rows[change.ticket_id])
