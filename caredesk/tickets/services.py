@@ -987,7 +987,8 @@ BULK_CHUNK = 500
 TICKET_UPDATE_FIELDS = ("id", "assignee", "status", "version", "updated_at")
 
 
-EVENT_COLUMNS = ("ticket", "kind", "actor_kind", "actor_agent", "actor_customer", "data")
+# In the order _insert_events writes them: what changes from row to row first.
+EVENT_COLUMNS = ("ticket", "kind", "data", "actor_kind", "actor_agent", "actor_customer")
 
 
 def _insert_events(
@@ -1018,18 +1019,16 @@ def _insert_events(
     meta = TicketEvent._meta
     data_field = meta.get_field("data")
     adapt_json = connection.ops.adapt_json_value
-    columns = [
-        quote(f.column or f.name)
-        for f in meta.concrete_fields
-        if f.name in (*EVENT_COLUMNS, "created_at")
-    ]
-    order = [f.name for f in meta.concrete_fields if f.name in (*EVENT_COLUMNS, "created_at")]
-    constant = {
-        "actor_kind": who.kind,
-        "actor_agent": who.agent.pk if who.agent else None,
-        "actor_customer": who.customer.pk if who.customer else None,
-        "created_at": connection.ops.adapt_datetimefield_value(now),
-    }
+    column = {f.name: quote(f.column or f.name) for f in meta.concrete_fields}
+    # The columns in an order of our own, those that change from row to row first: each row's
+    # parameters are then a tuple, not a dict put in the model's column order.
+    columns = [column[name] for name in (*EVENT_COLUMNS, "created_at")]
+    constant = (
+        who.kind,
+        who.agent.pk if who.agent else None,
+        who.customer.pk if who.customer else None,
+        connection.ops.adapt_datetimefield_value(now),
+    )
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     # Table and column names come from the model; every value is a bound parameter.
     head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) VALUES "  # noqa: S608
@@ -1037,19 +1036,14 @@ def _insert_events(
     # 7 parameters a row: under SQLite's historical limit of 999 a statement.
     chunk_size = 999 // len(columns)
     ids: list[int] = []
+    encoder = data_field.encoder  # type: ignore[union-attr]
     with connection.cursor() as cursor:
         for start in range(0, len(events), chunk_size):
             chunk = events[start : start + chunk_size]
             params: list[Any] = []
             for ticket_id, kind, data in chunk:
-                row = {
-                    **constant,
-                    "ticket": ticket_id,
-                    "kind": kind,
-                    # What JSONField.get_db_prep_save gives for a plain dict, without its checks.
-                    "data": adapt_json(data, data_field.encoder),
-                }
-                params += [row[name] for name in order]
+                # What JSONField.get_db_prep_save gives for a plain dict, without its checks.
+                params += (ticket_id, kind, adapt_json(data, encoder), *constant)
             cursor.execute(head + ", ".join([placeholders] * len(chunk)) + tail, params)
             ids += [pk for (pk,) in cursor.fetchall()]
     return ids
