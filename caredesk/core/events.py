@@ -34,6 +34,10 @@ class TicketChange:
     # Each event's data, in the order of event_ids, when the announcer has it at hand (receivers
     # then need not read the events).
     data: list[dict[str, Any]] | None = None
+    # Further keyword arguments of the per-ticket `ticket_changed` (ticket services give those of
+    # `announce_on_commit`: public_message_ids, channel, actor_kind, ...), so that its receivers
+    # need no look-up for a ticket of a bulk change either.
+    extra: dict[str, Any] | None = None
 
 
 def announce_on_commit(
@@ -62,6 +66,7 @@ def announce_many_on_commit(changes: list[TicketChange]) -> None:
                 event_ids=change.event_ids,
                 kinds=change.kinds,
                 in_bulk=True,
+                **(change.extra or {}),
             )
 
     transaction.on_commit(send)

@@ -287,6 +287,10 @@ def on_events(changes: list[TicketChange], now: datetime | None = None) -> None:
     for the tickets whose clocks the change can move (taking a new ticket opens it, which moves
     no clock unless `new` or `open` is a pause status)."""
     relevant = [c for c in changes if CLOCK_EVENTS & set(c.kinds)]
+    if any(EventKind.CREATED in c.kinds for c in relevant) and _ANY_ACTIVE_POLICY.first() is None:
+        # New tickets (a channel's batch): with no active policy none of them gets a clock; asked
+        # once here instead of once per ticket in `on_event`.
+        relevant = [c for c in relevant if EventKind.CREATED not in c.kinds]
     if not relevant:
         return
     now = now or timezone.now()

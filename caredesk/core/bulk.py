@@ -1,0 +1,64 @@
+"""Multi-row INSERTs with every value given by the caller, timestamps included.
+
+`bulk_create` would stamp each row's `auto_now_add` fields with its own clock reading; a batch that
+must write the same instant in several tables (a ticket's `last_customer_message_at` is its first
+message's `created_at`) gives `now` itself. One statement per chunk of rows, ids back in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import NotSupportedError, connection
+from django.db.models import Field, Model
+
+
+def _columns(model: type[Model]) -> list[Field[Any, Any]]:
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
+
+
+def insert_rows(model: type[Model], rows: Sequence[Mapping[str, Any]], now: datetime) -> list[int]:
+    """Insert `rows` of `model` and return their ids in order. A row maps field attnames
+    (`ticket_id`, not `ticket`) to values; missing fields get their default, and `now` when they
+    are `auto_now` / `auto_now_add`. Raises NotSupportedError where the database cannot return the
+    ids of a multi-row INSERT."""
+    if not rows:
+        return []
+    if not connection.features.can_return_rows_from_bulk_insert:
+        raise NotSupportedError("multi-row INSERT ... RETURNING is not available")
+    fields = _columns(model)
+    quote = connection.ops.quote_name
+    meta = model._meta
+    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    # Table and column names come from the model; every value is a bound parameter.
+    head = (
+        f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
+        f"({', '.join(quote(f.column) for f in fields)}) VALUES "
+    )
+    tail = f" RETURNING {quote(meta.pk.column)}"  # type: ignore[union-attr]
+    stamped = {
+        f.attname
+        for f in fields
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+    }
+    chunk_size = max(1, connection.ops.bulk_batch_size(fields, list(rows)))
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), chunk_size):
+            chunk = rows[start : start + chunk_size]
+            params: list[Any] = []
+            for row in chunk:
+                for f in fields:
+                    name = f.attname
+                    if name in row:
+                        value = row[name]
+                    elif name in stamped:
+                        value = now
+                    else:
+                        value = f.get_default()
+                    params.append(f.get_db_prep_save(value, connection))
+            cursor.execute(head + ", ".join([placeholders] * len(chunk)) + tail, params)
+            ids += [pk for (pk,) in cursor.fetchall()]
+    return ids
