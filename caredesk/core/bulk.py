@@ -35,9 +35,9 @@ def insert_rows(model: type[Model], rows: Sequence[Mapping[str, Any]], now: date
     # Table and column names come from the model; every value is a bound parameter.
     head = (
         f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
-        f"({', '.join(quote(f.column) for f in fields)}) VALUES "
+        f"({', '.join(quote(f.column or f.attname) for f in fields)}) VALUES "
     )
-    tail = f" RETURNING {quote(meta.pk.column)}"  # type: ignore[union-attr]
+    tail = f" RETURNING {quote(meta.pk.column or 'id')}"  # type: ignore[union-attr]
     stamped = {
         f.attname
         for f in fields
