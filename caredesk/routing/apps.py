@@ -9,7 +9,7 @@ class RoutingConfig(AppConfig):
 
     def ready(self) -> None:
         from caredesk.core.events import TicketChange, ticket_changed, tickets_changed
-        from caredesk.core.prepared import PreparedQuery
+        from caredesk.core.prepared import PreparedInQuery, PreparedQuery
         from caredesk.routing import services
         from caredesk.tickets.models import ACTIVE_STATUSES, Channel, EventKind, Ticket
 
@@ -43,26 +43,44 @@ class RoutingConfig(AppConfig):
                 if ticket is not None:
                     services.route(ticket)
 
+        routable_among = PreparedInQuery(
+            lambda ticket_ids: (
+                Ticket.objects.filter(
+                    pk__in=ticket_ids,
+                    assignee__isnull=True,
+                    team__isnull=False,
+                    status__in=ACTIVE_STATUSES,
+                )
+                .exclude(channel=Channel.CHAT)
+                .order_by()
+                .values_list("pk")
+            ),
+            "ticket_ids",
+            ticket_ids=-7_000_003,
+        )
+
+        def _created_without_team(change: TicketChange) -> bool:
+            """The announcer said the new ticket has no team (and nothing else gave it one):
+            nothing to route, no look-up needed."""
+            if change.data is None:
+                return False
+            created = [
+                d for k, d in zip(change.kinds, change.data, strict=True) if k == EventKind.CREATED
+            ]
+            return bool(created) and all(d.get("team") is None for d in created)
+
         def on_tickets_changed(sender: Any, changes: list[TicketChange], **kwargs: Any) -> None:
             # A bulk change (a channel's batch of new tickets, the routing pass): the tickets
             # `route` would act on are found in one query per chunk, then routed in order.
             ids = [
                 c.ticket_id
                 for c in changes
-                if EventKind.CREATED in c.kinds or EventKind.TEAM_CHANGED in c.kinds
+                if EventKind.TEAM_CHANGED in c.kinds
+                or (EventKind.CREATED in c.kinds and not _created_without_team(c))
             ]
-            routable_ids: set[int] = set()
-            for start in range(0, len(ids), 500):
-                routable_ids.update(
-                    Ticket.objects.filter(
-                        pk__in=ids[start : start + 500],
-                        assignee__isnull=True,
-                        team__isnull=False,
-                        status__in=ACTIVE_STATUSES,
-                    )
-                    .exclude(channel=Channel.CHAT)
-                    .values_list("pk", flat=True)
-                )
+            if not ids:
+                return
+            routable_ids = {pk for (pk,) in routable_among.rows(ticket_ids=ids)}
             for ticket_id in ids:
                 if ticket_id in routable_ids:
                     services.route(Ticket(pk=ticket_id))  # `route` reads the ticket itself

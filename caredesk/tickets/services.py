@@ -14,7 +14,7 @@ from typing import Any, ParamSpec
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, NotSupportedError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -29,7 +29,7 @@ from caredesk.core.errors import (
 )
 from caredesk.core.events import TicketChange, announce_many_on_commit, announce_on_commit
 from caredesk.core.html import html_to_text, sanitize_html, text_to_html
-from caredesk.core.prepared import PreparedQuery
+from caredesk.core.prepared import PreparedInQuery, PreparedQuery
 from caredesk.customers.models import Customer
 from caredesk.customers.services import find_or_create_customer
 from caredesk.search import services as search
@@ -570,6 +570,9 @@ def store_raw_many(
 ) -> list[RawInbound]:
     """`store_raw` for several payloads (payload, external id, metadata) in one INSERT: a channel
     that receives in batches commits the raw bytes of a whole batch together."""
+    from caredesk.core.bulk import insert_rows
+
+    now = timezone.now()
     records = []
     for payload, external_id, metadata in payloads:
         clean = redact_bytes(payload)
@@ -580,9 +583,19 @@ def store_raw_many(
                 payload_compressed=RawInbound.compress(clean),
                 size=len(clean),
                 metadata=metadata,
+                received_at=now,
             )
         )
-    return RawInbound.objects.bulk_create(records)
+    fields = ("channel", "external_id", "payload_compressed", "size", "metadata", "received_at")
+    try:
+        ids = insert_rows(RawInbound, [{f: getattr(r, f) for f in fields} for r in records], now)
+    except NotSupportedError:
+        return RawInbound.objects.bulk_create(records)
+    for record, pk in zip(records, ids, strict=True):
+        record.pk = pk
+        record._state.adding = False
+        record._state.db = connection.alias
+    return records
 
 
 def quarantine(
@@ -861,8 +874,24 @@ def _add_cc(ticket: Ticket, identities: list[SenderIdentity], actor: Actor) -> N
 
 # --- many new tickets at once (a channel's batch) -------------------------------------------
 
-# Values per look-up statement: under SQLite's historical limit of 999 parameters.
-_LOOKUP_CHUNK = 500
+# Asked for every batch of inbound mail: the ORM writes these queries once per process.
+_STORED_EXTERNAL_IDS = PreparedInQuery(
+    lambda external_ids: Message.objects.filter(external_id__in=external_ids).values_list(
+        "external_id"
+    ),
+    "external_ids",
+    external_ids="\x00external id placeholder\x00",
+)
+_OPEN_THREAD_KEYS = PreparedInQuery(
+    lambda thread_keys, channel: (
+        Ticket.objects.filter(thread_key__in=thread_keys, channel=channel)
+        .exclude(status=Status.CLOSED)
+        .values_list("thread_key")
+    ),
+    "thread_keys",
+    thread_keys="\x00thread key placeholder\x00",
+    channel="\x00channel placeholder\x00",
+)
 
 
 def find_threads(inbounds: Sequence[InboundMessage]) -> list[bool]:
@@ -871,29 +900,17 @@ def find_threads(inbounds: Sequence[InboundMessage]) -> list[bool]:
     its thread key. `_thread`'s look-ups for a whole batch, one query per kind (and chunk); a
     ticket hint always counts (such mail goes through `ingest` one at a time)."""
     refs_of = [set([r[:255] for r in inbound.references if r][-50:]) for inbound in inbounds]
-    wanted = sorted(set().union(*refs_of)) if refs_of else []
-    stored: set[str] = set()
-    for start in range(0, len(wanted), _LOOKUP_CHUNK):
-        stored.update(
-            Message.objects.filter(external_id__in=wanted[start : start + _LOOKUP_CHUNK])
-            .exclude(external_id="")
-            .values_list("external_id", flat=True)
-        )
+    wanted = sorted(set().union(*refs_of) - {""}) if refs_of else []
+    stored = {external_id for (external_id,) in _STORED_EXTERNAL_IDS.rows(external_ids=wanted)}
     keys: dict[str, set[str]] = {}
     for inbound in inbounds:
         if inbound.thread_key:
             keys.setdefault(inbound.channel, set()).add(inbound.thread_key[:255])
-    open_keys: set[tuple[str, str]] = set()
-    for channel, values in keys.items():
-        ordered = sorted(values)
-        for start in range(0, len(ordered), _LOOKUP_CHUNK):
-            open_keys.update(
-                Ticket.objects.filter(
-                    thread_key__in=ordered[start : start + _LOOKUP_CHUNK], channel=channel
-                )
-                .exclude(status=Status.CLOSED)
-                .values_list("thread_key", "channel")
-            )
+    open_keys = {
+        (thread_key, channel)
+        for channel, values in keys.items()
+        for (thread_key,) in _OPEN_THREAD_KEYS.rows(thread_keys=sorted(values), channel=channel)
+    }
     return [
         bool(refs & stored)
         or bool(inbound.ticket_hint)

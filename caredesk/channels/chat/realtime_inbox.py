@@ -7,13 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from caredesk.core.events import TicketChange
-from caredesk.core.prepared import PreparedQuery
+from caredesk.core.prepared import PreparedInQuery, PreparedQuery
 from caredesk.core.realtime import send_batch
 from caredesk.tickets.models import Channel, EventKind, Ticket
 
 CHAT_LIVE_KINDS = {EventKind.MESSAGE_ADDED, EventKind.CC_ADDED}
-# Tickets read per query when a bulk change is announced (under SQLite's parameter limit).
-BULK_READ = 500
 AUDIENCE_FIELDS = ("team_id", "assignee_id", "restricted", "channel")
 # Asked after every ticket change: the ORM writes the query once per process.
 _AUDIENCE = PreparedQuery(
@@ -21,6 +19,16 @@ _AUDIENCE = PreparedQuery(
         Ticket.objects.filter(pk=ticket_id).order_by().values_list(*AUDIENCE_FIELDS)[:1]
     ),
     ticket_id=-7_000_002,
+)
+
+
+# Asked after every bulk change (a batch of new email tickets, the routing pass): the same, once.
+_AUDIENCES = PreparedInQuery(
+    lambda ticket_ids: (
+        Ticket.objects.filter(pk__in=ticket_ids).order_by().values_list("pk", *AUDIENCE_FIELDS)
+    ),
+    "ticket_ids",
+    ticket_ids=-7_000_004,
 )
 
 
@@ -60,12 +68,10 @@ def on_ticket_changed(
 def on_tickets_changed(sender: Any, changes: list[TicketChange], **_: Any) -> None:
     """A bulk change: the tickets are read in a few queries and pushed in one trip."""
     ids = [change.ticket_id for change in changes]
-    rows: dict[int, Mapping[str, Any]] = {}
-    for start in range(0, len(ids), BULK_READ):
-        for row in Ticket.objects.filter(pk__in=ids[start : start + BULK_READ]).values(
-            "id", "team_id", "assignee_id", "restricted", "channel"
-        ):
-            rows[row["id"]] = row
+    rows: dict[int, Mapping[str, Any]] = {
+        pk: dict(zip(AUDIENCE_FIELDS, found, strict=True))
+        for pk, *found in _AUDIENCES.rows(ticket_ids=ids)
+    }
     send_batch(
         [
             _message(change.ticket_id, change.kinds, rows[change.ticket_id])

@@ -30,6 +30,7 @@ from caredesk.channels.email.parser import ParsedEmail, parse
 from caredesk.core import jobs
 from caredesk.core.events import ticket_changed
 from caredesk.core.html import sanitize_html
+from caredesk.core.prepared import PreparedInQuery
 from caredesk.tickets import services as tickets
 from caredesk.tickets.models import (
     AuthorKind,
@@ -350,10 +351,18 @@ def _known_message_ids(arrivals: list[_Arrival]) -> dict[str, tuple[int, int]]:
         return {}
     return {
         external_id: (pk, ticket_id)
-        for external_id, pk, ticket_id in Message.objects.filter(
-            channel=Channel.EMAIL, external_id__in=wanted
-        ).values_list("external_id", "pk", "ticket_id")
+        for external_id, pk, ticket_id in _STORED_MESSAGE_IDS.rows(external_ids=sorted(wanted))
     }
+
+
+# Asked for every batch: the ORM writes the query once per process.
+_STORED_MESSAGE_IDS = PreparedInQuery(
+    lambda external_ids: Message.objects.filter(
+        channel=Channel.EMAIL, external_id__in=external_ids
+    ).values_list("external_id", "pk", "ticket_id"),
+    "external_ids",
+    external_ids="\x00message id placeholder\x00",
+)
 
 
 def _process_all(
