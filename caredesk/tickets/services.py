@@ -930,7 +930,7 @@ def ingest_new_many(inbounds: Sequence[InboundMessage]) -> list[IngestResult]:
     `ingest`. Raises on any failure, IntegrityError included (a concurrent copy of an external id
     or identity): the caller rolls its savepoint back and takes the messages through `ingest`
     one at a time, which quarantines only the one that fails."""
-    from caredesk.core.bulk import insert_rows
+    from caredesk.core.bulk import insert_rows, update_by_ids
     from caredesk.customers.services import find_or_create_customers
 
     if not inbounds:
@@ -1059,11 +1059,11 @@ def ingest_new_many(inbounds: Sequence[InboundMessage]) -> list[IngestResult]:
             for ticket_id, row, message in zip(ticket_ids, ticket_rows, message_rows, strict=True)
         ]
     )
-    raw_ids = [i.raw_record.pk for i in inbounds if i.raw_record is not None]
-    if raw_ids:
-        RawInbound.objects.filter(pk__in=raw_ids).update(
-            state=RawInbound.State.PROCESSED, processed_at=now, error=""
-        )
+    update_by_ids(
+        RawInbound,
+        [i.raw_record.pk for i in inbounds if i.raw_record is not None],
+        {"state": RawInbound.State.PROCESSED, "processed_at": now, "error": ""},
+    )
     changes: list[TicketChange] = []
     results: list[IngestResult] = []
     for inbound, customer, ticket_id, row, message_id, message_row, events in zip(
