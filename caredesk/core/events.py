@@ -39,6 +39,10 @@ class TicketChange:
     # The ticket's fields after the change, those the announcer has at hand (team_id,
     # assignee_id, restricted, channel), so receivers need not read the ticket again.
     fields: dict[str, Any] | None = None
+    # Further keyword arguments for `ticket_changed` receivers (ticket services give those of
+    # `announce_on_commit`: public_message_ids, channel, actor_kind, ...), passed on by
+    # `each_ticket`, so that they need no look-up for a ticket of a bulk change either.
+    extra: dict[str, Any] | None = None
 
 
 def announce_on_commit(
@@ -79,6 +83,7 @@ def each_ticket(receiver: Callable[..., Any], kinds: Collection[str]) -> Callabl
                     event_ids=change.event_ids,
                     kinds=change.kinds,
                     in_bulk=True,
+                    **(change.extra or {}),
                 )
 
     return receive

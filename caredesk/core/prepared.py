@@ -8,7 +8,7 @@ Only for plain reads whose SQL does not depend on the values (no `__in` of a var
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from django.db import connection
@@ -63,46 +63,58 @@ def plain_rows(queryset: QuerySet[Any]) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
-class PreparedIdsQuery:
-    """`PreparedQuery` for the reads of bulk changes, `pk__in` thousands of ids:
-    `PreparedIdsQuery(lambda ids: Ticket.objects.filter(pk__in=ids).values_list(...))`, then
-    `rows(ids)` runs it per chunk of ids. The ORM builds the SQL once per vendor and chunk length
-    (an `__in` of 500 values cost it more than the database took to run the query). Only for
-    queries whose rows come once per matching id (the repeated ids that pad a chunk match no
-    extra row in an `IN` list)."""
+class PreparedInQuery:
+    """A `PreparedQuery` with one list of values of any length (`field__in=list`):
+    `PreparedInQuery(lambda keys: Message.objects.filter(external_id__in=keys).values_list(...),
+    "keys", keys="\\x00placeholder\\x00")` builds the SQL once per database vendor with a list of
+    the one placeholder, then widens its `IN (%s)` to the length of the list it is given;
+    `rows(keys=[...])` runs it (chunks of CHUNK values) and returns the raw rows. For batch
+    look-ups (a listener's batch of mail): the ORM's work per query costs more than the query."""
 
-    def __init__(self, build: Callable[[list[int]], QuerySet[Any]], chunk: int = 500) -> None:
-        self._build = build
-        self._chunk = chunk
-        self._compiled: dict[tuple[str, int], tuple[str, list[tuple[bool, Any]]]] = {}
+    CHUNK = 500  # values per statement: under SQLite's historical limit of 999 parameters
 
-    def _compile(self, vendor: str, size: int) -> tuple[str, list[tuple[bool, Any]]]:
-        compiled = self._compiled.get((vendor, size))
-        if compiled is None:
-            # Negative placeholders: valid ids for the ORM, never a real row's, distinct.
-            placeholders = list(range(-7_100_000, -7_100_000 + size))
-            sql, params = self._build(placeholders).query.sql_with_params()
-            position = {value: n for n, value in enumerate(placeholders)}
-            slots = [
-                (True, position[p]) if isinstance(p, int) and p in position else (False, p)
-                for p in params
-            ]
-            found = sum(1 for is_slot, _ in slots if is_slot)
-            assert found == size, f"{size - found} id placeholders not found among the parameters"
-            compiled = self._compiled[(vendor, size)] = (sql, slots)
-        return compiled
+    def __init__(
+        self, build: Callable[..., QuerySet[Any]], listed: str, **placeholders: int | str
+    ) -> None:
+        self._listed = listed
+        self._inner = PreparedQuery(
+            lambda **values: build(**{**values, listed: [values[listed]]}), **placeholders
+        )
+        self._widened: dict[tuple[str, int], str] = {}
 
-    def rows(self, ids: Iterable[int]) -> list[tuple[Any, ...]]:
-        unique = list(dict.fromkeys(ids))  # an __in list holds each value once
+    def _sql(self, vendor: str, count: int) -> tuple[str, list[tuple[bool, Any]]]:
+        sql, slots = self._inner._compile(vendor)
+        widened = self._widened.get((vendor, count))
+        if widened is None:
+            position = [name for is_slot, name in slots if is_slot].index(self._listed)
+            index = [i for i, (is_slot, _) in enumerate(slots) if is_slot][position]
+            pieces = sql.split("%s")
+            assert len(pieces) == len(slots) + 1, "unexpected placeholders in the SQL"
+            before, after = pieces[index], pieces[index + 1]
+            assert before.rstrip().endswith("IN (") and after.startswith(")"), "not an IN list"
+            widened = (
+                "%s".join(pieces[: index + 1])
+                + ", ".join(["%s"] * count)
+                + "%s".join([after, *pieces[index + 2 :]])
+            )
+            self._widened[(vendor, count)] = widened
+        return widened, slots
+
+    def rows(self, **values: Any) -> list[tuple[Any, ...]]:
+        listed = list(values[self._listed])
         found: list[tuple[Any, ...]] = []
-        with connection.cursor() as cursor:
-            for start in range(0, len(unique), self._chunk):
-                part = unique[start : start + self._chunk]
-                # Lengths rounded up to a power of two (the last id repeated): a handful of
-                # statements per query, not one per length.
-                size = min(self._chunk, 1 << (len(part) - 1).bit_length())
-                part += [part[-1]] * (size - len(part))
-                sql, slots = self._compile(connection.vendor, size)
-                cursor.execute(sql, [part[item] if is_slot else item for is_slot, item in slots])
+        for start in range(0, len(listed), self.CHUNK):
+            chunk = listed[start : start + self.CHUNK]
+            sql, slots = self._sql(connection.vendor, len(chunk))
+            params: list[Any] = []
+            for is_slot, item in slots:
+                if not is_slot:
+                    params.append(item)
+                elif item == self._listed:
+                    params += chunk
+                else:
+                    params.append(values[item])
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
                 found += cursor.fetchall()
         return found

@@ -8,14 +8,14 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ParamSpec
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, NotSupportedError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -30,7 +30,7 @@ from caredesk.core.errors import (
 )
 from caredesk.core.events import TicketChange, announce_many_on_commit, announce_on_commit
 from caredesk.core.html import html_to_text, sanitize_html, text_to_html
-from caredesk.core.prepared import PreparedIdsQuery, PreparedQuery
+from caredesk.core.prepared import PreparedInQuery, PreparedQuery
 from caredesk.customers.models import Customer
 from caredesk.customers.services import find_or_create_customer
 from caredesk.search import services as search
@@ -571,6 +571,9 @@ def store_raw_many(
 ) -> list[RawInbound]:
     """`store_raw` for several payloads (payload, external id, metadata) in one INSERT: a channel
     that receives in batches commits the raw bytes of a whole batch together."""
+    from caredesk.core.bulk import insert_rows
+
+    now = timezone.now()
     records = []
     for payload, external_id, metadata in payloads:
         clean = redact_bytes(payload)
@@ -581,9 +584,19 @@ def store_raw_many(
                 payload_compressed=RawInbound.compress(clean),
                 size=len(clean),
                 metadata=metadata,
+                received_at=now,
             )
         )
-    return RawInbound.objects.bulk_create(records)
+    fields = ("channel", "external_id", "payload_compressed", "size", "metadata", "received_at")
+    try:
+        ids = insert_rows(RawInbound, [{f: getattr(r, f) for f in fields} for r in records], now)
+    except NotSupportedError:
+        return RawInbound.objects.bulk_create(records)
+    for record, pk in zip(records, ids, strict=True):
+        record.pk = pk
+        record._state.adding = False
+        record._state.db = connection.alias
+    return records
 
 
 def quarantine(
@@ -860,6 +873,240 @@ def _add_cc(ticket: Ticket, identities: list[SenderIdentity], actor: Actor) -> N
     batch.announce()
 
 
+# --- many new tickets at once (a channel's batch) -------------------------------------------
+
+# Asked for every batch of inbound mail: the ORM writes these queries once per process.
+_STORED_EXTERNAL_IDS = PreparedInQuery(
+    lambda external_ids: Message.objects.filter(external_id__in=external_ids).values_list(
+        "external_id"
+    ),
+    "external_ids",
+    external_ids="\x00external id placeholder\x00",
+)
+_OPEN_THREAD_KEYS = PreparedInQuery(
+    lambda thread_keys, channel: (
+        Ticket.objects.filter(thread_key__in=thread_keys, channel=channel)
+        .exclude(status=Status.CLOSED)
+        .values_list("thread_key")
+    ),
+    "thread_keys",
+    thread_keys="\x00thread key placeholder\x00",
+    channel="\x00channel placeholder\x00",
+)
+
+
+def find_threads(inbounds: Sequence[InboundMessage]) -> list[bool]:
+    """For each inbound, whether `ingest` would do more than open a plain new ticket for it, as
+    the database stands: a reference to a stored message, a ticket hint, or an open ticket with
+    its thread key. `_thread`'s look-ups for a whole batch, one query per kind (and chunk); a
+    ticket hint always counts (such mail goes through `ingest` one at a time)."""
+    refs_of = [set([r[:255] for r in inbound.references if r][-50:]) for inbound in inbounds]
+    wanted = sorted(set().union(*refs_of) - {""}) if refs_of else []
+    stored = {external_id for (external_id,) in _STORED_EXTERNAL_IDS.rows(external_ids=wanted)}
+    keys: dict[str, set[str]] = {}
+    for inbound in inbounds:
+        if inbound.thread_key:
+            keys.setdefault(inbound.channel, set()).add(inbound.thread_key[:255])
+    open_keys = {
+        (thread_key, channel)
+        for channel, values in keys.items()
+        for (thread_key,) in _OPEN_THREAD_KEYS.rows(thread_keys=sorted(values), channel=channel)
+    }
+    return [
+        bool(refs & stored)
+        or bool(inbound.ticket_hint)
+        or (inbound.thread_key[:255], inbound.channel) in open_keys
+        for inbound, refs in zip(inbounds, refs_of, strict=True)
+    ]
+
+
+def ingest_new_many(inbounds: Sequence[InboundMessage]) -> list[IngestResult]:
+    """`ingest` for several inbound messages that each open a new ticket (`find_threads` found
+    none of them a thread, and no two of them share an external id or a thread key), in the
+    caller's transaction: the same customers, tickets, messages, events, tags, search documents
+    and raw record states, written with one statement per table for all of them (customers and
+    messages looked up once), and announced once on commit (`tickets_changed`).
+
+    Mail with CC or attachments, or a ticket hint, is refused (ValueError): it goes through
+    `ingest`. Raises on any failure, IntegrityError included (a concurrent copy of an external id
+    or identity): the caller rolls its savepoint back and takes the messages through `ingest`
+    one at a time, which quarantines only the one that fails."""
+    from caredesk.core.bulk import insert_rows, update_by_ids
+    from caredesk.customers.services import find_or_create_customers
+
+    if not inbounds:
+        return []
+    now = timezone.now()
+    for inbound in inbounds:
+        if inbound.channel not in Channel.values:
+            raise ValidationFailed(f"Unknown channel {inbound.channel!r}.", code="bad_channel")
+        if inbound.cc or inbound.attachments or inbound.ticket_hint:
+            raise ValueError("mail with CC, attachments or a ticket hint is ingested one by one")
+        if inbound.raw_record is None and (inbound.raw_id or inbound.raw):
+            raise ValueError("a raw payload is taken as its stored record only")
+        if inbound.priority is not None and inbound.priority not in Priority.values:
+            raise ValidationFailed("Unknown priority.", code="bad_priority")
+        inbound.subject = _strip_nul(inbound.subject)
+        inbound.body_text = _strip_nul(inbound.body_text)
+        inbound.body_html = _strip_nul(inbound.body_html)
+        inbound.sender.name = _strip_nul(inbound.sender.name)
+        inbound.metadata = _strip_nul(inbound.metadata)
+    customers = find_or_create_customers(
+        [(i.sender.kind, i.sender.value, i.sender.name) for i in inbounds], now
+    )
+    bodies = [_bodies(i.body_text, i.body_html) for i in inbounds]
+    ticket_rows: list[dict[str, Any]] = []
+    tag_names: list[list[str]] = []
+    for inbound, customer, (text, _) in zip(inbounds, customers, bodies, strict=True):
+        from_customer = inbound.author_kind == AuthorKind.CUSTOMER
+        ticket_rows.append(
+            {
+                "subject": _clean_subject(inbound.subject, text),
+                "status": Status.NEW,
+                "priority": inbound.priority if inbound.priority is not None else Priority.NORMAL,
+                "channel": inbound.channel,
+                "requester_id": customer.pk,
+                "organization_id": customer.organization_id,
+                "team_id": inbound.team.pk if inbound.team else None,
+                "custom_fields": {},
+                "language": customer.language[:10],
+                "thread_key": inbound.thread_key[:255],
+                # The first message's created_at, as `_open_ticket` sets it.
+                "last_customer_message_at": now if from_customer else None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        tag_names.append(_clean_tags(inbound.tags) if inbound.tags else [])
+    ticket_ids = insert_rows(Ticket, ticket_rows, now)
+    if any(tag_names):
+        tags = {t.name: t for t in _tags_named(sorted({n for names in tag_names for n in names}))}
+        through = Ticket.tags.through
+        through.objects.bulk_create(
+            [
+                through(ticket_id=ticket_id, tag_id=tags[name].pk)
+                for ticket_id, names in zip(ticket_ids, tag_names, strict=True)
+                for name in names
+            ]
+        )
+    message_rows: list[dict[str, Any]] = []
+    for inbound, customer, ticket_id, (text, html) in zip(
+        inbounds, customers, ticket_ids, bodies, strict=True
+    ):
+        from_customer = inbound.author_kind == AuthorKind.CUSTOMER
+        message_rows.append(
+            {
+                "ticket_id": ticket_id,
+                "author_kind": inbound.author_kind,
+                "author_customer_id": customer.pk if from_customer else None,
+                "body_text": text,
+                "body_html": html,
+                "channel": inbound.channel,
+                "external_id": (inbound.external_id or "")[:255],
+                "delivery_status": DeliveryStatus.RECEIVED
+                if from_customer
+                else DeliveryStatus.NONE,
+                "raw_id": inbound.raw_record.pk if inbound.raw_record else None,
+                "metadata": dict(inbound.metadata),
+                "created_at": now,
+            }
+        )
+    message_ids = insert_rows(Message, message_rows, now)
+    # The events of each ticket in the order `_open_ticket` writes them, ticket after ticket.
+    per_ticket: list[list[tuple[str, dict[str, Any]]]] = []
+    for inbound, row, names, message_id in zip(
+        inbounds, ticket_rows, tag_names, message_ids, strict=True
+    ):
+        events: list[tuple[str, dict[str, Any]]] = [
+            (
+                EventKind.CREATED,
+                {
+                    "channel": inbound.channel,
+                    "subject": row["subject"],
+                    "priority": Priority(row["priority"]).label,
+                    "team": row["team_id"],
+                },
+            )
+        ]
+        if names:
+            events.append((EventKind.TAGS_CHANGED, {"added": names, "removed": []}))
+        events.append(
+            (
+                EventKind.MESSAGE_ADDED,
+                {"message_id": message_id, "author_kind": inbound.author_kind, "internal": False},
+            )
+        )
+        per_ticket.append(events)
+    event_rows: list[dict[str, Any]] = []
+    for inbound, customer, ticket_id, events in zip(
+        inbounds, customers, ticket_ids, per_ticket, strict=True
+    ):
+        from_customer = inbound.author_kind == AuthorKind.CUSTOMER
+        event_rows += [
+            {
+                "ticket_id": ticket_id,
+                "kind": kind,
+                "actor_kind": inbound.author_kind,
+                "actor_customer_id": customer.pk if from_customer else None,
+                "data": data,
+                "created_at": now,
+            }
+            for kind, data in events
+        ]
+    event_ids = iter(insert_rows(TicketEvent, event_rows, now))
+    search.add_tickets(
+        [
+            (ticket_id, row["subject"], message["body_text"], row["language"])
+            for ticket_id, row, message in zip(ticket_ids, ticket_rows, message_rows, strict=True)
+        ]
+    )
+    update_by_ids(
+        RawInbound,
+        [i.raw_record.pk for i in inbounds if i.raw_record is not None],
+        {"state": RawInbound.State.PROCESSED, "processed_at": now, "error": ""},
+    )
+    changes: list[TicketChange] = []
+    results: list[IngestResult] = []
+    for inbound, customer, ticket_id, row, message_id, message_row, events in zip(
+        inbounds,
+        customers,
+        ticket_ids,
+        ticket_rows,
+        message_ids,
+        message_rows,
+        per_ticket,
+        strict=True,
+    ):
+        ids = [next(event_ids) for _ in events]
+        changes.append(
+            TicketChange(
+                ticket_id,
+                ids,
+                [kind for kind, _ in events],
+                data=[data for _, data in events],
+                # What `_EventBatch.announce` tells the receivers of one ticket.
+                extra={
+                    "public_message_ids": [message_id],
+                    "message_author_kinds": [inbound.author_kind],
+                    "channel": inbound.channel,
+                    "actor_kind": inbound.author_kind,
+                    "messages": [(message_id, inbound.author_kind)],
+                },
+            )
+        )
+        ticket = Ticket(pk=ticket_id, **row)
+        ticket.requester = customer
+        ticket.team = inbound.team
+        message = Message(pk=message_id, **message_row)
+        message.ticket = ticket
+        for instance in (ticket, message):
+            instance._state.adding = False
+            instance._state.db = connection.alias
+        results.append(IngestResult(ticket=ticket, message=message, created_ticket=True))
+    announce_many_on_commit(changes)
+    return results
+
+
 # --- agent actions --------------------------------------------------------------------------
 
 
@@ -1085,14 +1332,16 @@ def _insert_events_unnest(
         return sorted(pk for (pk,) in cursor.fetchall())
 
 
-# Built once per process and chunk length (an __in of 500 ids cost the ORM more than the read).
-_LOCK_FOR_ASSIGN = PreparedIdsQuery(
-    lambda ids: (
+# Built once per process (an __in of 500 ids cost the ORM more than the read).
+_LOCK_FOR_ASSIGN = PreparedInQuery(
+    lambda ticket_ids: (
         Ticket.objects.select_for_update(of=("self",))
-        .filter(pk__in=ids)
+        .filter(pk__in=ticket_ids)
         .order_by("id")
         .values_list("id", "assignee_id", "status", "team_id", "restricted", "channel")
-    )
+    ),
+    "ticket_ids",
+    ticket_ids=-7_000_010,
 )
 
 
@@ -1128,7 +1377,7 @@ def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[
         agents[user_id][2].add(team_id)
     # The lock-and-check read, as plain rows with what the live workspace needs to know who to
     # tell (announced with the change, so it need not read the tickets again).
-    locked = _LOCK_FOR_ASSIGN.rows(sorted(by_ticket))
+    locked = _LOCK_FOR_ASSIGN.rows(ticket_ids=sorted(by_ticket))
     rows: list[tuple[int, int | None, str]] = []
     events: list[tuple[int, str, dict[str, Any]]] = []
     audience: dict[int, dict[str, Any]] = {}

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from caredesk.core.prepared import PreparedQuery
+from caredesk.core.prepared import PreparedInQuery, PreparedQuery
 from caredesk.tickets.models import Status, Ticket
 from tests import factories
 
@@ -51,41 +51,38 @@ def test_a_placeholder_missing_from_the_query_is_refused():
         unused.first(ticket_id=1)
 
 
-def test_ids_query_returns_the_orm_rows_for_any_number_of_ids():
-    from caredesk.core.prepared import PreparedIdsQuery
-    from caredesk.customers.models import Customer
+OPEN_AMONG = PreparedInQuery(
+    lambda subjects, priority: (
+        Ticket.objects.filter(subject__in=subjects, priority=priority)
+        .exclude(status=Status.CLOSED)
+        .order_by()
+        .values_list("subject")
+    ),
+    "subjects",
+    subjects="\x00subject\x00",
+    priority=32_102,
+)
 
-    customers = Customer.objects.bulk_create(
-        [Customer(name=f"C{n}", email=f"c{n}@example.test") for n in range(1_203)]
+
+def test_an_in_list_of_any_length_returns_what_the_orm_returns(monkeypatch):
+    for subject in ("a", "b", "c"):
+        factories.ticket(subject=subject, priority=2)
+    factories.ticket(subject="d", priority=3)
+    closed = factories.ticket(subject="e", priority=2)
+    Ticket.objects.filter(pk=closed.pk).update(status=Status.CLOSED)
+    assert OPEN_AMONG.rows(subjects=[], priority=2) == []
+    assert sorted(OPEN_AMONG.rows(subjects=["a"], priority=2)) == [("a",)]
+    wanted = ["a", "c", "d", "e", "zz"]
+    assert sorted(OPEN_AMONG.rows(subjects=wanted, priority=2)) == [("a",), ("c",)]
+    assert sorted(OPEN_AMONG.rows(subjects=wanted, priority=2)) == sorted(
+        Ticket.objects.filter(subject__in=wanted, priority=2)
+        .exclude(status=Status.CLOSED)
+        .values_list("subject")
     )
-    ids = [c.pk for c in customers]
-    by_ids = PreparedIdsQuery(
-        lambda chosen: Customer.objects.filter(pk__in=chosen).order_by().values_list("pk", "name"),
-        chunk=500,
-    )
-    for wanted in ([], ids[:1], ids[:3], ids[:500], ids[:501], ids, [ids[5], ids[5], ids[7]]):
-        expected = sorted(Customer.objects.filter(pk__in=wanted).values_list("pk", "name"))
-        assert sorted(by_ids.rows(wanted)) == expected
-    # Ids that match nothing find nothing (the placeholders are never real rows).
-    assert by_ids.rows([-1, -2]) == []
-
-
-def test_ids_query_builds_a_handful_of_statements_however_the_lengths_vary(monkeypatch):
-    from caredesk.core.prepared import PreparedIdsQuery
-
-    tickets = [factories.ticket() for _ in range(40)]
-    built = []
-
-    def build(chosen):
-        built.append(len(chosen))
-        return Ticket.objects.filter(pk__in=chosen).order_by().values_list("pk")
-
-    by_ids = PreparedIdsQuery(build, chunk=16)
-    for n in range(1, 41):
-        wanted = [t.pk for t in tickets[:n]]
-        assert sorted(pk for (pk,) in by_ids.rows(wanted)) == sorted(wanted)
-    # Chunks padded to 1, 2, 4, 8 or 16 ids: five statements for forty lengths.
-    assert sorted(built) == [1, 2, 4, 8, 16]
+    # Long lists go in chunks, one statement each, without the queryset being built again.
+    monkeypatch.setattr(PreparedInQuery, "CHUNK", 2)
+    monkeypatch.setattr(OPEN_AMONG._inner, "_build", lambda **_: pytest.fail("built again"))
     with CaptureQueriesContext(connection) as queries:
-        by_ids.rows([t.pk for t in tickets])
-    assert len(queries.captured_queries) == 3  # 16 + 16 + 8
+        found = OPEN_AMONG.rows(subjects=["a", "b", "c", "d", "zz"], priority=2)
+    assert sorted(found) == [("a",), ("b",), ("c",)]
+    assert len(queries) == 3

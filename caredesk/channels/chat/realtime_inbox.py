@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from caredesk.core.events import TicketChange
-from caredesk.core.prepared import PreparedIdsQuery, PreparedQuery
+from caredesk.core.prepared import PreparedInQuery, PreparedQuery
 from caredesk.core.realtime import send_batch
 from caredesk.tickets.models import Channel, EventKind, Ticket
 
@@ -21,9 +21,14 @@ _AUDIENCE = PreparedQuery(
     ),
     ticket_id=-7_000_002,
 )
-# The same for the tickets of a bulk change (plain rows: SQLite's booleans are 0 and 1).
-_AUDIENCES = PreparedIdsQuery(
-    lambda ids: Ticket.objects.filter(pk__in=ids).order_by().values_list("id", *AUDIENCE_FIELDS)
+
+# Asked after every bulk change (a batch of new email tickets, the routing pass): the same, once.
+_AUDIENCES = PreparedInQuery(
+    lambda ticket_ids: (
+        Ticket.objects.filter(pk__in=ticket_ids).order_by().values_list("pk", *AUDIENCE_FIELDS)
+    ),
+    "ticket_ids",
+    ticket_ids=-7_000_004,
 )
 
 
@@ -69,7 +74,7 @@ def on_tickets_changed(sender: Any, changes: list[TicketChange], **_: Any) -> No
         if change.fields is not None and AUDIENCE.issubset(change.fields)
     }
     missing = [change.ticket_id for change in changes if change.ticket_id not in rows]
-    for ticket_id, *values in _AUDIENCES.rows(missing):
+    for ticket_id, *values in _AUDIENCES.rows(ticket_ids=missing):
         rows[ticket_id] = dict(zip(AUDIENCE_FIELDS, values, strict=True))
     send_batch(
         [
