@@ -34,6 +34,9 @@ class TicketChange:
     # Each event's data, in the order of event_ids, when the announcer has it at hand (receivers
     # then need not read the events).
     data: list[dict[str, Any]] | None = None
+    # The ticket's channel, when the announcer knows it: passed on to the per-ticket
+    # `ticket_changed` as `channel`, so receivers for other channels return without a look-up.
+    channel: str | None = None
 
 
 def announce_on_commit(
@@ -62,6 +65,7 @@ def announce_many_on_commit(changes: list[TicketChange]) -> None:
                 event_ids=change.event_ids,
                 kinds=change.kinds,
                 in_bulk=True,
+                **({"channel": change.channel} if change.channel else {}),
             )
 
     transaction.on_commit(send)
