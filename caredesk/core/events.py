@@ -43,6 +43,9 @@ class TicketChange:
     # `announce_on_commit`: public_message_ids, channel, actor_kind, ...), passed on by
     # `each_ticket`, so that they need no look-up for a ticket of a bulk change either.
     extra: dict[str, Any] | None = None
+    # The ticket's channel, when the announcer knows it: passed on to `ticket_changed` receivers
+    # as `channel` by `each_ticket`, so receivers for other channels return without a look-up.
+    channel: str | None = None
 
 
 def announce_on_commit(
@@ -77,13 +80,15 @@ def each_ticket(receiver: Callable[..., Any], kinds: Collection[str]) -> Callabl
     def receive(sender: Any, changes: list[TicketChange], **_: Any) -> None:
         for change in changes:
             if not wanted.isdisjoint(change.kinds):
+                extra = {"channel": change.channel} if change.channel else {}
+                extra.update(change.extra or {})
                 receiver(
                     sender,
                     ticket_id=change.ticket_id,
                     event_ids=change.event_ids,
                     kinds=change.kinds,
                     in_bulk=True,
-                    **(change.extra or {}),
+                    **extra,
                 )
 
     return receive

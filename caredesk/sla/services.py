@@ -40,6 +40,9 @@ CLOCK_EVENTS = {
     EventKind.TAGS_CHANGED,
 }
 
+# The events that can start a clock on a ticket that has none running.
+CLOCK_STARTERS = {EventKind.CREATED, EventKind.PRIORITY_CHANGED, EventKind.TAGS_CHANGED}
+
 
 def validate_conditions(conditions: dict[str, Any]) -> None:
     from caredesk.core.errors import ValidationFailed
@@ -340,6 +343,8 @@ def on_events(changes: list[TicketChange], now: datetime | None = None) -> None:
             status_events.setdefault(ticket_id, []).append(data)
     for change in relevant:
         kinds = CLOCK_EVENTS & set(change.kinds)
+        if change.ticket_id not in clocks and not kinds & CLOCK_STARTERS:
+            continue  # no running clock to move, and nothing here starts one (as `on_event`)
         if kinds == {EventKind.STATUS_CHANGED}:
             if change.ticket_id not in clocks:
                 continue  # no clock to move, and a status change never starts one

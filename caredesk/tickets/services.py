@@ -1838,3 +1838,122 @@ def set_following(actor: User, ticket: Ticket, follower: User, following: bool =
 
 def timeline(ticket: Ticket) -> list[TicketEvent]:
     return list(ticket.events.select_related("actor_agent", "actor_customer").order_by("id"))
+
+
+# --- many plain customer lines at once (live chat's group commit) -----------------------------
+
+# A customer's message on a ticket in one of these states changes nothing but the message, its
+# event, the ticket's timestamps and its search document (see `_add_inbound_message`).
+PLAIN_LINE_STATUSES = frozenset({Status.NEW, Status.OPEN, Status.ON_HOLD})
+
+
+@dataclass(frozen=True)
+class CustomerLine:
+    """One message from a ticket's requester, for `add_customer_lines`."""
+
+    ticket_id: int
+    customer_id: int
+    channel: str
+    body_text: str
+    external_id: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@transaction.atomic
+def add_customer_lines(lines: list[CustomerLine]) -> list[Message | None]:
+    """Store many customer messages on existing tickets in a fixed number of statements (plus
+    one per chunk of rows): the messages in one INSERT, their events in one, one UPDATE run for
+    every ticket (timestamps, version) and one for every ticket's search document. The same
+    messages, events and ticket fields as `ingest` on a ticket that is new, open or on hold and
+    written by its requester; announced on commit once for all the tickets (`tickets_changed`).
+
+    The tickets are locked first, in id order. A line whose ticket is in any other state (solved
+    or pending: the line reopens it; closed: a follow-up; merged; missing) or whose writer is not
+    the requester (a cc) is not stored: None in its place, for the caller to `ingest` it. The
+    caller has checked the lines (size, idempotency keys not taken yet)."""
+    if not lines:
+        return []
+    ticket_ids = sorted({line.ticket_id for line in lines})
+    state: dict[int, tuple[str, int | None, int | None]] = {}
+    for start in range(0, len(ticket_ids), BULK_CHUNK):
+        for row in (
+            Ticket.objects.select_for_update(of=("self",))
+            .filter(pk__in=ticket_ids[start : start + BULK_CHUNK])
+            .order_by("pk")
+            .values_list("id", "status", "requester_id", "merged_into_id")
+        ):
+            state[row[0]] = (row[1], row[2], row[3])
+    plain: list[int] = []
+    new: list[Message] = []
+    for i, line in enumerate(lines):
+        status, requester_id, merged_into_id = state.get(line.ticket_id, ("", None, None))
+        if (
+            status not in PLAIN_LINE_STATUSES
+            or merged_into_id is not None
+            or requester_id != line.customer_id
+        ):
+            continue
+        text, html = _bodies(_strip_nul(line.body_text), "")
+        plain.append(i)
+        new.append(
+            Message(
+                ticket_id=line.ticket_id,
+                author_kind=AuthorKind.CUSTOMER,
+                author_customer_id=line.customer_id,
+                body_text=text,
+                body_html=html,
+                channel=line.channel,
+                external_id=line.external_id[:255],
+                delivery_status=DeliveryStatus.RECEIVED,
+                metadata=_strip_nul(line.metadata),
+            )
+        )
+    stored: list[Message | None] = [None] * len(lines)
+    if not new:
+        return stored
+    Message.objects.bulk_create(new)
+    events = [
+        TicketEvent(
+            ticket_id=message.ticket_id,
+            kind=EventKind.MESSAGE_ADDED,
+            actor_kind=AuthorKind.CUSTOMER,
+            actor_customer_id=message.author_customer_id,
+            data={"message_id": message.pk, "author_kind": AuthorKind.CUSTOMER, "internal": False},
+        )
+        for message in new
+    ]
+    TicketEvent.objects.bulk_create(events)
+    last_at: dict[int, datetime] = {}
+    texts: dict[int, list[str]] = {}
+    changes: dict[int, TicketChange] = {}
+    for i, message, event in zip(plain, new, events, strict=True):
+        stored[i] = message
+        last_at[message.ticket_id] = max(
+            message.created_at, last_at.get(message.ticket_id, message.created_at)
+        )
+        texts.setdefault(message.ticket_id, []).append(message.body_text)
+        change = changes.setdefault(
+            message.ticket_id,
+            TicketChange(message.ticket_id, [], [], [], channel=lines[i].channel),
+        )
+        change.event_ids.append(event.pk)
+        change.kinds.append(event.kind)
+        assert change.data is not None
+        change.data.append(event.data)
+    quote = connection.ops.quote_name
+    columns = {f.name: quote(f.column or f.name) for f in Ticket._meta.concrete_fields}
+    # One statement run for every ticket (executemany), as in `assign_many`. Table and column
+    # names come from the model; every value is a bound parameter.
+    sql = (
+        f"UPDATE {quote(Ticket._meta.db_table)} SET "  # noqa: S608
+        f"{columns['last_customer_message_at']} = %s, "
+        f"{columns['version']} = {columns['version']} + 1, {columns['updated_at']} = %s "
+        f"WHERE {columns['id']} = %s"
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    now = adapt(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(adapt(at), now, pk) for pk, at in sorted(last_at.items())])
+    search.append_to_tickets({pk: "\n".join(parts) for pk, parts in texts.items()})
+    announce_many_on_commit(list(changes.values()))
+    return stored

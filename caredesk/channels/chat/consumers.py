@@ -16,6 +16,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from caredesk.channels.chat import services as chat
 from caredesk.channels.chat.models import ChatSession, ChatStatus
+from caredesk.channels.chat.writer import line_writer
 from caredesk.core import realtime
 from caredesk.core.errors import DomainError
 
@@ -172,10 +173,15 @@ class VisitorConsumer(JsonConsumer):
 
     async def do_message(self, frame: dict[str, Any]) -> None:
         session = await self._need_session()
-        message, _ = await database_sync_to_async(chat.visitor_message)(
+        line = chat.visitor_line(
             self.ctx, session, text=frame.get("text"), client_id=frame.get("client_id")
         )
-        await self.ack(frame, message.pk)
+        # Stored with the other lines arriving meanwhile; answered after their commit.
+        result = await line_writer().submit(line)
+        if result.error is not None:
+            raise result.error
+        assert result.message_id is not None
+        await self.ack(frame, result.message_id)
 
     async def do_resume(self, frame: dict[str, Any]) -> None:
         """After a reconnect: everything stored since the last message id the widget has."""

@@ -14,6 +14,7 @@ import hmac
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,14 +23,20 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from caredesk.accounts.models import Presence, Team, User
 from caredesk.channels.chat.models import ChatSession, ChatStatus, ChatWidget
 from caredesk.core import jobs
-from caredesk.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from caredesk.core.realtime import push
+from caredesk.core.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from caredesk.core.realtime import push, send_batch
 from caredesk.customers.models import IdentityKind
 from caredesk.customers.services import add_identity, find_by_identity, normalize_identity
 from caredesk.portal.services import RateLimited, hit_rate_limit
@@ -265,10 +272,14 @@ def current_session(ctx: VisitorContext) -> ChatSession | None:
 
 
 def _flood_check(ctx: VisitorContext) -> None:
+    _count_line(ctx.widget.key, ctx.visitor_id)
+
+
+def _count_line(widget_key: str, visitor_id: str) -> None:
     try:
         hit_rate_limit(
             "chat",
-            f"{ctx.widget.key}:{ctx.visitor_id}",
+            f"{widget_key}:{visitor_id}",
             limit=FLOOD_LIMIT,
             window_seconds=FLOOD_WINDOW_SECONDS,
         )
@@ -356,6 +367,196 @@ def visitor_message(
         )
     )
     return result.message, result.duplicate
+
+
+# --- visitor lines, a batch at a time (group commit; see chat/writer.py) ---------------------
+
+
+@dataclass(frozen=True)
+class VisitorLine:
+    """One line from a widget, its text and client id already checked (`visitor_line`)."""
+
+    session_id: int
+    session_token: str  # hex
+    widget_id: int
+    widget_key: str
+    visitor_id: str
+    text: str
+    client_id: str
+
+    @property
+    def external_id(self) -> str:
+        return f"chat:{self.session_token}:{self.client_id}"
+
+
+@dataclass
+class LineResult:
+    """What a line's visitor is told: the stored message's id (the ack) or why it was refused."""
+
+    message_id: int | None = None
+    duplicate: bool = False
+    error: DomainError | None = None
+
+
+def visitor_line(
+    ctx: VisitorContext, session: ChatSession, *, text: Any, client_id: Any
+) -> VisitorLine:
+    """Check a visitor's line before it joins a batch (no database): ValidationFailed if bad."""
+    return VisitorLine(
+        session_id=session.pk,
+        session_token=session.token.hex,
+        widget_id=ctx.widget.pk,
+        widget_key=ctx.widget.key,
+        visitor_id=ctx.visitor_id,
+        text=_clean_text(text),
+        client_id=_clean_client_id(client_id),
+    )
+
+
+def store_visitor_lines(
+    lines: list[VisitorLine], *, committed: Callable[[list[LineResult]], None] | None = None
+) -> list[LineResult]:
+    """Store a batch of visitor lines in one transaction, with `visitor_message`'s rules for each:
+    a client id already stored (or earlier in the batch) answers with the first message, a line
+    for another visitor's or an ended chat is refused, the flood limit holds per visitor.
+
+    After the commit, in this order: the new messages are sent to their chats (agent and widget),
+    `committed(results)` is called (the writer acknowledges there), then the change is announced
+    once for the batch (`tickets_changed`: SLA, triggers, live inboxes). If anything fails the
+    whole batch rolls back, nothing is announced, `committed` is not called and the error is
+    raised: the caller tells every visitor to send again. A line stored meanwhile by another
+    process (the unique client id refuses the batch) makes the batch run once more."""
+    try:
+        return _store_visitor_lines(lines, committed)
+    except IntegrityError:
+        # Another process stored one of these client ids between our read and our insert: the
+        # second run finds it and answers it as a duplicate.
+        return _store_visitor_lines(lines, committed)
+
+
+@transaction.atomic
+def _store_visitor_lines(
+    lines: list[VisitorLine], committed: Callable[[list[LineResult]], None] | None
+) -> list[LineResult]:
+    results = [LineResult() for _ in lines]
+    deliveries: list[tuple[list[str], dict[str, Any]]] = []
+
+    def after_commit() -> None:
+        send_batch(deliveries)
+        if committed is not None:
+            committed(results)
+
+    # Registered first so that it runs before the batch's announcement (registered later by
+    # ticket services): the agent and the visitor do not wait for SLA, triggers and inboxes.
+    transaction.on_commit(after_commit)
+    stored = dict(
+        Message.objects.filter(
+            channel=Channel.CHAT, external_id__in={line.external_id for line in lines}
+        ).values_list("external_id", "id")
+    )
+    sessions = {
+        row[0]: row
+        for row in ChatSession.objects.filter(pk__in={line.session_id for line in lines})
+        .order_by()
+        .values_list(
+            "id", "status", "ticket_id", "customer_id", "visitor_id", "widget_id", "customer__name"
+        )
+    }
+    first_of: dict[str, int] = {}  # external id -> the batch's first line with it
+    repeats: list[tuple[int, int]] = []
+    accepted: list[int] = []
+    for i, line in enumerate(lines):
+        external_id = line.external_id
+        if external_id in stored:
+            results[i] = LineResult(stored[external_id], duplicate=True)
+            continue
+        if external_id in first_of:
+            repeats.append((i, first_of[external_id]))
+            continue
+        session = sessions.get(line.session_id)
+        if session is None or (session[4], session[5]) != (line.visitor_id, line.widget_id):
+            results[i].error = NotFound("This chat does not exist.")
+            continue
+        if session[1] == ChatStatus.ENDED:
+            results[i].error = ValidationFailed(
+                "This chat has ended; start a new one.", code="chat_ended"
+            )
+            continue
+        try:
+            _count_line(line.widget_key, line.visitor_id)
+        except RateLimited as exc:
+            results[i].error = exc
+            continue
+        first_of[external_id] = i
+        accepted.append(i)
+    messages = tickets.add_customer_lines(
+        [
+            tickets.CustomerLine(
+                ticket_id=sessions[lines[i].session_id][2],
+                customer_id=sessions[lines[i].session_id][3],
+                channel=Channel.CHAT,
+                body_text=lines[i].text,
+                external_id=lines[i].external_id,
+                metadata={"chat_session": lines[i].session_token, "client_id": lines[i].client_id},
+            )
+            for i in accepted
+        ]
+    )
+    for i, message in zip(accepted, messages, strict=True):
+        line = lines[i]
+        if message is None:  # a ticket in another state: the line goes the usual way
+            try:
+                message = _ingest_line(line)
+            except DomainError as exc:
+                results[i].error = exc
+                continue
+        else:
+            deliveries.append(
+                (
+                    [f"chat.{line.session_token}"],
+                    {
+                        "type": "chat.message",
+                        "session": line.session_token,
+                        "message": _line_payload(message, sessions[line.session_id][6]),
+                    },
+                )
+            )
+        results[i].message_id = message.pk
+    for i, first in repeats:
+        results[i] = LineResult(
+            results[first].message_id, duplicate=True, error=results[first].error
+        )
+    return results
+
+
+def _line_payload(message: Message, customer_name: str) -> dict[str, Any]:
+    """`message_payload` of a visitor's new text line, without reading anything back."""
+    return {
+        "id": message.pk,
+        "from": "visitor",
+        "author": customer_name or "Visitor",
+        "text": message.body_text,
+        "at": message.created_at.isoformat(),
+        "client_id": (message.metadata or {}).get("client_id", ""),
+        "files": [],
+    }
+
+
+def _ingest_line(line: VisitorLine) -> Message:
+    """A line on a ticket that is solved, pending, closed or merged: `tickets.ingest` reopens it,
+    opens a follow-up or follows the merge, and delivers the line itself on commit."""
+    session = ChatSession.objects.select_related("customer").get(pk=line.session_id)
+    result = tickets.ingest(
+        tickets.InboundMessage(
+            channel=Channel.CHAT,
+            sender=_customer_sender(session),
+            body_text=line.text,
+            external_id=line.external_id,
+            ticket_hint=session.ticket_id,
+            metadata={"chat_session": line.session_token, "client_id": line.client_id},
+        )
+    )
+    return result.message
 
 
 def _customer_sender(session: ChatSession) -> tickets.SenderIdentity:
@@ -767,9 +968,11 @@ def on_ticket_changed(
     kinds: list[str],
     public_message_ids: list[int] | None = None,
     channel: str | None = None,
+    in_bulk: bool = False,
     **_: Any,
 ) -> None:
-    if EventKind.MESSAGE_ADDED not in kinds:
+    if EventKind.MESSAGE_ADDED not in kinds or in_bulk:
+        # A bulk announcement of chat lines (`store_visitor_lines`) comes after they were sent.
         return
     if channel is not None and channel != Channel.CHAT:  # announced with the ticket's channel
         return
