@@ -15,15 +15,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import TIME_STRINGS, timesince
 
-from caredesk.accounts.models import User
+from caredesk.accounts.models import Team, User
 from caredesk.agent.models import SavedView
 from caredesk.core.errors import DomainError, ValidationFailed
 from caredesk.core.pagination import Page, after_cursor, encode_cursor, paginate
+from caredesk.core.snapshot import ProcessSnapshot
 from caredesk.tickets import services as tickets
 from caredesk.tickets.models import (
     ACTIVE_STATUSES,
     PRIORITY_BY_NAME,
     Channel,
+    CustomField,
     Priority,
     Status,
     Ticket,
@@ -31,6 +33,15 @@ from caredesk.tickets.models import (
 
 COUNT_CAP = 1000
 PRESENCE_SECONDS = 20
+
+# Read by every ticket page and inbox, changed by an admin a few times a year; names and form
+# fields only (what an agent may see never comes from these).
+TEAM_CHOICES: ProcessSnapshot[list[tuple[int, str]]] = ProcessSnapshot(
+    lambda: list(Team.objects.order_by("name").values_list("pk", "name")), models=[Team]
+)
+ACTIVE_CUSTOM_FIELDS: ProcessSnapshot[list[CustomField]] = ProcessSnapshot(
+    lambda: list(CustomField.objects.filter(active=True)), models=[CustomField]
+)
 
 
 @dataclass(frozen=True)
