@@ -10,7 +10,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db.models import Exists, OuterRef, Q, prefetch_related_objects
+from django.db.models import Exists, OuterRef
 from django.http import (
     FileResponse,
     Http404,
@@ -44,7 +44,6 @@ from caredesk.tickets.models import (
     Status,
     Ticket,
     TicketEvent,
-    TicketLink,
 )
 
 # Events already visible as messages in the timeline.
@@ -237,9 +236,10 @@ def _timeline(ticket: Ticket) -> list[dict[str, Any]]:
 
 def _ticket_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
     agent: User = request.user  # type: ignore[assignment]
-    # The requester came with the ticket; its identities and organization in one query.
+    # The requester came with the ticket, and usually shares its organization (read with it).
     requester = ticket.requester
-    prefetch_related_objects([requester], "identities", "organization")
+    if requester.organization_id and requester.organization_id == ticket.organization_id:
+        requester.organization = ticket.organization
     previous = list(
         tickets.visible_tickets(agent)
         .filter(requester_id=requester.pk)
@@ -247,33 +247,28 @@ def _ticket_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
         .only("id", "subject", "status", "channel")
         .order_by("-created_at")[:10]
     )
-    team_members = (
-        User.objects.filter(is_active=True, teams=ticket.team_id)
-        if ticket.team_id
-        else User.objects.filter(is_active=True)
-    )
-    followers = list(ticket.followers.values_list("pk", "name"))
-    links = list(TicketLink.objects.filter(Q(source=ticket) | Q(target=ticket)).order_by("id"))
+    facts = workspace.ticket_facts(ticket)
     # The sidebar's rarely used parts (SLA, macros, escalation, snippets, the customer edit form)
     # come after the page from ticket_workflow and ticket_customer_form.
     return {
         "ticket": ticket,
         "timeline": _timeline(ticket),
         "requester": requester,
+        "identities": facts.identities,
         "previous": previous,
-        "tags": sorted(t.name for t in ticket.tags.all()),
-        "followers": [name for _, name in followers],
-        "following": any(pk == agent.pk for pk, _ in followers),
-        "links_out": [link for link in links if link.source_id == ticket.pk],
-        "links_in": [link for link in links if link.target_id == ticket.pk],
+        "tags": facts.tags,
+        "followers": [name for _, name in facts.followers],
+        "following": any(pk == agent.pk for pk, _ in facts.followers),
+        "links_out": facts.links_out,
+        "links_in": facts.links_in,
         "team_options": _options(workspace.TEAM_CHOICES.get(), str(ticket.team_id)),
         "assignee_options": _options(
-            team_members.order_by("name").values_list("pk", "name"), str(ticket.assignee_id)
+            workspace.assignee_choices(ticket.team_id), str(ticket.assignee_id)
         ),
         "custom_fields": [
             (f, ticket.custom_fields.get(f.key)) for f in workspace.ACTIVE_CUSTOM_FIELDS.get()
         ],
-        "cc": list(ticket.cc.all()),
+        "cc": facts.cc,
         "others": workspace.others_on_ticket(ticket.pk, agent),
         "status_options": _options(Status.choices, ticket.status),
         "priority_options": _options(

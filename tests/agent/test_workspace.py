@@ -80,9 +80,9 @@ def test_inbox_and_ticket_page_queries_do_not_grow(
     # The 2FA device and the security policy come from the cache and the session.
     assert not [q for q in inbox.captured_queries if "otp_" in q["sql"] or "policy" in q["sql"]]
     alice_client.get(f"/agent/tickets/{ticket.pk}/")  # reads the custom field definitions
-    # session, user, ticket, team ids, identities, previous tickets, followers, links, messages,
-    # events, tags, assignee choices, CC.
-    with django_assert_max_num_queries(13):
+    # session, user, ticket, team ids, previous tickets, messages, events, assignee choices, and
+    # one UNION ALL for tags, followers, CC, links and the requester's identities.
+    with django_assert_max_num_queries(9):
         assert alice_client.get(f"/agent/tickets/{ticket.pk}/").status_code == 200
     # After the page: session, user, ticket, team ids, then SLA, macros, snippets.
     with django_assert_max_num_queries(7):
@@ -513,3 +513,31 @@ def test_team_names_follow_a_rename_and_custom_fields_a_new_field(alice_client, 
     page = alice_client.get(f"/agent/tickets/{ticket.pk}/").content.decode()
     assert ">Billing &amp; Refunds<" in page and 'id="cf-plan"' in page
     assert ">Billing &amp; Refunds<" in alice_client.get("/agent/").content.decode()
+
+
+def test_ticket_page_lists_tags_followers_cc_links_and_identities(alice_client, personas):
+    from caredesk.customers.models import Customer, Identity
+    from caredesk.tickets.models import TicketLink
+
+    requester = factories.customer(name="Robin", email="robin@example.test")
+    Identity.objects.create(customer=requester, kind="twitter", value="@robin<x>")
+    ticket = factories.ticket(team=personas.billing, requester=requester, tags=["zeta", "alpha"])
+    elsewhere = factories.ticket(team=personas.billing, requester=requester, tags=["not-this"])
+    other = factories.ticket(team=personas.billing)
+    ticket.followers.add(personas.bob, personas.alice)
+    elsewhere.followers.add(personas.lead)
+    nameless = Customer.objects.create(name="", email="amy@example.test")
+    ticket.cc.add(factories.customer(name="Zed"), nameless)
+    TicketLink.objects.create(source=ticket, target=other, kind="duplicate")
+    TicketLink.objects.create(source=elsewhere, target=ticket, kind="related")
+    page = alice_client.get(f"/agent/tickets/{ticket.pk}/").content.decode()
+    assert 'value="alpha zeta"' in page and "not-this" not in page
+    assert "<p>Alice, Bob</p>" in page and ">Unfollow<" in page  # not the other ticket's Lena
+    assert "CC: amy@example.test, Zed" in page
+    assert f'Duplicate of <a href="/agent/tickets/{other.pk}/">#{other.pk}</a>' in page
+    assert f'<a href="/agent/tickets/{elsewhere.pk}/">#{elsewhere.pk}</a> (related this)' in page
+    assert "<li>Email: robin@example.test</li>" in page
+    assert "<li>X / Twitter: @robin&lt;x&gt;</li>" in page
+    bare = alice_client.get(f"/agent/tickets/{other.pk}/").content.decode()
+    assert ">Follow<" in bare and "Nobody" in bare and "CC:" not in bare
+    assert f'<a href="/agent/tickets/{ticket.pk}/">#{ticket.pk}</a> (duplicate of this)' in bare
