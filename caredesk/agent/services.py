@@ -355,10 +355,17 @@ def view_nav(agent: User, current: str) -> list[dict[str, Any]]:
     ]
 
 
+# The newest change to any ticket, which keys the cached view counts: asked by every inbox load.
+_NEWEST_CHANGE = PreparedQuery(
+    lambda: Ticket.objects.order_by("-updated_at").values_list("updated_at")[:1]
+)
+
+
 def view_counts(agent: User) -> dict[str, str]:
     """Counts per view, capped at 1,000 and cached until any ticket changes."""
-    latest = Ticket.objects.order_by("-updated_at").values_list("updated_at", flat=True).first()
-    stamp = latest.timestamp() if latest else 0
+    row = _NEWEST_CHANGE.first()
+    # Only compared, so the database's own type will do (digits only: a clean cache key).
+    stamp = "".join(ch for ch in str(row[0]) if ch.isdigit()) if row else "0"
     key = f"caredesk:inbox-counts:{agent.pk}:{agent.role}:{'-'.join(map(str, agent.team_ids()))}:{stamp}"
     cached = cache.get(key)
     if cached is not None:

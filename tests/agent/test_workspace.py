@@ -541,3 +541,18 @@ def test_ticket_page_lists_tags_followers_cc_links_and_identities(alice_client, 
     bare = alice_client.get(f"/agent/tickets/{other.pk}/").content.decode()
     assert ">Follow<" in bare and "Nobody" in bare and "CC:" not in bare
     assert f'<a href="/agent/tickets/{ticket.pk}/">#{ticket.pk}</a> (duplicate of this)' in bare
+
+
+def test_view_counts_are_cached_until_a_ticket_changes(alice_client, personas):
+    from caredesk.tickets.services import assign
+
+    first = factories.ticket(team=personas.billing)
+    assert 'data-view-count="unassigned">1<' in alice_client.get("/agent/").content.decode()
+    second = factories.ticket(team=personas.billing)
+    assert 'data-view-count="unassigned">2<' in alice_client.get("/agent/").content.decode()
+    assign(personas.alice, first, personas.alice)
+    page = alice_client.get("/agent/").content.decode()
+    assert 'data-view-count="unassigned">1<' in page and 'data-view-count="mine">1<' in page
+    Ticket.objects.filter(pk=second.pk).update(team=personas.technical)  # no updated_at change
+    # Cached: nothing the stamp sees has changed (every service stamps updated_at).
+    assert 'data-view-count="unassigned">1<' in alice_client.get("/agent/").content.decode()
