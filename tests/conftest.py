@@ -21,7 +21,10 @@ def fresh_cache():
     entry or a rate-limit counter left by an earlier test would otherwise leak into this one."""
     from django.core.cache import cache
 
+    from caredesk.core.snapshot import ProcessSnapshot
+
     cache.clear()
+    ProcessSnapshot.clear_all()
 
 
 @dataclass

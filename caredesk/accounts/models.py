@@ -6,6 +6,8 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.utils import timezone
 
+from caredesk.core.prepared import PreparedQuery
+
 
 class Role(models.TextChoices):
     AGENT = "agent", "Agent"
@@ -117,9 +119,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     def team_ids(self) -> list[int]:
         cached = getattr(self, "_team_ids", None)
         if cached is None:
-            cached = list(self.teams.values_list("id", flat=True))
+            cached = [row[0] for row in _TEAM_IDS.rows(user_id=self.pk)]
             self._team_ids = cached
         return cached
+
+
+# Asked on every workspace request (scope of the inbox, access to a ticket): the ORM writes the
+# query once per process.
+_TEAM_IDS = PreparedQuery(
+    lambda user_id: Team.objects.filter(members=user_id).values_list("id"), user_id=-7_000_201
+)
 
 
 class TokenScope(models.TextChoices):

@@ -10,27 +10,42 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Aggregate, CharField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Aggregate, CharField, OuterRef, Q, QuerySet, Subquery, Value
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import TIME_STRINGS, timesince
 
-from caredesk.accounts.models import User
+from caredesk.accounts.models import Team, User
 from caredesk.agent.models import SavedView
 from caredesk.core.errors import DomainError, ValidationFailed
 from caredesk.core.pagination import Page, after_cursor, encode_cursor, paginate
+from caredesk.core.prepared import PreparedQuery
+from caredesk.core.snapshot import ProcessSnapshot
+from caredesk.customers.models import Identity, IdentityKind
 from caredesk.tickets import services as tickets
 from caredesk.tickets.models import (
     ACTIVE_STATUSES,
     PRIORITY_BY_NAME,
     Channel,
+    CustomField,
+    LinkKind,
     Priority,
     Status,
     Ticket,
+    TicketLink,
 )
 
 COUNT_CAP = 1000
 PRESENCE_SECONDS = 20
+
+# Read by every ticket page and inbox, changed by an admin a few times a year; names and form
+# fields only (what an agent may see never comes from these).
+TEAM_CHOICES: ProcessSnapshot[list[tuple[int, str]]] = ProcessSnapshot(
+    lambda: list(Team.objects.order_by("name").values_list("pk", "name")), models=[Team]
+)
+ACTIVE_CUSTOM_FIELDS: ProcessSnapshot[list[CustomField]] = ProcessSnapshot(
+    lambda: list(CustomField.objects.filter(active=True)), models=[CustomField]
+)
 
 
 @dataclass(frozen=True)
@@ -340,10 +355,17 @@ def view_nav(agent: User, current: str) -> list[dict[str, Any]]:
     ]
 
 
+# The newest change to any ticket, which keys the cached view counts: asked by every inbox load.
+_NEWEST_CHANGE = PreparedQuery(
+    lambda: Ticket.objects.order_by("-updated_at").values_list("updated_at")[:1]
+)
+
+
 def view_counts(agent: User) -> dict[str, str]:
     """Counts per view, capped at 1,000 and cached until any ticket changes."""
-    latest = Ticket.objects.order_by("-updated_at").values_list("updated_at", flat=True).first()
-    stamp = latest.timestamp() if latest else 0
+    row = _NEWEST_CHANGE.first()
+    # Only compared, so the database's own type will do (digits only: a clean cache key).
+    stamp = "".join(ch for ch in str(row[0]) if ch.isdigit()) if row else "0"
     key = f"caredesk:inbox-counts:{agent.pk}:{agent.role}:{'-'.join(map(str, agent.team_ids()))}:{stamp}"
     cached = cache.get(key)
     if cached is not None:
@@ -370,6 +392,95 @@ def save_view(agent: User, name: str, view: str, filters: dict[str, str]) -> Sav
         owner=agent, name=name, defaults={"view": view, "filters": filters}
     )
     return saved
+
+
+# --- ticket page ---------------------------------------------------------------------------
+
+
+@dataclass
+class TicketFacts:
+    """The ticket page's small lists, as plain values (read in one statement)."""
+
+    tags: list[str]
+    followers: list[tuple[int, str]]  # (agent id, name), by name
+    cc: list[str]  # display names, by name
+    links_out: list[tuple[str, int]]  # (kind label, target ticket)
+    links_in: list[tuple[str, int]]  # (kind label, source ticket)
+    identities: list[tuple[str, str]]  # the requester's (kind label, value)
+
+
+def _facts_query(ticket_id: int, requester_id: int) -> QuerySet[Any]:
+    """Tags, followers, CC, links both ways and the requester's identities as one UNION ALL of
+    rows (part, id, text, text, text, number): six round trips to the database become one."""
+    empty, zero = Value(""), Value(0)
+    through = Ticket.tags.through.objects.filter(ticket_id=ticket_id).order_by()
+    parts = [
+        through.values_list(Value("tag"), "tag_id", "tag__name", empty, empty, zero),
+        Ticket.followers.through.objects.filter(ticket_id=ticket_id)
+        .order_by()
+        .values_list(Value("follower"), "user_id", "user__name", empty, empty, zero),
+        Ticket.cc.through.objects.filter(ticket_id=ticket_id)
+        .order_by()
+        .values_list(
+            Value("cc"), "customer_id", "customer__name", "customer__email", "customer__phone", zero
+        ),
+        TicketLink.objects.filter(source_id=ticket_id)
+        .order_by()
+        .values_list(Value("link_out"), "id", "kind", empty, empty, "target_id"),
+        TicketLink.objects.filter(target_id=ticket_id)
+        .order_by()
+        .values_list(Value("link_in"), "id", "kind", empty, empty, "source_id"),
+        Identity.objects.filter(customer_id=requester_id)
+        .order_by()
+        .values_list(Value("identity"), "id", "kind", "value", empty, zero),
+    ]
+    return parts[0].union(*parts[1:], all=True)
+
+
+_FACTS = PreparedQuery(_facts_query, ticket_id=-7_000_101, requester_id=-7_000_102)
+_TEAM_MEMBERS = PreparedQuery(
+    lambda team_id: (
+        User.objects.filter(is_active=True, teams=team_id)
+        .order_by("name")
+        .values_list("pk", "name")
+    ),
+    team_id=-7_000_103,
+)
+
+
+def assignee_choices(team_id: int | None) -> list[tuple[int, str]]:
+    """Who a ticket of this team may be assigned to (any active agent when it has no team)."""
+    if team_id is None:
+        return list(User.objects.filter(is_active=True).order_by("name").values_list("pk", "name"))
+    return [(pk, name) for pk, name in _TEAM_MEMBERS.rows(team_id=team_id)]
+
+
+def ticket_facts(ticket: Ticket) -> TicketFacts:
+    by_part: dict[str, list[tuple[Any, ...]]] = {}
+    for part, *rest in _FACTS.rows(ticket_id=ticket.pk, requester_id=ticket.requester_id):
+        by_part.setdefault(part, []).append(tuple(rest))
+    link_label = dict(LinkKind.choices)
+    identity_label = dict(IdentityKind.choices)
+    cc = sorted(by_part.get("cc", []), key=lambda r: (r[1], r[0]))  # Customer's order: name, id
+    return TicketFacts(
+        tags=sorted(name for _, name, *_ in by_part.get("tag", [])),
+        followers=sorted(
+            ((pk, name) for pk, name, *_ in by_part.get("follower", [])), key=lambda f: (f[1], f[0])
+        ),
+        cc=[name or email or phone or f"Customer {pk}" for pk, name, email, phone, _ in cc],
+        links_out=[
+            (link_label.get(kind, kind), other)
+            for _, kind, _, _, other in sorted(by_part.get("link_out", []))
+        ],
+        links_in=[
+            (link_label.get(kind, kind), other)
+            for _, kind, _, _, other in sorted(by_part.get("link_in", []))
+        ],
+        identities=[
+            (identity_label.get(kind, kind), value)
+            for _, kind, value, _, _ in sorted(by_part.get("identity", []))
+        ],
+    )
 
 
 # --- collision detection ------------------------------------------------------------------

@@ -26,6 +26,12 @@ urlpatterns = [
     path("tickets/<int:number>/macro/", views.apply_macro, name="macro"),
     path("tickets/<int:number>/snippet/", views.expand_snippet, name="snippet"),
     path("tickets/<int:number>/presence/", views.presence, name="presence"),
+    path("tickets/<int:number>/workflow/", views.ticket_workflow, name="ticket-workflow"),
+    path(
+        "tickets/<int:number>/customer-form/",
+        views.ticket_customer_form,
+        name="ticket-customer-form",
+    ),
     path("tickets/<int:number>/<slug:action>/", views.quick_action, name="quick"),
     path("attachments/<int:attachment_id>/", views.attachment, name="attachment"),
     path("customers/<int:customer_id>/", views.customer_page, name="customer"),

@@ -10,7 +10,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db.models import Exists, OuterRef, Q, prefetch_related_objects
+from django.db.models import Exists, OuterRef
 from django.http import (
     FileResponse,
     Http404,
@@ -44,7 +44,6 @@ from caredesk.tickets.models import (
     Status,
     Ticket,
     TicketEvent,
-    TicketLink,
 )
 
 # Events already visible as messages in the timeline.
@@ -145,7 +144,7 @@ def _filter_options(agent: User, filters: dict[str, str], sort: str) -> dict[str
             [(label, label.title()) for _, label in Priority.choices], filters.get("priority", "")
         ),
         "channel": _options(Channel.choices, filters.get("channel", "")),
-        "team": _options(Team.objects.values_list("pk", "name"), filters.get("team", "")),
+        "team": _options(workspace.TEAM_CHOICES.get(), filters.get("team", "")),
         "assignee": _options(team_agents, filters.get("assignee", "")),
         "sort": _options(workspace.SORTS.items(), sort),
     }
@@ -237,9 +236,10 @@ def _timeline(ticket: Ticket) -> list[dict[str, Any]]:
 
 def _ticket_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
     agent: User = request.user  # type: ignore[assignment]
-    # The requester came with the ticket; its identities and organization in one query.
+    # The requester came with the ticket, and usually shares its organization (read with it).
     requester = ticket.requester
-    prefetch_related_objects([requester], "identities", "organization")
+    if requester.organization_id and requester.organization_id == ticket.organization_id:
+        requester.organization = ticket.organization
     previous = list(
         tickets.visible_tickets(agent)
         .filter(requester_id=requester.pk)
@@ -247,39 +247,29 @@ def _ticket_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
         .only("id", "subject", "status", "channel")
         .order_by("-created_at")[:10]
     )
-    team_members = (
-        User.objects.filter(is_active=True, teams=ticket.team_id)
-        if ticket.team_id
-        else User.objects.filter(is_active=True)
-    )
-    followers = list(ticket.followers.values_list("pk", "name"))
-    links = list(TicketLink.objects.filter(Q(source=ticket) | Q(target=ticket)).order_by("id"))
+    facts = workspace.ticket_facts(ticket)
+    # The sidebar's rarely used parts (SLA, macros, escalation, snippets, the customer edit form)
+    # come after the page from ticket_workflow and ticket_customer_form.
     return {
         "ticket": ticket,
         "timeline": _timeline(ticket),
         "requester": requester,
+        "identities": facts.identities,
         "previous": previous,
-        "tags": sorted(t.name for t in ticket.tags.all()),
-        "followers": [name for _, name in followers],
-        "following": any(pk == agent.pk for pk, _ in followers),
-        "links_out": [link for link in links if link.source_id == ticket.pk],
-        "links_in": [link for link in links if link.target_id == ticket.pk],
-        "teams": list(Team.objects.values_list("pk", "name")),
+        "tags": facts.tags,
+        "followers": [name for _, name in facts.followers],
+        "following": any(pk == agent.pk for pk, _ in facts.followers),
+        "links_out": facts.links_out,
+        "links_in": facts.links_in,
+        "team_options": _options(workspace.TEAM_CHOICES.get(), str(ticket.team_id)),
         "assignee_options": _options(
-            team_members.order_by("name").values_list("pk", "name"), str(ticket.assignee_id)
+            workspace.assignee_choices(ticket.team_id), str(ticket.assignee_id)
         ),
         "custom_fields": [
-            (f, ticket.custom_fields.get(f.key)) for f in CustomField.objects.filter(active=True)
+            (f, ticket.custom_fields.get(f.key)) for f in workspace.ACTIVE_CUSTOM_FIELDS.get()
         ],
-        "cc": list(ticket.cc.all()),
+        "cc": facts.cc,
         "others": workspace.others_on_ticket(ticket.pk, agent),
-        "macros": macros_for(agent),
-        "snippets": snippets_for(agent),
-        "sla": TicketSla.objects.select_related("policy").filter(ticket=ticket).first(),
-        "organization_options": _options(
-            Organization.objects.order_by("name").values_list("pk", "name")[:500],
-            str(requester.organization_id),
-        ),
         "status_options": _options(Status.choices, ticket.status),
         "priority_options": _options(
             [(label, label.title()) for _, label in Priority.choices], ticket.priority_name
@@ -308,6 +298,45 @@ def ticket_page(request: HttpRequest, number: int) -> HttpResponse:
         response._csp_update = {"img-src": ["https:", "http:"]}  # type: ignore[attr-defined]
         response["Referrer-Policy"] = "no-referrer"
     return response
+
+
+@agent_view
+def ticket_workflow(request: HttpRequest, number: int) -> HttpResponse:
+    """The ticket page's Workflow card (SLA, macros, escalation) and, out of band, the composer's
+    list of snippets: loaded after the page, as few agents use them on a given ticket."""
+    agent: User = request.user  # type: ignore[assignment]
+    ticket = tickets.access_ticket(agent, number)
+    return render(
+        request,
+        "agent/_ticket_workflow.html",
+        {
+            "ticket": ticket,
+            "sla": TicketSla.objects.select_related("policy").filter(ticket=ticket).first(),
+            "macros": macros_for(agent),
+            "snippets": snippets_for(agent),
+            "escalation_teams": _options(workspace.TEAM_CHOICES.get(), ""),
+        },
+    )
+
+
+@agent_view
+def ticket_customer_form(request: HttpRequest, number: int) -> HttpResponse:
+    """The requester's edit form on the ticket page, loaded when "Edit customer" is opened (the
+    organization list is long and the form rarely used)."""
+    ticket = tickets.access_ticket(request.user, number)  # type: ignore[arg-type]
+    requester = ticket.requester
+    return render(
+        request,
+        "agent/_ticket_customer_form.html",
+        {
+            "ticket": ticket,
+            "requester": requester,
+            "organization_options": _options(
+                Organization.objects.order_by("name").values_list("pk", "name")[:500],
+                str(requester.organization_id),
+            ),
+        },
+    )
 
 
 def _uploads(request: HttpRequest) -> list[tickets.InboundAttachment]:

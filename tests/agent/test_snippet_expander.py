@@ -87,7 +87,11 @@ def test_the_reply_box_offers_the_expander(client, personas, snippets):
     client.force_login(personas.alice)
     page = client.get(f"/agent/tickets/{ticket.pk}/").content.decode()
     assert f'data-snippet-url="/agent/tickets/{ticket.pk}/snippet/"' in page
-    assert "::refund" in page and "::secret" not in page
+    # The list of shortcuts under the box comes with the Workflow card, after the page.
+    assert '<span id="snippet-list"></span>' in page
+    listed = client.get(f"/agent/tickets/{ticket.pk}/workflow/").content.decode()
+    assert 'id="snippet-list" hx-swap-oob="true"' in listed
+    assert "::refund" in listed and "::secret" not in listed
 
 
 def test_signed_out_requests_are_sent_to_sign_in(client, personas, snippets):

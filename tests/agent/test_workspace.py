@@ -1,7 +1,9 @@
 """The agent workspace: sign-in, inbox views, ticket page, edits, bad input, permissions, queries."""
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from caredesk.tickets.models import Message, Status, Ticket
 from caredesk.tickets.services import change_status, post_message
@@ -66,15 +68,28 @@ def test_inbox_and_ticket_page_queries_do_not_grow(
         ticket = factories.ticket(team=personas.billing, requester=requester, tags=["x", "y"])
     for i in range(10):
         post_message(personas.alice, ticket, body_text=f"reply {i}")
-    # The first load also counts the nine views (then cached until a ticket changes) and makes
-    # the security policy row. SQLite reads the inbox's statuses one query each, PostgreSQL in one
-    # UNION ALL (10 queries in all).
-    with django_assert_max_num_queries(26):
+    # The first load also counts the nine views (then cached until a ticket changes), makes the
+    # security policy row and writes the session's 2FA state. SQLite reads the inbox's statuses
+    # one query each, PostgreSQL in one UNION ALL (7 queries in all): session, user, team ids,
+    # keys, rows, newest change (view counts), assignee choices, saved views.
+    with django_assert_max_num_queries(29):
         assert alice_client.get("/agent/?view=team").status_code == 200
-    with django_assert_max_num_queries(14):
+    with CaptureQueriesContext(connection) as inbox:
         assert alice_client.get("/agent/?view=team").status_code == 200
-    with django_assert_max_num_queries(21):
+    assert len(inbox) <= 11, [q["sql"] for q in inbox.captured_queries]
+    # The 2FA device and the security policy come from the cache and the session.
+    assert not [q for q in inbox.captured_queries if "otp_" in q["sql"] or "policy" in q["sql"]]
+    alice_client.get(f"/agent/tickets/{ticket.pk}/")  # reads the custom field definitions
+    # session, user, ticket, team ids, previous tickets, messages, events, assignee choices, and
+    # one UNION ALL for tags, followers, CC, links and the requester's identities.
+    with django_assert_max_num_queries(9):
         assert alice_client.get(f"/agent/tickets/{ticket.pk}/").status_code == 200
+    # After the page: session, user, ticket, team ids, then SLA, macros, snippets.
+    with django_assert_max_num_queries(7):
+        assert alice_client.get(f"/agent/tickets/{ticket.pk}/workflow/").status_code == 200
+    # On opening "Edit customer": session, user, ticket, team ids, organizations.
+    with django_assert_max_num_queries(5):
+        assert alice_client.get(f"/agent/tickets/{ticket.pk}/customer-form/").status_code == 200
 
 
 def test_ticket_page_shows_conversation_notes_and_events(alice_client, personas):
@@ -329,7 +344,9 @@ def test_next_ticket_escalate_and_macro_buttons(alice_client, personas):
         changes={"status": "pending"},
     )
     page = alice_client.get(f"/agent/tickets/{ticket.pk}/").content.decode()
-    assert "Wait for customer" in page
+    assert f'hx-get="/agent/tickets/{ticket.pk}/workflow/" hx-trigger="load"' in page
+    workflow = alice_client.get(f"/agent/tickets/{ticket.pk}/workflow/").content.decode()
+    assert "Wait for customer" in workflow and 'action="/agent/tickets/' in workflow
     alice_client.post(f"/agent/tickets/{ticket.pk}/macro/", {"macro": macro.pk})
     ticket.refresh_from_db()
     assert ticket.status == "pending"
@@ -435,3 +452,107 @@ def test_inbox_rows_age_reads_as_timesince():
         then = now - datetime.timedelta(seconds=seconds)
         assert timesince(then, now, time_strings=phrases) == timesince(then, now)  # type: ignore[arg-type]
     assert phrases["week"].by_count  # the phrases were remembered
+
+
+def test_sidebar_parts_loaded_after_the_page(alice_client, personas):
+    from caredesk.customers.models import Organization
+    from caredesk.sla.models import SlaPolicy, TicketSla
+
+    org = Organization.objects.create(name="Acme <b>Ltd</b>")
+    Organization.objects.create(name="Other Org")
+    requester = factories.customer(name="Robin")
+    requester.organization = org
+    requester.save()
+    ticket = factories.ticket(team=personas.billing, requester=requester)
+    policy = SlaPolicy.objects.create(name="Gold")
+    TicketSla.objects.update_or_create(ticket=ticket, defaults={"policy": policy, "breached": True})
+    page = alice_client.get(f"/agent/tickets/{ticket.pk}/").content.decode()
+    # Placeholders that load by themselves (the card) or on opening (the customer form).
+    assert f'hx-get="/agent/tickets/{ticket.pk}/workflow/" hx-trigger="load"' in page
+    assert f'hx-get="/agent/tickets/{ticket.pk}/customer-form/" hx-trigger="toggle once"' in page
+    assert 'id="c-org"' not in page and 'id="esc-reason"' not in page
+    # ...with a plain link to the customer page meanwhile.
+    assert f'href="/agent/customers/{requester.pk}/"' in page
+    workflow = alice_client.get(f"/agent/tickets/{ticket.pk}/workflow/").content.decode()
+    assert 'id="workflow"' in workflow and "aria-busy" not in workflow
+    assert "SLA Gold" in workflow and "breached" in workflow
+    assert 'for="esc-reason"' in workflow
+    assert f'<option value="{personas.technical.pk}">Technical</option>' in workflow
+    form = alice_client.get(f"/agent/tickets/{ticket.pk}/customer-form/").content.decode()
+    assert f'<option value="{org.pk}" selected>Acme &lt;b&gt;Ltd&lt;/b&gt;</option>' in form
+    assert "Other Org" in form and 'for="c-org"' in form
+    assert f'name="next" value="/agent/tickets/{ticket.pk}/"' in form
+
+
+def test_sidebar_parts_are_for_agents_who_may_see_the_ticket(client, personas):
+    from caredesk.portal.views import SESSION_KEY
+
+    ticket = factories.ticket(team=personas.billing)
+    urls = [f"/agent/tickets/{ticket.pk}/workflow/", f"/agent/tickets/{ticket.pk}/customer-form/"]
+    client.force_login(personas.carol)  # another team
+    assert [client.get(url).status_code for url in urls] == [404, 404]
+    assert client.get("/agent/tickets/999999/workflow/").status_code == 404
+    customer = Client()  # the ticket's own requester, signed in to the help centre
+    session = customer.session
+    session[SESSION_KEY] = ticket.requester_id
+    session.save()
+    for url in urls:
+        response = customer.get(url)
+        assert response.status_code == 302 and "/agent/login/" in response["Location"]
+        assert ticket.subject not in response.content.decode()
+
+
+def test_team_names_follow_a_rename_and_custom_fields_a_new_field(alice_client, personas):
+    from caredesk.tickets.models import CustomField
+
+    ticket = factories.ticket(team=personas.billing)
+    assert ">Billing<" in alice_client.get(f"/agent/tickets/{ticket.pk}/").content.decode()
+    personas.billing.name = "Billing & Refunds"
+    personas.billing.save()
+    CustomField.objects.create(key="plan", label="Plan tier")
+    page = alice_client.get(f"/agent/tickets/{ticket.pk}/").content.decode()
+    assert ">Billing &amp; Refunds<" in page and 'id="cf-plan"' in page
+    assert ">Billing &amp; Refunds<" in alice_client.get("/agent/").content.decode()
+
+
+def test_ticket_page_lists_tags_followers_cc_links_and_identities(alice_client, personas):
+    from caredesk.customers.models import Customer, Identity
+    from caredesk.tickets.models import TicketLink
+
+    requester = factories.customer(name="Robin", email="robin@example.test")
+    Identity.objects.create(customer=requester, kind="twitter", value="@robin<x>")
+    ticket = factories.ticket(team=personas.billing, requester=requester, tags=["zeta", "alpha"])
+    elsewhere = factories.ticket(team=personas.billing, requester=requester, tags=["not-this"])
+    other = factories.ticket(team=personas.billing)
+    ticket.followers.add(personas.bob, personas.alice)
+    elsewhere.followers.add(personas.lead)
+    nameless = Customer.objects.create(name="", email="amy@example.test")
+    ticket.cc.add(factories.customer(name="Zed"), nameless)
+    TicketLink.objects.create(source=ticket, target=other, kind="duplicate")
+    TicketLink.objects.create(source=elsewhere, target=ticket, kind="related")
+    page = alice_client.get(f"/agent/tickets/{ticket.pk}/").content.decode()
+    assert 'value="alpha zeta"' in page and "not-this" not in page
+    assert "<p>Alice, Bob</p>" in page and ">Unfollow<" in page  # not the other ticket's Lena
+    assert "CC: amy@example.test, Zed" in page
+    assert f'Duplicate of <a href="/agent/tickets/{other.pk}/">#{other.pk}</a>' in page
+    assert f'<a href="/agent/tickets/{elsewhere.pk}/">#{elsewhere.pk}</a> (related this)' in page
+    assert "<li>Email: robin@example.test</li>" in page
+    assert "<li>X / Twitter: @robin&lt;x&gt;</li>" in page
+    bare = alice_client.get(f"/agent/tickets/{other.pk}/").content.decode()
+    assert ">Follow<" in bare and "Nobody" in bare and "CC:" not in bare
+    assert f'<a href="/agent/tickets/{ticket.pk}/">#{ticket.pk}</a> (duplicate of this)' in bare
+
+
+def test_view_counts_are_cached_until_a_ticket_changes(alice_client, personas):
+    from caredesk.tickets.services import assign
+
+    first = factories.ticket(team=personas.billing)
+    assert 'data-view-count="unassigned">1<' in alice_client.get("/agent/").content.decode()
+    second = factories.ticket(team=personas.billing)
+    assert 'data-view-count="unassigned">2<' in alice_client.get("/agent/").content.decode()
+    assign(personas.alice, first, personas.alice)
+    page = alice_client.get("/agent/").content.decode()
+    assert 'data-view-count="unassigned">1<' in page and 'data-view-count="mine">1<' in page
+    Ticket.objects.filter(pk=second.pk).update(team=personas.technical)  # no updated_at change
+    # Cached: nothing the stamp sees has changed (every service stamps updated_at).
+    assert 'data-view-count="unassigned">1<' in alice_client.get("/agent/").content.decode()

@@ -48,6 +48,7 @@ def test_agent_works_a_ticket_and_merges_two(page, live_server):
     assert Message.objects.filter(
         ticket_id=number, body_text="Refund approved by finance.", internal=True
     ).exists()
+    page.locator("#workflow:not([aria-busy])").wait_for()  # the card loaded after the page
     screenshot(page, "ticket.png")
 
     other = (

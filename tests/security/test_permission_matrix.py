@@ -216,6 +216,10 @@ UI_AGENT_VIEWS = [
     ("POST", "/agent/tickets/{out}/merge/", "scoped"),
     ("GET", "/agent/tickets/{out}/presence/", "scoped"),
     ("GET", "/agent/tickets/{out}/snippet/?shortcut=x", "scoped"),
+    ("GET", "/agent/tickets/{in}/workflow/", "allow"),
+    ("GET", "/agent/tickets/{out}/workflow/", "scoped"),
+    ("GET", "/agent/tickets/{in}/customer-form/", "allow"),
+    ("GET", "/agent/tickets/{out}/customer-form/", "scoped"),
     ("GET", "/agent/attachments/{att_out}/", "scoped"),
     ("GET", "/agent/customers/{cust}/", "allow"),
 ]
