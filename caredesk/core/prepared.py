@@ -72,6 +72,8 @@ class PreparedInQuery:
     look-ups (a listener's batch of mail): the ORM's work per query costs more than the query."""
 
     CHUNK = 500  # values per statement: under SQLite's historical limit of 999 parameters
+    # PostgreSQL takes up to 65,535 parameters a statement: fewer round trips for the same rows.
+    CHUNK_POSTGRESQL = 5_000
 
     def __init__(
         self, build: Callable[..., QuerySet[Any]], listed: str, **placeholders: int | str
@@ -103,8 +105,9 @@ class PreparedInQuery:
     def rows(self, **values: Any) -> list[tuple[Any, ...]]:
         listed = list(values[self._listed])
         found: list[tuple[Any, ...]] = []
-        for start in range(0, len(listed), self.CHUNK):
-            chunk = listed[start : start + self.CHUNK]
+        size = self.CHUNK_POSTGRESQL if connection.vendor == "postgresql" else self.CHUNK
+        for start in range(0, len(listed), size):
+            chunk = listed[start : start + size]
             sql, slots = self._sql(connection.vendor, len(chunk))
             params: list[Any] = []
             for is_slot, item in slots:

@@ -81,6 +81,7 @@ def test_an_in_list_of_any_length_returns_what_the_orm_returns(monkeypatch):
     )
     # Long lists go in chunks, one statement each, without the queryset being built again.
     monkeypatch.setattr(PreparedInQuery, "CHUNK", 2)
+    monkeypatch.setattr(PreparedInQuery, "CHUNK_POSTGRESQL", 2)
     monkeypatch.setattr(OPEN_AMONG._inner, "_build", lambda **_: pytest.fail("built again"))
     with CaptureQueriesContext(connection) as queries:
         found = OPEN_AMONG.rows(subjects=["a", "b", "c", "d", "zz"], priority=2)
