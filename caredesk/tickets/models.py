@@ -98,12 +98,14 @@ class Ticket(models.Model):
     requester = models.ForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="tickets", db_index=False
     )
+    # Indexed by ticket_organization, over the tickets that have one (see Meta).
     organization = models.ForeignKey(
         "customers.Organization",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="tickets",
+        db_index=False,
     )
     # No index of its own on team and assignee: the composite indexes below start with them (a
     # second index only made every assignment write one more B-tree entry).
@@ -131,11 +133,19 @@ class Ticket(models.Model):
         settings.AUTH_USER_MODEL, blank=True, related_name="followed_tickets"
     )
     cc = models.ManyToManyField("customers.Customer", blank=True, related_name="cc_tickets")
+    # Indexed by ticket_merged_into, over the merged tickets only (see Meta).
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_from",
+        db_index=False,
     )
     # An opaque conversation key from the channel (chat session, SMS thread) used for threading.
-    thread_key = models.CharField(max_length=255, blank=True, db_index=True)
+    # Indexed by ticket_thread_key (see Meta): looked up by equality only, so without the second,
+    # pattern-matching index PostgreSQL adds for an indexed text field.
+    thread_key = models.CharField(max_length=255, blank=True)
     restricted = models.BooleanField(
         default=False, help_text="Visible only to leads/admins and the assignee"
     )
@@ -162,6 +172,19 @@ class Ticket(models.Model):
             ),
             models.Index(fields=["requester", "created_at"], name="ticket_requester_created"),
             models.Index(fields=["updated_at", "id"], name="ticket_updated"),
+            models.Index(fields=["thread_key"], name="ticket_thread_key"),
+            # Most tickets have neither: an index of the NULLs only cost every write an entry
+            # (an assignment rewrites every index entry of the row on PostgreSQL).
+            models.Index(
+                fields=["merged_into"],
+                name="ticket_merged_into",
+                condition=models.Q(merged_into__isnull=False),
+            ),
+            models.Index(
+                fields=["organization"],
+                name="ticket_organization",
+                condition=models.Q(organization__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
