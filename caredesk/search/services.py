@@ -627,11 +627,6 @@ def append_to_tickets(texts: dict[int, str]) -> None:
     if not texts:
         return
     ids = sorted(texts)
-    present = set(
-        SearchDocument.objects.filter(kind="ticket", object_id__in=ids).values_list(
-            "object_id", flat=True
-        )
-    )
     quote = connection.ops.quote_name
     column = {f.name: quote(f.column or f.name) for f in SearchDocument._meta.concrete_fields}
     # Table and column names come from the model and MAX_BODY is ours; the values are parameters.
@@ -642,13 +637,19 @@ def append_to_tickets(texts: dict[int, str]) -> None:
         f"AND {column['object_id']} = %s"
     )
     stamp = connection.ops.adapt_datetimefield_value(timezone.now())
-    rows = [("\n" + texts[pk], stamp, pk) for pk in ids if pk in present]
-    if rows:
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [("\n" + texts[pk], stamp, pk) for pk in ids])
+        updated = cursor.rowcount
+    if updated == len(ids):  # the usual case: every ticket had its document
+        return
+    present = set(
+        SearchDocument.objects.filter(kind="ticket", object_id__in=ids).values_list(
+            "object_id", flat=True
+        )
+    )
     for pk in ids:
         if pk not in present:
-            index_ticket(pk)
+            index_ticket(pk)  # reads the messages just stored too
 
 
 def retitle_ticket(ticket_id: int, *, title: str, language: str) -> None:

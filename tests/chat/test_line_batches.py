@@ -150,19 +150,20 @@ def test_the_writer_answers_every_line_of_a_refused_batch(widget, monkeypatch):
     (ctx, session), (ctx2, other) = chats(widget, 2)
     answers: list = []
 
-    class Pending:
-        def __init__(self, item):
-            self.line = item
-            self.loop = self
-            self.answer = self
+    class Loop:  # stands for the consumers' event loop: told once for the whole batch
+        def call_soon_threadsafe(self, fn, batch_answers):
+            answers.append([result for _, result in batch_answers])
 
-        def call_soon_threadsafe(self, fn, future, result):
-            answers.append(result)
-
+    loop = Loop()
     monkeypatch.setattr(chat, "store_visitor_lines", lambda lines, committed=None: 1 / 0)
     chat_writer.LineWriter()._write(
-        [Pending(line(ctx, session, "a")), Pending(line(ctx2, other, "b"))]
+        [
+            chat_writer._Pending(line(ctx, session, "a"), loop, None),
+            chat_writer._Pending(line(ctx2, other, "b"), loop, None),
+        ]
     )
+    assert len(answers) == 1
+    answers = answers[0]
     assert [a.error.code for a in answers] == ["unavailable", "unavailable"]
     assert not Message.objects.filter(external_id__endswith=":a").exists()
 

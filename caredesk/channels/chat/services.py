@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from caredesk.accounts.models import Presence, Team, User
@@ -348,7 +349,7 @@ def visitor_message(
     text = _clean_text(text)
     client_id = _clean_client_id(client_id)
     external_id = f"chat:{session.token.hex}:{client_id}"
-    duplicate = Message.objects.filter(channel=Channel.CHAT, external_id=external_id).first()
+    duplicate = _stored_chat_message(external_id)
     if duplicate is not None:
         return duplicate, True
     if session.visitor_id != ctx.visitor_id or session.widget_id != ctx.widget.pk:
@@ -450,8 +451,10 @@ def _store_visitor_lines(
     # ticket services): the agent and the visitor do not wait for SLA, triggers and inboxes.
     transaction.on_commit(after_commit)
     stored = dict(
-        Message.objects.filter(
-            channel=Channel.CHAT, external_id__in={line.external_id for line in lines}
+        _by_client_id(
+            Message.objects.filter(
+                channel=Channel.CHAT, external_id__in={line.external_id for line in lines}
+            )
         ).values_list("external_id", "id")
     )
     sessions = {
@@ -502,26 +505,25 @@ def _store_visitor_lines(
             for i in accepted
         ]
     )
-    for i, message in zip(accepted, messages, strict=True):
+    for i, stored_line in zip(accepted, messages, strict=True):
         line = lines[i]
-        if message is None:  # a ticket in another state: the line goes the usual way
+        if stored_line is None:  # a ticket in another state: the line goes the usual way
             try:
-                message = _ingest_line(line)
+                results[i].message_id = _ingest_line(line).pk
             except DomainError as exc:
                 results[i].error = exc
-                continue
-        else:
-            deliveries.append(
-                (
-                    [f"chat.{line.session_token}"],
-                    {
-                        "type": "chat.message",
-                        "session": line.session_token,
-                        "message": _line_payload(message, sessions[line.session_id][6]),
-                    },
-                )
+            continue
+        deliveries.append(
+            (
+                [f"chat.{line.session_token}"],
+                {
+                    "type": "chat.message",
+                    "session": line.session_token,
+                    "message": _line_payload(line, stored_line, sessions[line.session_id][6]),
+                },
             )
-        results[i].message_id = message.pk
+        )
+        results[i].message_id = stored_line.message_id
     for i, first in repeats:
         results[i] = LineResult(
             results[first].message_id, duplicate=True, error=results[first].error
@@ -529,15 +531,17 @@ def _store_visitor_lines(
     return results
 
 
-def _line_payload(message: Message, customer_name: str) -> dict[str, Any]:
+def _line_payload(
+    line: VisitorLine, stored: tickets.StoredLine, customer_name: str
+) -> dict[str, Any]:
     """`message_payload` of a visitor's new text line, without reading anything back."""
     return {
-        "id": message.pk,
+        "id": stored.message_id,
         "from": "visitor",
         "author": customer_name or "Visitor",
-        "text": message.body_text,
-        "at": message.created_at.isoformat(),
-        "client_id": (message.metadata or {}).get("client_id", ""),
+        "text": stored.body_text,
+        "at": stored.created_at.isoformat(),
+        "client_id": line.client_id,
         "files": [],
     }
 
@@ -557,6 +561,19 @@ def _ingest_line(line: VisitorLine) -> Message:
         )
     )
     return result.message
+
+
+def _by_client_id(messages: QuerySet[Message]) -> QuerySet[Message]:
+    """Look-ups by external id must say it is not empty: the unique index on (channel,
+    external_id) leaves empty ids out, and without this the database (SQLite) reads every
+    message instead of using it."""
+    return messages.exclude(external_id="")
+
+
+def _stored_chat_message(external_id: str) -> Message | None:
+    return _by_client_id(
+        Message.objects.filter(channel=Channel.CHAT, external_id=external_id)
+    ).first()
 
 
 def _customer_sender(session: ChatSession) -> tickets.SenderIdentity:
@@ -682,7 +699,7 @@ def agent_message(agent: User, token: str, *, text: Any, client_id: Any) -> tupl
     text = _clean_text(text)
     client_id = _clean_client_id(client_id)
     external_id = f"chat-agent:{session.token.hex}:{client_id}"
-    duplicate = Message.objects.filter(channel=Channel.CHAT, external_id=external_id).first()
+    duplicate = _stored_chat_message(external_id)
     if duplicate is not None:
         return duplicate, True
     _check_working(agent, session)
