@@ -237,3 +237,16 @@ def test_lines_on_a_solved_ticket_reopen_it_and_bad_lines_are_refused_alone(widg
     assert texts[-2:] == ["line r1", "line r2"]
     assert not Message.objects.filter(external_id__endswith=(":e1")).exists()
     assert not Message.objects.filter(external_id__endswith=(":s1")).exists()
+
+
+def test_the_flood_limit_holds_inside_a_batch_for_that_visitor_only(widget):
+    (ctx, flooding), (ctx2, calm) = chats(widget, 2)  # each start counted one line already
+    lines = [line(ctx, flooding, f"f{k}") for k in range(chat.FLOOD_LIMIT + 5)]
+    lines.insert(3, line(ctx2, calm, "c1"))
+    results = chat.store_visitor_lines(lines)
+    mine = [r for r, item in zip(results, lines, strict=True) if item.session_id == flooding.pk]
+    assert [r.error is None for r in mine] == [True] * (chat.FLOOD_LIMIT - 1) + [False] * 6
+    assert all(r.error.code == "rate_limited" for r in mine if r.error is not None)
+    assert results[3].error is None and results[3].message_id
+    stored = Message.objects.filter(ticket_id=flooding.ticket_id).count()
+    assert stored == chat.FLOOD_LIMIT  # the start and the lines within the limit

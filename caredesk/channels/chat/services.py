@@ -40,7 +40,7 @@ from caredesk.core.errors import (
 from caredesk.core.realtime import push, send_batch
 from caredesk.customers.models import IdentityKind
 from caredesk.customers.services import add_identity, find_by_identity, normalize_identity
-from caredesk.portal.services import RateLimited, hit_rate_limit
+from caredesk.portal.services import RateLimited, count_attempts, hit_rate_limit
 from caredesk.tickets import services as tickets
 from caredesk.tickets.models import (
     AuthorKind,
@@ -60,6 +60,7 @@ MAX_NAME_CHARS = 100
 # resends them), which stops floods without losing what a real person typed.
 FLOOD_LIMIT = 20
 FLOOD_WINDOW_SECONDS = 10
+FLOOD_MESSAGE = "You are sending messages too fast; they will be sent in a moment."
 OFFER_TIMEOUT_SECONDS = 30
 VISITOR_SALT = "caredesk.chat.visitor"
 TOPIC_CHARS = 100
@@ -285,9 +286,7 @@ def _count_line(widget_key: str, visitor_id: str) -> None:
             window_seconds=FLOOD_WINDOW_SECONDS,
         )
     except RateLimited as exc:
-        raise RateLimited(
-            "You are sending messages too fast; they will be sent in a moment."
-        ) from exc
+        raise RateLimited(FLOOD_MESSAGE) from exc
 
 
 def start_chat(
@@ -485,13 +484,25 @@ def _store_visitor_lines(
                 "This chat has ended; start a new one.", code="chat_ended"
             )
             continue
-        try:
-            _count_line(line.widget_key, line.visitor_id)
-        except RateLimited as exc:
-            results[i].error = exc
-            continue
         first_of[external_id] = i
         accepted.append(i)
+    # The flood limit, counted once a batch for each visitor in it (on the shared counters).
+    attempts: dict[str, int] = {}
+    for i in accepted:
+        key = f"{lines[i].widget_key}:{lines[i].visitor_id}"
+        attempts[key] = attempts.get(key, 0) + 1
+    counts = count_attempts("chat", attempts, window_seconds=FLOOD_WINDOW_SECONDS)
+    nth: dict[str, int] = {}  # lines of each visitor seen so far, in order
+    allowed: list[int] = []
+    for i in accepted:
+        key = f"{lines[i].widget_key}:{lines[i].visitor_id}"
+        nth[key] = nth.get(key, 0) + 1
+        if counts[key] - attempts[key] + nth[key] > FLOOD_LIMIT:
+            results[i].error = RateLimited(FLOOD_MESSAGE)
+            del first_of[lines[i].external_id]
+        else:
+            allowed.append(i)
+    accepted = allowed
     messages = tickets.add_customer_lines(
         [
             tickets.CustomerLine(
