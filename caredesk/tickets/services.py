@@ -1686,16 +1686,19 @@ def add_customer_lines(lines: list[CustomerLine]) -> list[StoredLine | None]:
         change.data.append(data)
     quote = ops.quote_name
     columns = {f.name: quote(f.column or f.name) for f in Ticket._meta.concrete_fields}
-    # One statement run for every ticket (executemany), as in `assign_many`. Table and column
-    # names come from the model; every value is a bound parameter.
-    sql = (
-        f"UPDATE {quote(Ticket._meta.db_table)} SET "  # noqa: S608
-        f"{columns['last_customer_message_at']} = %s, "
-        f"{columns['version']} = {columns['version']} + 1, {columns['updated_at']} = %s "
-        f"WHERE {columns['id']} = %s"
-    )
+    # One statement for the tickets of a chunk: every line of the batch has the same time. Table
+    # and column names come from the model; every value is a bound parameter.
+    ids = sorted(by_ticket)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(stamp, stamp, pk) for pk in sorted(by_ticket)])
+        for start in range(0, len(ids), BULK_CHUNK):
+            chunk = ids[start : start + BULK_CHUNK]
+            cursor.execute(
+                f"UPDATE {quote(Ticket._meta.db_table)} SET "  # noqa: S608
+                f"{columns['last_customer_message_at']} = %s, "
+                f"{columns['version']} = {columns['version']} + 1, {columns['updated_at']} = %s "
+                f"WHERE {columns['id']} IN ({', '.join(['%s'] * len(chunk))})",
+                [stamp, stamp, *chunk],
+            )
     search.append_to_tickets({pk: "\n".join(parts) for pk, parts in by_ticket.items()})
     announce_many_on_commit(list(changes.values()))
     return stored
