@@ -499,7 +499,6 @@ def _store_visitor_lines(
         nth[key] = nth.get(key, 0) + 1
         if counts[key] - attempts[key] + nth[key] > FLOOD_LIMIT:
             results[i].error = RateLimited(FLOOD_MESSAGE)
-            del first_of[lines[i].external_id]
         else:
             allowed.append(i)
     accepted = allowed
