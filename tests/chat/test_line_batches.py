@@ -150,19 +150,20 @@ def test_the_writer_answers_every_line_of_a_refused_batch(widget, monkeypatch):
     (ctx, session), (ctx2, other) = chats(widget, 2)
     answers: list = []
 
-    class Pending:
-        def __init__(self, item):
-            self.line = item
-            self.loop = self
-            self.answer = self
+    class Loop:  # stands for the consumers' event loop: told once for the whole batch
+        def call_soon_threadsafe(self, fn, batch_answers):
+            answers.append([result for _, result in batch_answers])
 
-        def call_soon_threadsafe(self, fn, future, result):
-            answers.append(result)
-
+    loop = Loop()
     monkeypatch.setattr(chat, "store_visitor_lines", lambda lines, committed=None: 1 / 0)
     chat_writer.LineWriter()._write(
-        [Pending(line(ctx, session, "a")), Pending(line(ctx2, other, "b"))]
+        [
+            chat_writer._Pending(line(ctx, session, "a"), loop, None),
+            chat_writer._Pending(line(ctx2, other, "b"), loop, None),
+        ]
     )
+    assert len(answers) == 1
+    answers = answers[0]
     assert [a.error.code for a in answers] == ["unavailable", "unavailable"]
     assert not Message.objects.filter(external_id__endswith=":a").exists()
 
@@ -236,3 +237,16 @@ def test_lines_on_a_solved_ticket_reopen_it_and_bad_lines_are_refused_alone(widg
     assert texts[-2:] == ["line r1", "line r2"]
     assert not Message.objects.filter(external_id__endswith=(":e1")).exists()
     assert not Message.objects.filter(external_id__endswith=(":s1")).exists()
+
+
+def test_the_flood_limit_holds_inside_a_batch_for_that_visitor_only(widget):
+    (ctx, flooding), (ctx2, calm) = chats(widget, 2)  # each start counted one line already
+    lines = [line(ctx, flooding, f"f{k}") for k in range(chat.FLOOD_LIMIT + 5)]
+    lines.insert(3, line(ctx2, calm, "c1"))
+    results = chat.store_visitor_lines(lines)
+    mine = [r for r, item in zip(results, lines, strict=True) if item.session_id == flooding.pk]
+    assert [r.error is None for r in mine] == [True] * (chat.FLOOD_LIMIT - 1) + [False] * 6
+    assert all(r.error.code == "rate_limited" for r in mine if r.error is not None)
+    assert results[3].error is None and results[3].message_id
+    stored = Message.objects.filter(ticket_id=flooding.ticket_id).count()
+    assert stored == chat.FLOOD_LIMIT  # the start and the lines within the limit

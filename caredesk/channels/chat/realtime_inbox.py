@@ -67,7 +67,23 @@ def on_ticket_changed(
 
 def on_tickets_changed(sender: Any, changes: list[TicketChange], **_: Any) -> None:
     """A bulk change: the tickets' audience comes with the change when the announcer had it, else
-    is read in a few queries; everything is pushed in one trip."""
+    is read in a few queries; everything is pushed in one trip. Chat lines (announced with their
+    channel) only tell the ticket's own group and need no read."""
+    lines: list[TicketChange] = []
+    others: list[TicketChange] = []
+    for change in changes:
+        chat_line = change.channel == Channel.CHAT and set(change.kinds) <= CHAT_LIVE_KINDS
+        (lines if chat_line else others).append(change)
+    if lines:
+        send_batch(
+            [
+                _message(change.ticket_id, change.kinds, {"channel": Channel.CHAT})
+                for change in lines
+            ]
+        )
+    changes = others
+    if not changes:
+        return
     rows: dict[int, Mapping[str, Any]] = {
         change.ticket_id: change.fields
         for change in changes

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from caredesk.accounts.models import Presence, Team, User
@@ -39,7 +40,7 @@ from caredesk.core.errors import (
 from caredesk.core.realtime import push, send_batch
 from caredesk.customers.models import IdentityKind
 from caredesk.customers.services import add_identity, find_by_identity, normalize_identity
-from caredesk.portal.services import RateLimited, hit_rate_limit
+from caredesk.portal.services import RateLimited, count_attempts, hit_rate_limit
 from caredesk.tickets import services as tickets
 from caredesk.tickets.models import (
     AuthorKind,
@@ -59,6 +60,7 @@ MAX_NAME_CHARS = 100
 # resends them), which stops floods without losing what a real person typed.
 FLOOD_LIMIT = 20
 FLOOD_WINDOW_SECONDS = 10
+FLOOD_MESSAGE = "You are sending messages too fast; they will be sent in a moment."
 OFFER_TIMEOUT_SECONDS = 30
 VISITOR_SALT = "caredesk.chat.visitor"
 TOPIC_CHARS = 100
@@ -284,9 +286,7 @@ def _count_line(widget_key: str, visitor_id: str) -> None:
             window_seconds=FLOOD_WINDOW_SECONDS,
         )
     except RateLimited as exc:
-        raise RateLimited(
-            "You are sending messages too fast; they will be sent in a moment."
-        ) from exc
+        raise RateLimited(FLOOD_MESSAGE) from exc
 
 
 def start_chat(
@@ -348,7 +348,7 @@ def visitor_message(
     text = _clean_text(text)
     client_id = _clean_client_id(client_id)
     external_id = f"chat:{session.token.hex}:{client_id}"
-    duplicate = Message.objects.filter(channel=Channel.CHAT, external_id=external_id).first()
+    duplicate = _stored_chat_message(external_id)
     if duplicate is not None:
         return duplicate, True
     if session.visitor_id != ctx.visitor_id or session.widget_id != ctx.widget.pk:
@@ -450,8 +450,10 @@ def _store_visitor_lines(
     # ticket services): the agent and the visitor do not wait for SLA, triggers and inboxes.
     transaction.on_commit(after_commit)
     stored = dict(
-        Message.objects.filter(
-            channel=Channel.CHAT, external_id__in={line.external_id for line in lines}
+        _by_client_id(
+            Message.objects.filter(
+                channel=Channel.CHAT, external_id__in={line.external_id for line in lines}
+            )
         ).values_list("external_id", "id")
     )
     sessions = {
@@ -482,13 +484,24 @@ def _store_visitor_lines(
                 "This chat has ended; start a new one.", code="chat_ended"
             )
             continue
-        try:
-            _count_line(line.widget_key, line.visitor_id)
-        except RateLimited as exc:
-            results[i].error = exc
-            continue
         first_of[external_id] = i
         accepted.append(i)
+    # The flood limit, counted once a batch for each visitor in it (on the shared counters).
+    attempts: dict[str, int] = {}
+    for i in accepted:
+        key = f"{lines[i].widget_key}:{lines[i].visitor_id}"
+        attempts[key] = attempts.get(key, 0) + 1
+    counts = count_attempts("chat", attempts, window_seconds=FLOOD_WINDOW_SECONDS)
+    nth: dict[str, int] = {}  # lines of each visitor seen so far, in order
+    allowed: list[int] = []
+    for i in accepted:
+        key = f"{lines[i].widget_key}:{lines[i].visitor_id}"
+        nth[key] = nth.get(key, 0) + 1
+        if counts[key] - attempts[key] + nth[key] > FLOOD_LIMIT:
+            results[i].error = RateLimited(FLOOD_MESSAGE)
+        else:
+            allowed.append(i)
+    accepted = allowed
     messages = tickets.add_customer_lines(
         [
             tickets.CustomerLine(
@@ -502,26 +515,25 @@ def _store_visitor_lines(
             for i in accepted
         ]
     )
-    for i, message in zip(accepted, messages, strict=True):
+    for i, stored_line in zip(accepted, messages, strict=True):
         line = lines[i]
-        if message is None:  # a ticket in another state: the line goes the usual way
+        if stored_line is None:  # a ticket in another state: the line goes the usual way
             try:
-                message = _ingest_line(line)
+                results[i].message_id = _ingest_line(line).pk
             except DomainError as exc:
                 results[i].error = exc
-                continue
-        else:
-            deliveries.append(
-                (
-                    [f"chat.{line.session_token}"],
-                    {
-                        "type": "chat.message",
-                        "session": line.session_token,
-                        "message": _line_payload(message, sessions[line.session_id][6]),
-                    },
-                )
+            continue
+        deliveries.append(
+            (
+                [f"chat.{line.session_token}"],
+                {
+                    "type": "chat.message",
+                    "session": line.session_token,
+                    "message": _line_payload(line, stored_line, sessions[line.session_id][6]),
+                },
             )
-        results[i].message_id = message.pk
+        )
+        results[i].message_id = stored_line.message_id
     for i, first in repeats:
         results[i] = LineResult(
             results[first].message_id, duplicate=True, error=results[first].error
@@ -529,15 +541,17 @@ def _store_visitor_lines(
     return results
 
 
-def _line_payload(message: Message, customer_name: str) -> dict[str, Any]:
+def _line_payload(
+    line: VisitorLine, stored: tickets.StoredLine, customer_name: str
+) -> dict[str, Any]:
     """`message_payload` of a visitor's new text line, without reading anything back."""
     return {
-        "id": message.pk,
+        "id": stored.message_id,
         "from": "visitor",
         "author": customer_name or "Visitor",
-        "text": message.body_text,
-        "at": message.created_at.isoformat(),
-        "client_id": (message.metadata or {}).get("client_id", ""),
+        "text": stored.body_text,
+        "at": stored.created_at.isoformat(),
+        "client_id": line.client_id,
         "files": [],
     }
 
@@ -557,6 +571,19 @@ def _ingest_line(line: VisitorLine) -> Message:
         )
     )
     return result.message
+
+
+def _by_client_id(messages: QuerySet[Message]) -> QuerySet[Message]:
+    """Look-ups by external id must say it is not empty: the unique index on (channel,
+    external_id) leaves empty ids out, and without this the database (SQLite) reads every
+    message instead of using it."""
+    return messages.exclude(external_id="")
+
+
+def _stored_chat_message(external_id: str) -> Message | None:
+    return _by_client_id(
+        Message.objects.filter(channel=Channel.CHAT, external_id=external_id)
+    ).first()
 
 
 def _customer_sender(session: ChatSession) -> tickets.SenderIdentity:
@@ -682,7 +709,7 @@ def agent_message(agent: User, token: str, *, text: Any, client_id: Any) -> tupl
     text = _clean_text(text)
     client_id = _clean_client_id(client_id)
     external_id = f"chat-agent:{session.token.hex}:{client_id}"
-    duplicate = Message.objects.filter(channel=Channel.CHAT, external_id=external_id).first()
+    duplicate = _stored_chat_message(external_id)
     if duplicate is not None:
         return duplicate, True
     _check_working(agent, session)

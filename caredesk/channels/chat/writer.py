@@ -16,6 +16,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 
 from django.db import close_old_connections, connection
@@ -103,12 +104,20 @@ class LineWriter:
             if answered:  # the first answer given stands (a failure after the commit)
                 return
             answered = True
+            # One wake-up of each event loop for the whole batch (usually there is one loop).
+            by_loop: dict[
+                asyncio.AbstractEventLoop,
+                list[tuple[asyncio.Future[chat.LineResult], chat.LineResult]],
+            ] = {}
             for pending, result in zip(batch, results, strict=True):
+                by_loop.setdefault(pending.loop, []).append((pending.answer, result))
+            for loop, answers in by_loop.items():
                 try:
-                    pending.loop.call_soon_threadsafe(_answer, pending.answer, result)
+                    loop.call_soon_threadsafe(_answer_all, answers)
                 except RuntimeError:  # that event loop has stopped: nobody is waiting any more
                     continue
 
+        started = time.perf_counter()
         try:
             close_old_connections()
             results = chat.store_visitor_lines([p.line for p in batch], committed=answer)
@@ -118,11 +127,17 @@ class LineWriter:
             )
             results = [chat.LineResult(error=unavailable()) for _ in batch]
         answer(results)
+        logger.debug(
+            "chat: a batch of %d lines in %.1f ms",
+            len(batch),
+            1000 * (time.perf_counter() - started),
+        )
 
 
-def _answer(future: asyncio.Future[chat.LineResult], result: chat.LineResult) -> None:
-    if not future.done():  # the visitor has gone away meanwhile
-        future.set_result(result)
+def _answer_all(answers: list[tuple[asyncio.Future[chat.LineResult], chat.LineResult]]) -> None:
+    for future, result in answers:
+        if not future.done():  # the visitor has gone away meanwhile
+            future.set_result(result)
 
 
 _writer = LineWriter()
