@@ -43,7 +43,7 @@ class _Pending:
 
 class BatchWriter:
     """Threads that store what the SMTP sessions received, a batch at a time each
-    (`CAREDESK_SMTP_WRITERS`: one on SQLite, where there is one writer at a time anyway)."""
+    (`CAREDESK_SMTP_WRITERS`, one by default: more make smaller batches)."""
 
     def __init__(self, writers: int = 1) -> None:
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
