@@ -39,6 +39,7 @@ def test_listeners_share_a_port_only_when_asked_to(db):
         second.stop()
         # Without SO_REUSEPORT the port is taken.
         third = build_controller("127.0.0.1", port)
+        third.ready_timeout = 2  # how long it waits before it reports the failed bind
         with pytest.raises((OSError, RuntimeError)):
             third.start()
     finally:
@@ -109,6 +110,7 @@ def test_two_processes_store_every_message_once(tmp_path):
         for thread in threads:
             thread.join(120)
         assert codes == [250] * 40
+        assert all(Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z" for pid in others)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)

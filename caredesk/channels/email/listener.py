@@ -220,6 +220,16 @@ class SupportMailController(Controller):
             reuse_port=True,
         )
 
+    def _trigger_server(self) -> None:
+        if not self.reuse_port:
+            return super()._trigger_server()  # type: ignore[no-any-return]
+        # aiosmtpd checks that it is up by connecting to its port; with the port shared, the kernel
+        # may hand that connection to another process's listener, and this one would never see
+        # it. The session factory is invoked here instead, as the first connection would (a
+        # handler that cannot be built still fails the start).
+        self.loop.call_soon_threadsafe(self._factory_invoker)
+        return None
+
     def stop(self, no_assert: bool = False) -> None:
         handler = self.handler
         if isinstance(handler, SupportMailHandler):
