@@ -272,7 +272,7 @@ CAREDESK_SMTP_PORT = env_int("CAREDESK_SMTP_PORT", 2525)
 # contend for the interpreter lock (measured: docs/benchmarks.md).
 CAREDESK_SMTP_WRITERS = env_int("CAREDESK_SMTP_WRITERS", 1)
 # Listener processes sharing the SMTP port (SO_REUSEPORT, Linux), each with its own interpreter
-# lock: on PostgreSQL, 2 on two cores doubled the rate; on SQLite, which has one writer at a
+# lock: on PostgreSQL, 2 on two cores gave 5-35 % more; on SQLite, which has one writer at a
 # time, keep 1 (docs/channels/email.md).
 CAREDESK_SMTP_PROCESSES = env_int("CAREDESK_SMTP_PROCESSES", 1)
 # Provider webhooks: Mailgun signs with its webhook signing key; Postmark, SendGrid and Amazon SES
