@@ -267,13 +267,13 @@ EMAIL_USE_TLS = env_bool("CAREDESK_EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("CAREDESK_DEFAULT_FROM_EMAIL", "support@demo.caredesk.test")
 CAREDESK_SMTP_HOST = env_str("CAREDESK_SMTP_HOST", "127.0.0.1")
 CAREDESK_SMTP_PORT = env_int("CAREDESK_SMTP_PORT", 2525)
-# Writer threads of the SMTP listener: SQLite has one writer at a time anyway; on PostgreSQL
-# several batches are written at once, so one batch's round trips overlap another's work.
-CAREDESK_SMTP_WRITERS = env_int(
-    "CAREDESK_SMTP_WRITERS", 1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 4
-)
-# Listener processes sharing the SMTP port (SO_REUSEPORT, Linux): one process parses and writes
-# with one interpreter lock, so several use more than one core (docs/channels/email.md).
+# Writer threads of each SMTP listener process. One: the mail that arrives while it writes forms
+# the next batch, written with one statement per table; more writers make smaller batches and
+# contend for the interpreter lock (measured: docs/benchmarks.md).
+CAREDESK_SMTP_WRITERS = env_int("CAREDESK_SMTP_WRITERS", 1)
+# Listener processes sharing the SMTP port (SO_REUSEPORT, Linux), each with its own interpreter
+# lock: on PostgreSQL, 2 on two cores gave 5-35 % more; on SQLite, which has one writer at a
+# time, keep 1 (docs/channels/email.md).
 CAREDESK_SMTP_PROCESSES = env_int("CAREDESK_SMTP_PROCESSES", 1)
 # Provider webhooks: Mailgun signs with its webhook signing key; Postmark, SendGrid and Amazon SES
 # use HTTP basic auth ("user:password" in CAREDESK_WEBHOOK_SECRET, part of the webhook URL).

@@ -43,7 +43,7 @@ class _Pending:
 
 class BatchWriter:
     """Threads that store what the SMTP sessions received, a batch at a time each
-    (`CAREDESK_SMTP_WRITERS`: one on SQLite, where there is one writer at a time anyway)."""
+    (`CAREDESK_SMTP_WRITERS`, one by default: more make smaller batches)."""
 
     def __init__(self, writers: int = 1) -> None:
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
@@ -219,6 +219,16 @@ class SupportMailController(Controller):
             ssl=self.ssl_context,
             reuse_port=True,
         )
+
+    def _trigger_server(self) -> None:
+        if not self.reuse_port:
+            return super()._trigger_server()  # type: ignore[no-any-return]
+        # aiosmtpd checks that it is up by connecting to its port; with the port shared, the kernel
+        # may hand that connection to another process's listener, and this one would never see
+        # it. The session factory is invoked here instead, as the first connection would (a
+        # handler that cannot be built still fails the start).
+        self.loop.call_soon_threadsafe(self._factory_invoker)
+        return None
 
     def stop(self, no_assert: bool = False) -> None:
         handler = self.handler

@@ -12,7 +12,7 @@ import sys
 import threading
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from caredesk.channels.email.listener import build_controller
 
@@ -54,7 +54,11 @@ class Command(BaseCommand):
         ]
         for other in others:  # each says when it listens
             assert other.stdout is not None
-            other.stdout.readline()
+            if not other.stdout.readline():
+                for started in others:
+                    started.terminate()
+                controller.stop()
+                raise CommandError("a listener process could not start (see its error above)")
         self.stdout.write(
             f"SMTP listener on {options['host']}:{options['port']}"
             + (f" ({processes} processes)" if processes > 1 else "")
