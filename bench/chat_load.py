@@ -105,6 +105,9 @@ async def run(args: argparse.Namespace, ports: list[int], session_keys: list[str
             async for raw in ws:
                 frame = json.loads(raw)
                 seen_types[frame["type"]] = seen_types.get(frame["type"], 0) + 1
+                if frame["type"] == "changed":  # which changes reach the agents' sockets
+                    what = "changed:" + ",".join(frame.get("kinds") or [])
+                    seen_types[what] = seen_types.get(what, 0) + 1
                 if frame["type"] == "offer" and frame.get("offered"):
                     await ws.send(json.dumps({"type": "accept", "session": frame["session"]}))
                 elif frame["type"] == "accepted":

@@ -117,6 +117,8 @@ def start_server(
             "--no-access-log",
             "--timeout-graceful-shutdown",
             "10",  # as `caredesk serve` (CAREDESK_SHUTDOWN_GRACE_SECONDS)
+            "--ws-per-message-deflate",
+            "false",  # as `caredesk serve` (docs/decisions: WebSocket compression)
         ],
         cwd=REPO,
         env=env,

@@ -63,9 +63,17 @@ def blast(port: int, total: int, connections: int) -> tuple[float, int]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a running process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a running process and of its running children (the listener's
+    other processes with --processes), from Linux /proc."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def noop_server(port: int):  # type: ignore[no-untyped-def]
@@ -84,8 +92,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--processes", type=int, default=1, help="listener processes sharing the port"
+    )
     args = parser.parse_args()
-    extra = {"CAREDESK_EMAIL_SENDER_RATE": "1000000"}
+    extra = {
+        "CAREDESK_EMAIL_SENDER_RATE": "1000000",
+        "CAREDESK_SMTP_PROCESSES": str(args.processes),
+    }
     if os.environ.get("DATABASE_URL"):
         extra["DATABASE_URL"] = os.environ["DATABASE_URL"]
     env, _ = fresh_install(**extra)
@@ -108,7 +122,7 @@ def main() -> None:
     )
     server.stdout.readline()
     try:
-        blast(port, 100, 2)  # warm-up
+        blast(port, 100, args.connections)  # warm-up (every listener process, with --processes)
         cpu_before = cpu_seconds(server.pid)
         seconds, errors = blast(port, args.messages, args.connections)
         server_cpu = cpu_seconds(server.pid) - cpu_before
@@ -118,7 +132,8 @@ def main() -> None:
                 args.messages,
                 errors,
                 args.messages / seconds,
-                f"{server_cpu / args.messages * 1000:.1f} (listener process)",
+                f"{server_cpu / args.messages * 1000:.1f} (listener"
+                + (f", {args.processes} processes)" if args.processes > 1 else " process)"),
             )
         )
     finally:

@@ -272,6 +272,9 @@ CAREDESK_SMTP_PORT = env_int("CAREDESK_SMTP_PORT", 2525)
 CAREDESK_SMTP_WRITERS = env_int(
     "CAREDESK_SMTP_WRITERS", 1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 4
 )
+# Listener processes sharing the SMTP port (SO_REUSEPORT, Linux): one process parses and writes
+# with one interpreter lock, so several use more than one core (docs/channels/email.md).
+CAREDESK_SMTP_PROCESSES = env_int("CAREDESK_SMTP_PROCESSES", 1)
 # Provider webhooks: Mailgun signs with its webhook signing key; Postmark, SendGrid and Amazon SES
 # use HTTP basic auth ("user:password" in CAREDESK_WEBHOOK_SECRET, part of the webhook URL).
 ANYMAIL = {

@@ -748,7 +748,14 @@ def on_ticket_events(changes: list[TicketChange]) -> int:
     fired = 0
     for change in changes:
         if triggers.listening(change.kinds):
-            fired += on_ticket_event(change.ticket_id, change.kinds, change.event_ids)
+            extra = change.extra or {}
+            fired += on_ticket_event(
+                change.ticket_id,
+                change.kinds,
+                change.event_ids,
+                actor_kind=extra.get("actor_kind"),
+                messages=extra.get("messages"),
+            )
     return fired
 
 

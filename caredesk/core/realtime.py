@@ -51,6 +51,13 @@ async def _drain(outbox: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
             logger.exception("realtime push to %s failed", group)
 
 
+def _put_all(
+    outbox: asyncio.Queue[tuple[str, dict[str, Any]]], items: list[tuple[str, dict[str, Any]]]
+) -> None:
+    for item in items:
+        outbox.put_nowait(item)
+
+
 def send_now(group: str, payload: dict[str, Any]) -> None:
     send_to_groups([group], payload)
 
@@ -70,12 +77,13 @@ def send_batch(messages: list[tuple[list[str], dict[str, Any]]]) -> None:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        for groups, payload in messages:
-            for group in groups:
-                if running is loop:
-                    outbox.put_nowait((group, payload))
-                else:
-                    loop.call_soon_threadsafe(outbox.put_nowait, (group, payload))
+        items = [(group, payload) for groups, payload in messages for group in groups]
+        if running is loop:
+            _put_all(outbox, items)
+        elif items:
+            # One wake-up of the loop for the whole batch: each call_soon_threadsafe writes to the
+            # loop's self-pipe, and a batch of chat lines would otherwise cost one per line.
+            loop.call_soon_threadsafe(_put_all, outbox, items)
         return
     layer = get_channel_layer()
     if (

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models.functions import Lower
 
 from caredesk.core.errors import Conflict, NotFound, ValidationFailed
+from caredesk.core.prepared import PreparedInQuery
 from caredesk.customers.models import Customer, Identity, IdentityKind, Organization
 
 DEFAULT_PHONE_REGION = "US"
@@ -130,6 +134,90 @@ def find_or_create_customer(kind: str, value: str, *, name: str = "") -> tuple[C
     except (IntegrityError, Conflict):
         identity = Identity.objects.select_related("customer").get(kind=kind, value=normalized)
         return identity.customer, False
+
+
+OWNER_FIELDS = ["id", "organization_id", "language"]
+# Asked for every batch of inbound mail: the ORM writes the query once per process.
+_OWNERS = PreparedInQuery(
+    lambda values, kind: Identity.objects.filter(kind=kind, value__in=values).values_list(
+        "value", *(f"customer__{name}" for name in OWNER_FIELDS)
+    ),
+    "values",
+    values="\x00identity placeholder\x00",
+    kind="\x00kind placeholder\x00",
+)
+
+
+def find_or_create_customers(
+    senders: Sequence[tuple[str, str, str]], now: datetime
+) -> list[Customer]:
+    """`find_or_create_customer` for several (kind, value, name) at once, in the caller's
+    transaction: one look-up per identity kind, and the missing customers, their identities and
+    their search documents written with one INSERT each. A value that comes twice makes one
+    customer, named by its first sender. Raises ValidationFailed for a bad identity, and
+    IntegrityError when another writer stored one of the identities meanwhile (the caller then
+    takes them one at a time)."""
+    from caredesk.core.bulk import insert_rows
+    from caredesk.search import services as search
+
+    keys = [(kind, normalize_identity(kind, value)) for kind, value, _ in senders]
+    found: dict[tuple[str, str], Customer] = {}
+    by_kind: dict[str, set[str]] = {}
+    for kind, value in keys:
+        by_kind.setdefault(kind, set()).add(value)
+    alias = connection.alias
+    for kind, values in by_kind.items():
+        for value, *owner in _OWNERS.rows(values=sorted(values), kind=kind):
+            # What a ticket needs of its requester; the other fields load when first read.
+            found[(kind, value)] = Customer.from_db(alias, OWNER_FIELDS, owner)
+    missing: dict[tuple[str, str], str] = {}
+    for (kind, value), (_, _, name) in zip(keys, senders, strict=True):
+        if (kind, value) not in found and (kind, value) not in missing:
+            if len(name) > 200:
+                raise ValidationFailed("name is at most 200 characters.")
+            missing[(kind, value)] = name.strip()
+    if missing:
+        domains = {v.rsplit("@", 1)[-1] for k, v in missing if k == IdentityKind.EMAIL}
+        organizations: dict[str, int] = {}
+        if domains:
+            # `_organization_for_email` for every domain at once: the first by name wins.
+            for pk, domain in (
+                Organization.objects.annotate(lower_domain=Lower("domain"))
+                .filter(lower_domain__in=sorted(domains))
+                .order_by("-name")
+                .values_list("pk", "lower_domain")
+            ):
+                organizations[domain] = pk
+        new = []
+        for (kind, value), name in missing.items():
+            email = value if kind == IdentityKind.EMAIL else ""
+            new.append(
+                Customer(
+                    name=name,
+                    email=email,
+                    phone=value if kind == IdentityKind.PHONE else "",
+                    organization_id=organizations.get(email.rsplit("@", 1)[-1]) if email else None,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        fields = ("name", "email", "phone", "organization_id", "created_at", "updated_at")
+        ids = insert_rows(Customer, [{f: getattr(c, f) for f in fields} for c in new], now)
+        for customer, pk in zip(new, ids, strict=True):
+            customer.pk = customer.id = pk
+            customer._state.adding = False
+        insert_rows(
+            Identity,
+            [
+                {"customer_id": c.pk, "kind": kind, "value": value}
+                for c, (kind, value) in zip(new, missing, strict=True)
+            ],
+            now,
+        )
+        # What `index_customer` writes after a customer is saved (bulk rows send no signal).
+        search.add_customers([(c, [value]) for c, (_, value) in zip(new, missing, strict=True)])
+        found.update(zip(missing, new, strict=True))
+    return [found[key] for key in keys]
 
 
 @transaction.atomic

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from caredesk.accounts.models import TIER_ORDER, Presence, Team, User
 from caredesk.core.errors import ValidationFailed
+from caredesk.core.prepared import plain_rows
 from caredesk.routing.models import AgentRoutingState, RoutingMethod, SkillRule, TeamRouting
 from caredesk.tickets.models import ACTIVE_STATUSES, EventKind, Status, Ticket
 from caredesk.tickets.services import (
@@ -223,8 +225,12 @@ class FloorAgent:
     last: datetime | None = None
     version: int = 0
     used: float = 0.0
+    tier_index: int = 0
     # Rank per routing method at the current version (an agent may be in teams routed differently).
     ranks: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.tier_index = TIER_ORDER.index(self.tier) if self.tier in TIER_ORDER else -1
 
     def count_load(self) -> None:
         # Summed as load() sums, so both agree to the last bit on when an agent is full.
@@ -260,7 +266,7 @@ class RoutingFloor:
         self.rules = rules
         self._heaps: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
         self._by_ticket_kind: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
-        self._requirements: dict[tuple[Any, ...], Requirements] = {}
+        self._requirements: dict[tuple[Any, ...], tuple[Requirements, tuple[Any, ...]]] = {}
         # Per team, who has each skill: narrows the agents `meets` has to look at.
         self._with_skill: dict[int, dict[str, set[int]]] = {}
         for team_id, pks in members.items():
@@ -326,44 +332,49 @@ class RoutingFloor:
             agent.count_load()
         return cls(agents, members, methods, SkillRules.load())
 
-    def _heap(self, team_id: int, req: Requirements) -> list[tuple[Any, ...]]:
-        key = (team_id, *req.key())
+    def _heap(
+        self, team_id: int, req: Requirements, req_key: tuple[Any, ...]
+    ) -> list[tuple[Any, ...]]:
+        key = (team_id, req_key)
         heap = self._heaps.get(key)
         if heap is None:
             method = self.methods[team_id]
             pks: set[int] | list[int] = self.members.get(team_id, [])
             if req.skills:
+                # Only agents with every skill: `meets`'s skill test is settled here.
                 index = self._with_skill.get(team_id, {})
                 pks = set.intersection(*(index.get(skill, set()) for skill in req.skills))
+            # `meets`'s language and tier tests, inline: this runs for every candidate of every
+            # kind of ticket in the queue.
+            language = req.language
+            base = language.split("-")[0]
+            need = TIER_ORDER.index(req.min_tier) if req.min_tier else -1
+            agents = self.agents
             # Agents already full for any ticket stay full for the rest of the pass: left out.
             heap = [
                 (a.rank(method), a.version, a.pk)
-                for a in (self.agents[pk] for pk in pks)
+                for a in [agents[pk] for pk in pks]
                 if a.used + 1.0 <= a.capacity
-                and meets(req, tier=a.tier, skills=a.skills, languages=a.languages)
+                and a.tier_index >= need
+                and (not language or language in a.languages or base in a.languages)
             ]
             heapq.heapify(heap)
             self._heaps[key] = heap
         return heap
 
     def _candidates(self, ticket: TicketFacts) -> list[tuple[Any, ...]]:
-        # Tickets alike in everything the rules look at share their candidates.
-        key = (
-            ticket.team_id,
-            ticket.category,
-            ticket.channel,
-            ticket.language,
-            ticket.tags,
-            ticket.vip,
-        )
+        # Tickets alike in everything the rules look at share their candidates: the facts after
+        # the id (team, channel, category, language, tags, VIP) are the key.
+        key = ticket[1:]
         heap = self._by_ticket_kind.get(key)
         if heap is None:
             assert ticket.team_id is not None
-            rule_key = (ticket.category, ticket.channel, ticket.language, ticket.tags, ticket.vip)
-            req = self._requirements.get(rule_key)
-            if req is None:
-                req = self._requirements[rule_key] = self.rules.requirements(ticket)
-            heap = self._heap(ticket.team_id, req)
+            rule_key = key[1:]
+            found = self._requirements.get(rule_key)
+            if found is None:
+                req = self.rules.requirements(ticket)
+                found = self._requirements[rule_key] = (req, req.key())
+            heap = self._heap(ticket.team_id, *found)
             self._by_ticket_kind[key] = heap
         return heap
 
@@ -373,7 +384,7 @@ class RoutingFloor:
             return None
         method = self.methods[ticket.team_id]
         heap = self._candidates(ticket)
-        weight = ticket.weight
+        weight = CHANNEL_WEIGHT.get(ticket.channel, 1.0)
         no_room: list[tuple[Any, ...]] = []
         chosen = None
         while heap:
@@ -402,28 +413,18 @@ class RoutingFloor:
         agent.version += 1
 
 
-def _plain_rows(queryset: Any) -> list[tuple[Any, ...]]:
-    """The rows of a values_list query as the database driver returns them: the ORM's per-value
-    conversions cost more than the read for the 10,000 rows of a pass, and the values here (ids,
-    strings, a flag) need none."""
-    sql, params = queryset.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
 def queued_tickets(team_ids: list[int], limit: int) -> list[TicketFacts]:
     """Unassigned new and open tickets of these teams, most urgent and oldest first."""
     queue = Ticket.objects.filter(
         assignee__isnull=True, status__in=[Status.NEW, Status.OPEN], team__in=team_ids
     )
     tags: dict[int, set[str]] = {}
-    for ticket_id, name in _plain_rows(
+    for ticket_id, name in plain_rows(
         Ticket.tags.through.objects.filter(ticket__in=queue).values_list("ticket_id", "tag__name")
     ):
         tags.setdefault(ticket_id, set()).add(name)
     no_tags: frozenset[str] = frozenset()
-    rows = _plain_rows(
+    rows = plain_rows(
         queue.order_by("-priority", "created_at", "id").values_list(
             "pk", "team_id", "channel", "category", "language", "requester__vip"
         )[:limit]
@@ -475,7 +476,18 @@ def _record_last_assigned(last: dict[int, datetime]) -> None:
     )
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(pk, adapt(when)) for pk, when in last.items()])
+        if connection.vendor == "postgresql":
+            # One statement over the rows as one JSON parameter: executemany costs PostgreSQL a
+            # statement per row, and arrays cost psycopg a quoting per element.
+            cursor.execute(
+                f"INSERT INTO {quote(meta.db_table)} ({agent}, {at}) "  # noqa: S608
+                "SELECT (e->>0)::bigint, (e->>1)::timestamptz "
+                "FROM jsonb_array_elements(%s::jsonb) AS v(e) "
+                f"ON CONFLICT ({agent}) DO UPDATE SET {at} = EXCLUDED.{at}",
+                [json.dumps([(pk, when.isoformat()) for pk, when in last.items()])],
+            )
+        else:
+            cursor.executemany(sql, [(pk, adapt(when)) for pk, when in last.items()])
 
 
 @transaction.atomic

@@ -620,6 +620,50 @@ def append_to_ticket(ticket_id: int, text: str) -> None:
         index_ticket(ticket_id)
 
 
+# Tickets a statement of `append_to_tickets` (two parameters each, under SQLite's 999).
+APPEND_CHUNK = 400
+
+
+def append_to_tickets(texts: dict[int, str]) -> None:
+    """`append_to_ticket` for many tickets at once (a batch of chat lines: each ticket's new
+    texts joined by newlines): one statement for all of them, in the same transaction and under
+    the same row locks. Tickets without a document yet are indexed in full."""
+    if not texts:
+        return
+    ids = sorted(texts)
+    quote = connection.ops.quote_name
+    column = {f.name: quote(f.column or f.name) for f in SearchDocument._meta.concrete_fields}
+    table = quote(SearchDocument._meta.db_table)
+    stamp = connection.ops.adapt_datetimefield_value(timezone.now())
+    updated = 0
+    # One UPDATE ... FROM a chunk (SQLite 3.33+, PostgreSQL): a statement a ticket
+    # would cost a round trip each on PostgreSQL. Table and column names come from the model and
+    # MAX_BODY is ours; the values are parameters.
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), APPEND_CHUNK):
+            chunk = ids[start : start + APPEND_CHUNK]
+            rows = " UNION ALL ".join(["SELECT %s AS object_id, %s AS text"] * len(chunk))
+            cursor.execute(
+                f"UPDATE {table} SET "  # noqa: S608
+                f"{column['body']} = SUBSTR({column['body']} || appended.text, 1, {int(MAX_BODY)}), "
+                f"{column['updated_at']} = %s FROM ({rows}) AS appended "
+                f"WHERE {table}.{column['kind']} = 'ticket' "
+                f"AND {table}.{column['object_id']} = appended.object_id",
+                [stamp, *(v for pk in chunk for v in (pk, "\n" + texts[pk]))],
+            )
+            updated += cursor.rowcount
+    if updated == len(ids):  # the usual case: every ticket had its document
+        return
+    present = set(
+        SearchDocument.objects.filter(kind="ticket", object_id__in=ids).values_list(
+            "object_id", flat=True
+        )
+    )
+    for pk in ids:
+        if pk not in present:
+            index_ticket(pk)  # reads the messages just stored too
+
+
 def retitle_ticket(ticket_id: int, *, title: str, language: str) -> None:
     """Subject or language changed (in the current transaction): the body stays as it is."""
     updated = SearchDocument.objects.filter(kind="ticket", object_id=ticket_id).update(
@@ -665,6 +709,49 @@ def index_customer(customer: Customer) -> None:
         customer.pk,
         title=customer.name or customer.email or customer.phone,
         body=f"{customer.email} {customer.phone} {identities} {customer.notes}",
+    )
+
+
+def add_customers(customers: Sequence[tuple[Customer, list[str]]]) -> None:
+    """The documents of customers created in the current transaction without a save signal
+    (a bulk insert), with their identity values: what `index_customer` would write."""
+    from caredesk.core.bulk import insert_rows
+
+    insert_rows(
+        SearchDocument,
+        [
+            {
+                "kind": "customer",
+                "object_id": customer.pk,
+                "title": (customer.name or customer.email or customer.phone)[:300],
+                "body": f"{customer.email} {customer.phone} {' '.join(values)} {customer.notes}"[
+                    :MAX_BODY
+                ],
+            }
+            for customer, values in customers
+        ],
+        timezone.now(),
+    )
+
+
+def add_tickets(documents: Sequence[tuple[int, str, str, str]]) -> None:
+    """`add_ticket` for several tickets created in the current transaction, in one INSERT:
+    (ticket id, title, body, language)."""
+    from caredesk.core.bulk import insert_rows
+
+    insert_rows(
+        SearchDocument,
+        [
+            {
+                "kind": "ticket",
+                "object_id": ticket_id,
+                "title": title[:300],
+                "body": body[:MAX_BODY],
+                "language": language[:10],
+            }
+            for ticket_id, title, body, language in documents
+        ],
+        timezone.now(),
     )
 
 

@@ -94,18 +94,28 @@ class Ticket(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     channel = models.CharField(max_length=12, choices=Channel.choices, default=Channel.API)
+    # Indexed by ticket_requester_created, which starts with it.
     requester = models.ForeignKey(
-        "customers.Customer", on_delete=models.PROTECT, related_name="tickets"
+        "customers.Customer", on_delete=models.PROTECT, related_name="tickets", db_index=False
     )
+    # Indexed by ticket_organization, over the tickets that have one (see Meta).
     organization = models.ForeignKey(
         "customers.Organization",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="tickets",
+        db_index=False,
     )
+    # No index of its own on team and assignee: the composite indexes below start with them (a
+    # second index only made every assignment write one more B-tree entry).
     team = models.ForeignKey(
-        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tickets",
+        db_index=False,
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -113,6 +123,7 @@ class Ticket(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assigned_tickets",
+        db_index=False,
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="tickets")
     custom_fields = models.JSONField(default=dict, blank=True)
@@ -122,11 +133,19 @@ class Ticket(models.Model):
         settings.AUTH_USER_MODEL, blank=True, related_name="followed_tickets"
     )
     cc = models.ManyToManyField("customers.Customer", blank=True, related_name="cc_tickets")
+    # Indexed by ticket_merged_into, over the merged tickets only (see Meta).
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_from",
+        db_index=False,
     )
     # An opaque conversation key from the channel (chat session, SMS thread) used for threading.
-    thread_key = models.CharField(max_length=255, blank=True, db_index=True)
+    # Indexed by ticket_thread_key (see Meta): looked up by equality only, so without the second,
+    # pattern-matching index PostgreSQL adds for an indexed text field.
+    thread_key = models.CharField(max_length=255, blank=True)
     restricted = models.BooleanField(
         default=False, help_text="Visible only to leads/admins and the assignee"
     )
@@ -153,6 +172,19 @@ class Ticket(models.Model):
             ),
             models.Index(fields=["requester", "created_at"], name="ticket_requester_created"),
             models.Index(fields=["updated_at", "id"], name="ticket_updated"),
+            models.Index(fields=["thread_key"], name="ticket_thread_key"),
+            # Most tickets have neither: an index of the NULLs only cost every write an entry
+            # (an assignment rewrites every index entry of the row on PostgreSQL).
+            models.Index(
+                fields=["merged_into"],
+                name="ticket_merged_into",
+                condition=models.Q(merged_into__isnull=False),
+            ),
+            models.Index(
+                fields=["organization"],
+                name="ticket_organization",
+                condition=models.Q(organization__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -222,7 +254,10 @@ class RawInbound(models.Model):
 
 
 class Message(models.Model):
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    # Indexed by message_ticket_created, which starts with it.
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     author_kind = models.CharField(max_length=10, choices=AuthorKind.choices)
     author_agent = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -332,7 +367,10 @@ class EventKind(models.TextChoices):
 class TicketEvent(models.Model):
     """Append-only: the ticket timeline, the audit trail and analytics all read from here."""
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    # Indexed by event_ticket_id, which starts with it.
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     actor_kind = models.CharField(max_length=10, choices=AuthorKind.choices)
     actor_agent = models.ForeignKey(

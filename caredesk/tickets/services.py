@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ParamSpec
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, NotSupportedError, connection, models, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -29,7 +30,7 @@ from caredesk.core.errors import (
 )
 from caredesk.core.events import TicketChange, announce_many_on_commit, announce_on_commit
 from caredesk.core.html import html_to_text, sanitize_html, text_to_html
-from caredesk.core.prepared import PreparedQuery
+from caredesk.core.prepared import PreparedInQuery, PreparedQuery
 from caredesk.customers.models import Customer
 from caredesk.customers.services import find_or_create_customer
 from caredesk.search import services as search
@@ -570,6 +571,9 @@ def store_raw_many(
 ) -> list[RawInbound]:
     """`store_raw` for several payloads (payload, external id, metadata) in one INSERT: a channel
     that receives in batches commits the raw bytes of a whole batch together."""
+    from caredesk.core.bulk import insert_rows
+
+    now = timezone.now()
     records = []
     for payload, external_id, metadata in payloads:
         clean = redact_bytes(payload)
@@ -580,9 +584,19 @@ def store_raw_many(
                 payload_compressed=RawInbound.compress(clean),
                 size=len(clean),
                 metadata=metadata,
+                received_at=now,
             )
         )
-    return RawInbound.objects.bulk_create(records)
+    fields = ("channel", "external_id", "payload_compressed", "size", "metadata", "received_at")
+    try:
+        ids = insert_rows(RawInbound, [{f: getattr(r, f) for f in fields} for r in records], now)
+    except NotSupportedError:
+        return RawInbound.objects.bulk_create(records)
+    for record, pk in zip(records, ids, strict=True):
+        record.pk = pk
+        record._state.adding = False
+        record._state.db = connection.alias
+    return records
 
 
 def quarantine(
@@ -859,6 +873,240 @@ def _add_cc(ticket: Ticket, identities: list[SenderIdentity], actor: Actor) -> N
     batch.announce()
 
 
+# --- many new tickets at once (a channel's batch) -------------------------------------------
+
+# Asked for every batch of inbound mail: the ORM writes these queries once per process.
+_STORED_EXTERNAL_IDS = PreparedInQuery(
+    lambda external_ids: Message.objects.filter(external_id__in=external_ids).values_list(
+        "external_id"
+    ),
+    "external_ids",
+    external_ids="\x00external id placeholder\x00",
+)
+_OPEN_THREAD_KEYS = PreparedInQuery(
+    lambda thread_keys, channel: (
+        Ticket.objects.filter(thread_key__in=thread_keys, channel=channel)
+        .exclude(status=Status.CLOSED)
+        .values_list("thread_key")
+    ),
+    "thread_keys",
+    thread_keys="\x00thread key placeholder\x00",
+    channel="\x00channel placeholder\x00",
+)
+
+
+def find_threads(inbounds: Sequence[InboundMessage]) -> list[bool]:
+    """For each inbound, whether `ingest` would do more than open a plain new ticket for it, as
+    the database stands: a reference to a stored message, a ticket hint, or an open ticket with
+    its thread key. `_thread`'s look-ups for a whole batch, one query per kind (and chunk); a
+    ticket hint always counts (such mail goes through `ingest` one at a time)."""
+    refs_of = [set([r[:255] for r in inbound.references if r][-50:]) for inbound in inbounds]
+    wanted = sorted(set().union(*refs_of) - {""}) if refs_of else []
+    stored = {external_id for (external_id,) in _STORED_EXTERNAL_IDS.rows(external_ids=wanted)}
+    keys: dict[str, set[str]] = {}
+    for inbound in inbounds:
+        if inbound.thread_key:
+            keys.setdefault(inbound.channel, set()).add(inbound.thread_key[:255])
+    open_keys = {
+        (thread_key, channel)
+        for channel, values in keys.items()
+        for (thread_key,) in _OPEN_THREAD_KEYS.rows(thread_keys=sorted(values), channel=channel)
+    }
+    return [
+        bool(refs & stored)
+        or bool(inbound.ticket_hint)
+        or (inbound.thread_key[:255], inbound.channel) in open_keys
+        for inbound, refs in zip(inbounds, refs_of, strict=True)
+    ]
+
+
+def ingest_new_many(inbounds: Sequence[InboundMessage]) -> list[IngestResult]:
+    """`ingest` for several inbound messages that each open a new ticket (`find_threads` found
+    none of them a thread, and no two of them share an external id or a thread key), in the
+    caller's transaction: the same customers, tickets, messages, events, tags, search documents
+    and raw record states, written with one statement per table for all of them (customers and
+    messages looked up once), and announced once on commit (`tickets_changed`).
+
+    Mail with CC or attachments, or a ticket hint, is refused (ValueError): it goes through
+    `ingest`. Raises on any failure, IntegrityError included (a concurrent copy of an external id
+    or identity): the caller rolls its savepoint back and takes the messages through `ingest`
+    one at a time, which quarantines only the one that fails."""
+    from caredesk.core.bulk import insert_rows, update_by_ids
+    from caredesk.customers.services import find_or_create_customers
+
+    if not inbounds:
+        return []
+    now = timezone.now()
+    for inbound in inbounds:
+        if inbound.channel not in Channel.values:
+            raise ValidationFailed(f"Unknown channel {inbound.channel!r}.", code="bad_channel")
+        if inbound.cc or inbound.attachments or inbound.ticket_hint:
+            raise ValueError("mail with CC, attachments or a ticket hint is ingested one by one")
+        if inbound.raw_record is None and (inbound.raw_id or inbound.raw):
+            raise ValueError("a raw payload is taken as its stored record only")
+        if inbound.priority is not None and inbound.priority not in Priority.values:
+            raise ValidationFailed("Unknown priority.", code="bad_priority")
+        inbound.subject = _strip_nul(inbound.subject)
+        inbound.body_text = _strip_nul(inbound.body_text)
+        inbound.body_html = _strip_nul(inbound.body_html)
+        inbound.sender.name = _strip_nul(inbound.sender.name)
+        inbound.metadata = _strip_nul(inbound.metadata)
+    customers = find_or_create_customers(
+        [(i.sender.kind, i.sender.value, i.sender.name) for i in inbounds], now
+    )
+    bodies = [_bodies(i.body_text, i.body_html) for i in inbounds]
+    ticket_rows: list[dict[str, Any]] = []
+    tag_names: list[list[str]] = []
+    for inbound, customer, (text, _) in zip(inbounds, customers, bodies, strict=True):
+        from_customer = inbound.author_kind == AuthorKind.CUSTOMER
+        ticket_rows.append(
+            {
+                "subject": _clean_subject(inbound.subject, text),
+                "status": Status.NEW,
+                "priority": inbound.priority if inbound.priority is not None else Priority.NORMAL,
+                "channel": inbound.channel,
+                "requester_id": customer.pk,
+                "organization_id": customer.organization_id,
+                "team_id": inbound.team.pk if inbound.team else None,
+                "custom_fields": {},
+                "language": customer.language[:10],
+                "thread_key": inbound.thread_key[:255],
+                # The first message's created_at, as `_open_ticket` sets it.
+                "last_customer_message_at": now if from_customer else None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        tag_names.append(_clean_tags(inbound.tags) if inbound.tags else [])
+    ticket_ids = insert_rows(Ticket, ticket_rows, now)
+    if any(tag_names):
+        tags = {t.name: t for t in _tags_named(sorted({n for names in tag_names for n in names}))}
+        through = Ticket.tags.through
+        through.objects.bulk_create(
+            [
+                through(ticket_id=ticket_id, tag_id=tags[name].pk)
+                for ticket_id, names in zip(ticket_ids, tag_names, strict=True)
+                for name in names
+            ]
+        )
+    message_rows: list[dict[str, Any]] = []
+    for inbound, customer, ticket_id, (text, html) in zip(
+        inbounds, customers, ticket_ids, bodies, strict=True
+    ):
+        from_customer = inbound.author_kind == AuthorKind.CUSTOMER
+        message_rows.append(
+            {
+                "ticket_id": ticket_id,
+                "author_kind": inbound.author_kind,
+                "author_customer_id": customer.pk if from_customer else None,
+                "body_text": text,
+                "body_html": html,
+                "channel": inbound.channel,
+                "external_id": (inbound.external_id or "")[:255],
+                "delivery_status": DeliveryStatus.RECEIVED
+                if from_customer
+                else DeliveryStatus.NONE,
+                "raw_id": inbound.raw_record.pk if inbound.raw_record else None,
+                "metadata": dict(inbound.metadata),
+                "created_at": now,
+            }
+        )
+    message_ids = insert_rows(Message, message_rows, now)
+    # The events of each ticket in the order `_open_ticket` writes them, ticket after ticket.
+    per_ticket: list[list[tuple[str, dict[str, Any]]]] = []
+    for inbound, row, names, message_id in zip(
+        inbounds, ticket_rows, tag_names, message_ids, strict=True
+    ):
+        events: list[tuple[str, dict[str, Any]]] = [
+            (
+                EventKind.CREATED,
+                {
+                    "channel": inbound.channel,
+                    "subject": row["subject"],
+                    "priority": Priority(row["priority"]).label,
+                    "team": row["team_id"],
+                },
+            )
+        ]
+        if names:
+            events.append((EventKind.TAGS_CHANGED, {"added": names, "removed": []}))
+        events.append(
+            (
+                EventKind.MESSAGE_ADDED,
+                {"message_id": message_id, "author_kind": inbound.author_kind, "internal": False},
+            )
+        )
+        per_ticket.append(events)
+    event_rows: list[dict[str, Any]] = []
+    for inbound, customer, ticket_id, events in zip(
+        inbounds, customers, ticket_ids, per_ticket, strict=True
+    ):
+        from_customer = inbound.author_kind == AuthorKind.CUSTOMER
+        event_rows += [
+            {
+                "ticket_id": ticket_id,
+                "kind": kind,
+                "actor_kind": inbound.author_kind,
+                "actor_customer_id": customer.pk if from_customer else None,
+                "data": data,
+                "created_at": now,
+            }
+            for kind, data in events
+        ]
+    event_ids = iter(insert_rows(TicketEvent, event_rows, now))
+    search.add_tickets(
+        [
+            (ticket_id, row["subject"], message["body_text"], row["language"])
+            for ticket_id, row, message in zip(ticket_ids, ticket_rows, message_rows, strict=True)
+        ]
+    )
+    update_by_ids(
+        RawInbound,
+        [i.raw_record.pk for i in inbounds if i.raw_record is not None],
+        {"state": RawInbound.State.PROCESSED, "processed_at": now, "error": ""},
+    )
+    changes: list[TicketChange] = []
+    results: list[IngestResult] = []
+    for inbound, customer, ticket_id, row, message_id, message_row, events in zip(
+        inbounds,
+        customers,
+        ticket_ids,
+        ticket_rows,
+        message_ids,
+        message_rows,
+        per_ticket,
+        strict=True,
+    ):
+        ids = [next(event_ids) for _ in events]
+        changes.append(
+            TicketChange(
+                ticket_id,
+                ids,
+                [kind for kind, _ in events],
+                data=[data for _, data in events],
+                # What `_EventBatch.announce` tells the receivers of one ticket.
+                extra={
+                    "public_message_ids": [message_id],
+                    "message_author_kinds": [inbound.author_kind],
+                    "channel": inbound.channel,
+                    "actor_kind": inbound.author_kind,
+                    "messages": [(message_id, inbound.author_kind)],
+                },
+            )
+        )
+        ticket = Ticket(pk=ticket_id, **row)
+        ticket.requester = customer
+        ticket.team = inbound.team
+        message = Message(pk=message_id, **message_row)
+        message.ticket = ticket
+        for instance in (ticket, message):
+            instance._state.adding = False
+            instance._state.db = connection.alias
+        results.append(IngestResult(ticket=ticket, message=message, created_ticket=True))
+    announce_many_on_commit(changes)
+    return results
+
+
 # --- agent actions --------------------------------------------------------------------------
 
 
@@ -986,7 +1234,8 @@ BULK_CHUNK = 500
 TICKET_UPDATE_FIELDS = ("id", "assignee", "status", "version", "updated_at")
 
 
-EVENT_COLUMNS = ("ticket", "kind", "actor_kind", "actor_agent", "actor_customer", "data")
+# In the order _insert_events writes them: what changes from row to row first.
+EVENT_COLUMNS = ("ticket", "kind", "data", "actor_kind", "actor_agent", "actor_customer")
 
 
 def _insert_events(
@@ -1011,22 +1260,22 @@ def _insert_events(
             batch_size=BULK_CHUNK,
         )
         return [e.pk for e in created]
+    if connection.vendor == "postgresql":
+        return _insert_events_as_json(who, events, now)
     quote = connection.ops.quote_name
     meta = TicketEvent._meta
     data_field = meta.get_field("data")
     adapt_json = connection.ops.adapt_json_value
-    columns = [
-        quote(f.column or f.name)
-        for f in meta.concrete_fields
-        if f.name in (*EVENT_COLUMNS, "created_at")
-    ]
-    order = [f.name for f in meta.concrete_fields if f.name in (*EVENT_COLUMNS, "created_at")]
-    constant = {
-        "actor_kind": who.kind,
-        "actor_agent": who.agent.pk if who.agent else None,
-        "actor_customer": who.customer.pk if who.customer else None,
-        "created_at": connection.ops.adapt_datetimefield_value(now),
-    }
+    column = {f.name: quote(f.column or f.name) for f in meta.concrete_fields}
+    # The columns in an order of our own, those that change from row to row first: each row's
+    # parameters are then a tuple, not a dict put in the model's column order.
+    columns = [column[name] for name in (*EVENT_COLUMNS, "created_at")]
+    constant = (
+        who.kind,
+        who.agent.pk if who.agent else None,
+        who.customer.pk if who.customer else None,
+        connection.ops.adapt_datetimefield_value(now),
+    )
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     # Table and column names come from the model; every value is a bound parameter.
     head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) VALUES "  # noqa: S608
@@ -1034,25 +1283,71 @@ def _insert_events(
     # 7 parameters a row: under SQLite's historical limit of 999 a statement.
     chunk_size = 999 // len(columns)
     ids: list[int] = []
+    encoder = data_field.encoder  # type: ignore[union-attr]
     with connection.cursor() as cursor:
         for start in range(0, len(events), chunk_size):
             chunk = events[start : start + chunk_size]
             params: list[Any] = []
             for ticket_id, kind, data in chunk:
-                row = {
-                    **constant,
-                    "ticket": ticket_id,
-                    "kind": kind,
-                    # What JSONField.get_db_prep_save gives for a plain dict, without its checks.
-                    "data": adapt_json(data, data_field.encoder),
-                }
-                params += [row[name] for name in order]
+                # What JSONField.get_db_prep_save gives for a plain dict, without its checks.
+                params += (ticket_id, kind, adapt_json(data, encoder), *constant)
             cursor.execute(head + ", ".join([placeholders] * len(chunk)) + tail, params)
             ids += [pk for (pk,) in cursor.fetchall()]
     return ids
 
 
-@transaction.atomic
+def _insert_events_as_json(
+    who: Actor, events: list[tuple[int, str, dict[str, Any]]], now: datetime
+) -> list[int]:
+    """PostgreSQL: every event of a bulk change in one INSERT ... SELECT over one JSON array of
+    rows (the rows as one parameter: psycopg quotes a text array element by element in Python,
+    which cost more than the insert; one JSON text is one C-quoted string, and each event's data
+    is already JSON in it)."""
+    quote = connection.ops.quote_name
+    meta = TicketEvent._meta
+    names = (*EVENT_COLUMNS, "created_at")
+    column = {f.name: quote(f.column or f.name) for f in meta.concrete_fields if f.name in names}
+    encoder = meta.get_field("data").encoder  # type: ignore[union-attr]
+    # Table and column names come from the model; every value is a bound parameter.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({column['ticket']}, {column['kind']}, "  # noqa: S608
+        f"{column['data']}, {column['actor_kind']}, {column['actor_agent']}, "
+        f"{column['actor_customer']}, {column['created_at']}) "
+        "SELECT (e->>0)::bigint, e->>1, e->2, %s, %s, %s, %s "
+        "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS v(e, n) "
+        f"ORDER BY v.n RETURNING {quote(meta.pk.column or 'id')}"  # type: ignore[union-attr]
+    )
+    params = [
+        who.kind,
+        who.agent.pk if who.agent else None,
+        who.customer.pk if who.customer else None,
+        now,
+        json.dumps(events, cls=encoder),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        # The ids come from one sequence in the order of the rows inserted (ORDER BY v.n): sorted,
+        # they are the events' ids in order whatever order RETURNING lists them in.
+        return sorted(pk for (pk,) in cursor.fetchall())
+
+
+# Built once per process (an __in of 500 ids cost the ORM more than the read).
+_LOCK_FOR_ASSIGN = PreparedInQuery(
+    lambda ticket_ids: (
+        Ticket.objects.select_for_update(of=("self",))
+        .filter(pk__in=ticket_ids)
+        .order_by("id")
+        .values_list("id", "assignee_id", "status", "team_id", "restricted", "channel")
+    ),
+    "ticket_ids",
+    ticket_ids=-7_000_010,
+)
+
+
+# No savepoint of its own: inside the routing pass's transaction a savepoint made SQLite journal
+# every page the bulk UPDATE touched, three times the cost of the UPDATE itself. An error still
+# rolls back the whole enclosing transaction (nothing is written in part).
+@transaction.atomic(savepoint=False)
 def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[int]:
     """Assign or unassign many tickets at once (the routing pass): the same checks, field changes
     and events as `assign`, announced on commit once for all the tickets (`tickets_changed`, then
@@ -1079,18 +1374,13 @@ def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[
         "user_id", "team_id"
     ):
         agents[user_id][2].add(team_id)
-    ids = sorted(by_ticket)
-    # The lock-and-check read, as tuples: model instances would cost more than the read.
-    locked: list[tuple[int, int | None, str, int | None]] = []
-    for start in range(0, len(ids), BULK_CHUNK):
-        locked += (
-            Ticket.objects.select_for_update(of=("self",))
-            .filter(pk__in=ids[start : start + BULK_CHUNK])
-            .values_list("id", "assignee_id", "status", "team_id")
-        )
+    # The lock-and-check read, as plain rows with what the live workspace needs to know who to
+    # tell (announced with the change, so it need not read the tickets again).
+    locked = _LOCK_FOR_ASSIGN.rows(ticket_ids=sorted(by_ticket))
     rows: list[tuple[int, int | None, str]] = []
     events: list[tuple[int, str, dict[str, Any]]] = []
-    for ticket_id, current_assignee_id, status, ticket_team_id in locked:
+    audience: dict[int, dict[str, Any]] = {}
+    for ticket_id, current_assignee_id, status, ticket_team_id, restricted, channel in locked:
         line = by_ticket[ticket_id]
         if current_assignee_id != line.current_assignee_id or status not in ACTIVE_STATUSES:
             continue
@@ -1111,6 +1401,12 @@ def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[
         if new_status != status:  # as _assign: taking a new ticket opens it
             events.append((ticket_id, EventKind.STATUS_CHANGED, {"old": status, "new": new_status}))
         rows.append((ticket_id, line.assignee_id, new_status))
+        audience[ticket_id] = {
+            "team_id": ticket_team_id,
+            "assignee_id": line.assignee_id,
+            "restricted": bool(restricted),
+            "channel": channel,
+        }
     now = timezone.now()
     quote = connection.ops.quote_name
     if rows:
@@ -1126,9 +1422,22 @@ def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[
         )
         stamp = connection.ops.adapt_datetimefield_value(now)
         with connection.cursor() as cursor:
-            cursor.executemany(
-                sql, [(assignee_id, status, stamp, pk) for pk, assignee_id, status in rows]
-            )
+            if connection.vendor == "postgresql":
+                # One statement over the rows as one JSON parameter: executemany costs
+                # PostgreSQL a statement per row, and arrays cost psycopg a quoting per element.
+                cursor.execute(
+                    f"UPDATE {quote(Ticket._meta.db_table)} AS t SET "  # noqa: S608
+                    f"{column['assignee']} = (v.e->>1)::bigint, {column['status']} = v.e->>2, "
+                    f"{column['version']} = t.{column['version']} + 1, "
+                    f"{column['updated_at']} = %s "
+                    "FROM jsonb_array_elements(%s::jsonb) AS v(e) "
+                    f"WHERE t.{column['id']} = (v.e->>0)::bigint",
+                    [stamp, json.dumps(rows)],
+                )
+            else:
+                cursor.executemany(
+                    sql, [(assignee_id, status, stamp, pk) for pk, assignee_id, status in rows]
+                )
     event_ids = _insert_events(who, events, now)
     by_event_ticket: dict[int, tuple[list[int], list[str], list[dict[str, Any]]]] = {}
     for (ticket_id, kind, data), event_id in zip(events, event_ids, strict=True):
@@ -1138,7 +1447,7 @@ def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[
         data_of.append(data)
     announce_many_on_commit(
         [
-            TicketChange(ticket_id, ids, kinds_of, data_of)
+            TicketChange(ticket_id, ids, kinds_of, data_of, audience[ticket_id])
             for ticket_id, (ids, kinds_of, data_of) in by_event_ticket.items()
         ]
     )
@@ -1524,3 +1833,181 @@ def set_following(actor: User, ticket: Ticket, follower: User, following: bool =
 
 def timeline(ticket: Ticket) -> list[TicketEvent]:
     return list(ticket.events.select_related("actor_agent", "actor_customer").order_by("id"))
+
+
+# --- many plain customer lines at once (live chat's group commit) -----------------------------
+
+
+def _insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows given as {field attname: database value} (every concrete field but the id)
+    with multi-row INSERT ... RETURNING statements, under SQLite's 999 parameters each, and
+    return their ids in order: `bulk_create` without model instances, whose construction and
+    field-by-field preparation cost more than the insert for a batch of chat lines."""
+    if not rows:
+        return []
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    assert set(rows[0]) == {f.attname for f in fields}, "every column has a value"
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column or f.name) for f in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    # Table and column names come from the model; every value is a bound parameter.
+    head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608
+    tail = f" RETURNING {quote(meta.pk.column or 'id')}"  # type: ignore[union-attr]
+    chunk_size = max(1, 999 // len(fields))
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), chunk_size):
+            chunk = rows[start : start + chunk_size]
+            cursor.execute(
+                head + ", ".join([row] * len(chunk)) + tail,
+                [values[f.attname] for values in chunk for f in fields],
+            )
+            ids += [pk for (pk,) in cursor.fetchall()]
+    return ids
+
+
+# --- many plain customer lines at once (live chat's group commit) -----------------------------
+
+# A customer's message on a ticket in one of these states changes nothing but the message, its
+# event, the ticket's timestamps and its search document (see `_add_inbound_message`).
+PLAIN_LINE_STATUSES = frozenset({Status.NEW, Status.OPEN, Status.ON_HOLD})
+
+
+@dataclass(frozen=True)
+class CustomerLine:
+    """One message from a ticket's requester, for `add_customer_lines`."""
+
+    ticket_id: int
+    customer_id: int
+    channel: str
+    body_text: str
+    external_id: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredLine:
+    """A message stored by `add_customer_lines`: what its callers tell others about it."""
+
+    message_id: int
+    ticket_id: int
+    body_text: str
+    created_at: datetime
+
+
+@transaction.atomic
+def add_customer_lines(lines: list[CustomerLine]) -> list[StoredLine | None]:
+    """Store many customer messages on existing tickets in a fixed number of statements (plus
+    one per chunk of rows): the messages in one INSERT, their events in one, one UPDATE run for
+    every ticket (timestamps, version) and one for every ticket's search document. The same
+    messages, events and ticket fields as `ingest` on a ticket that is new, open or on hold and
+    written by its requester; announced on commit once for all the tickets (`tickets_changed`).
+
+    The tickets are locked first, in id order. A line whose ticket is in any other state (solved
+    or pending: the line reopens it; closed: a follow-up; merged; missing) or whose writer is not
+    the requester (a cc) is not stored: None in its place, for the caller to `ingest` it. The
+    caller has checked the lines (size, idempotency keys not taken yet)."""
+    if not lines:
+        return []
+    ticket_ids = sorted({line.ticket_id for line in lines})
+    state: dict[int, tuple[str, int | None, int | None]] = {}
+    for start in range(0, len(ticket_ids), BULK_CHUNK):
+        for row in (
+            Ticket.objects.select_for_update(of=("self",))
+            .filter(pk__in=ticket_ids[start : start + BULK_CHUNK])
+            .order_by("pk")
+            .values_list("id", "status", "requester_id", "merged_into_id")
+        ):
+            state[row[0]] = (row[1], row[2], row[3])
+    now = timezone.now()
+    ops = connection.ops
+    stamp = ops.adapt_datetimefield_value(now)
+    plain: list[int] = []
+    texts: list[str] = []
+    rows: list[dict[str, Any]] = []
+    for i, line in enumerate(lines):
+        status, requester_id, merged_into_id = state.get(line.ticket_id, ("", None, None))
+        if (
+            status not in PLAIN_LINE_STATUSES
+            or merged_into_id is not None
+            or requester_id != line.customer_id
+        ):
+            continue
+        text, html = _bodies(_strip_nul(line.body_text), "")
+        plain.append(i)
+        texts.append(text)
+        rows.append(
+            {
+                "ticket_id": line.ticket_id,
+                "author_kind": AuthorKind.CUSTOMER,
+                "author_agent_id": None,
+                "author_customer_id": line.customer_id,
+                "internal": False,
+                "body_text": text,
+                "body_html": html,
+                "channel": line.channel,
+                "external_id": line.external_id[:255],
+                "delivery_status": DeliveryStatus.RECEIVED,
+                "delivery_error": "",
+                "raw_id": None,
+                "metadata": ops.adapt_json_value(_strip_nul(line.metadata), None),
+                "created_at": stamp,
+            }
+        )
+    stored: list[StoredLine | None] = [None] * len(lines)
+    if not rows:
+        return stored
+    message_ids = _insert_rows(Message, rows)
+    event_data = [
+        {"message_id": pk, "author_kind": AuthorKind.CUSTOMER, "internal": False}
+        for pk in message_ids
+    ]
+    event_ids = _insert_rows(
+        TicketEvent,
+        [
+            {
+                "ticket_id": row["ticket_id"],
+                "kind": EventKind.MESSAGE_ADDED,
+                "actor_kind": AuthorKind.CUSTOMER,
+                "actor_agent_id": None,
+                "actor_customer_id": row["author_customer_id"],
+                "data": ops.adapt_json_value(data, None),
+                "created_at": stamp,
+            }
+            for row, data in zip(rows, event_data, strict=True)
+        ],
+    )
+    by_ticket: dict[int, list[str]] = {}
+    changes: dict[int, TicketChange] = {}
+    for i, text, message_id, event_id, data in zip(
+        plain, texts, message_ids, event_ids, event_data, strict=True
+    ):
+        line = lines[i]
+        stored[i] = StoredLine(message_id, line.ticket_id, text, now)
+        by_ticket.setdefault(line.ticket_id, []).append(text)
+        change = changes.setdefault(
+            line.ticket_id, TicketChange(line.ticket_id, [], [], [], channel=line.channel)
+        )
+        change.event_ids.append(event_id)
+        change.kinds.append(EventKind.MESSAGE_ADDED)
+        assert change.data is not None
+        change.data.append(data)
+    quote = ops.quote_name
+    columns = {f.name: quote(f.column or f.name) for f in Ticket._meta.concrete_fields}
+    # One statement for the tickets of a chunk: every line of the batch has the same time. Table
+    # and column names come from the model; every value is a bound parameter.
+    ids = sorted(by_ticket)
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), BULK_CHUNK):
+            chunk = ids[start : start + BULK_CHUNK]
+            cursor.execute(
+                f"UPDATE {quote(Ticket._meta.db_table)} SET "  # noqa: S608
+                f"{columns['last_customer_message_at']} = %s, "
+                f"{columns['version']} = {columns['version']} + 1, {columns['updated_at']} = %s "
+                f"WHERE {columns['id']} IN ({', '.join(['%s'] * len(chunk))})",
+                [stamp, stamp, *chunk],
+            )
+    search.append_to_tickets({pk: "\n".join(parts) for pk, parts in by_ticket.items()})
+    announce_many_on_commit(list(changes.values()))
+    return stored

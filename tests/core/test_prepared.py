@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from caredesk.core.prepared import PreparedQuery
+from caredesk.core.prepared import PreparedInQuery, PreparedQuery
 from caredesk.tickets.models import Status, Ticket
 from tests import factories
 
@@ -49,3 +49,41 @@ def test_a_placeholder_missing_from_the_query_is_refused():
     unused = PreparedQuery(lambda ticket_id: Ticket.objects.values_list("pk"), ticket_id=-7_000_102)
     with pytest.raises(AssertionError, match="ticket_id"):
         unused.first(ticket_id=1)
+
+
+OPEN_AMONG = PreparedInQuery(
+    lambda subjects, priority: (
+        Ticket.objects.filter(subject__in=subjects, priority=priority)
+        .exclude(status=Status.CLOSED)
+        .order_by()
+        .values_list("subject")
+    ),
+    "subjects",
+    subjects="\x00subject\x00",
+    priority=32_102,
+)
+
+
+def test_an_in_list_of_any_length_returns_what_the_orm_returns(monkeypatch):
+    for subject in ("a", "b", "c"):
+        factories.ticket(subject=subject, priority=2)
+    factories.ticket(subject="d", priority=3)
+    closed = factories.ticket(subject="e", priority=2)
+    Ticket.objects.filter(pk=closed.pk).update(status=Status.CLOSED)
+    assert OPEN_AMONG.rows(subjects=[], priority=2) == []
+    assert sorted(OPEN_AMONG.rows(subjects=["a"], priority=2)) == [("a",)]
+    wanted = ["a", "c", "d", "e", "zz"]
+    assert sorted(OPEN_AMONG.rows(subjects=wanted, priority=2)) == [("a",), ("c",)]
+    assert sorted(OPEN_AMONG.rows(subjects=wanted, priority=2)) == sorted(
+        Ticket.objects.filter(subject__in=wanted, priority=2)
+        .exclude(status=Status.CLOSED)
+        .values_list("subject")
+    )
+    # Long lists go in chunks, one statement each, without the queryset being built again.
+    monkeypatch.setattr(PreparedInQuery, "CHUNK", 2)
+    monkeypatch.setattr(PreparedInQuery, "CHUNK_POSTGRESQL", 2)
+    monkeypatch.setattr(OPEN_AMONG._inner, "_build", lambda **_: pytest.fail("built again"))
+    with CaptureQueriesContext(connection) as queries:
+        found = OPEN_AMONG.rows(subjects=["a", "b", "c", "d", "zz"], priority=2)
+    assert sorted(found) == [("a",), ("b",), ("c",)]
+    assert len(queries) == 3

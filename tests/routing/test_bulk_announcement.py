@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from caredesk.channels.chat import realtime_inbox
-from caredesk.core.events import TicketChange, ticket_changed, tickets_changed
+from caredesk.core.events import TicketChange, each_ticket, ticket_changed, tickets_changed
 from caredesk.routing import services as routing
 from caredesk.sla import services as sla
 from caredesk.sla.models import SlaPolicy, TicketSla
@@ -57,10 +57,52 @@ def test_assign_many_announces_once_for_all_its_tickets(
     assert len(bulk) == 1
     assert sorted(c.ticket_id for c in bulk[0]) == [t.pk for t in tickets]
     assert all(set(c.kinds) == {EventKind.ASSIGNED, EventKind.STATUS_CHANGED} for c in bulk[0])
-    # Receivers that only know ticket_changed still hear of every ticket, marked as bulk.
-    assert sorted(single) == [
-        (t.pk, sorted([EventKind.ASSIGNED, EventKind.STATUS_CHANGED]), True) for t in tickets
-    ]
+    # Not told again per ticket: every receiver takes the bulk announcement.
+    assert single == []
+
+
+def test_every_receiver_of_ticket_changes_also_takes_bulk_changes():
+    # A receiver connected to ticket_changed alone would miss the tickets of every bulk change.
+    single = {key[0] for key, *_ in ticket_changed.receivers}
+    bulk = {key[0] for key, *_ in tickets_changed.receivers}
+    assert single, "no receivers found: the test would prove nothing"
+    assert {f"{uid}-bulk" for uid in single} <= bulk
+
+
+def test_each_ticket_hands_on_only_the_changes_of_its_kinds():
+    seen = []
+    receive = each_ticket(
+        lambda sender, **kwargs: seen.append((kwargs["ticket_id"], kwargs["in_bulk"])),
+        {EventKind.CREATED},
+    )
+    receive(
+        None,
+        changes=[
+            TicketChange(1, [10], [EventKind.ASSIGNED]),
+            TicketChange(2, [11, 12], [EventKind.CREATED, EventKind.ASSIGNED]),
+        ],
+    )
+    assert seen == [(2, True)]
+
+
+def test_a_bulk_change_with_new_tickets_still_routes_them(
+    personas, django_capture_on_commit_callbacks
+):
+    from caredesk.core.events import announce_many_on_commit
+    from caredesk.routing.models import TeamRouting
+
+    TeamRouting.objects.update_or_create(team=personas.billing, defaults={"auto_assign": True})
+    personas.alice.presence = "online"
+    personas.alice.save(update_fields=["presence"])
+    ticket = factories.ticket(team=personas.billing)
+    created = TicketEvent.objects.filter(ticket=ticket, kind=EventKind.CREATED).first()
+    assert created is not None and ticket.assignee_id is None
+    with django_capture_on_commit_callbacks(execute=True):
+        announce_many_on_commit(
+            [TicketChange(ticket.pk, [created.pk], [EventKind.CREATED], [created.data])]
+        )
+    ticket.refresh_from_db()
+    assert ticket.assignee_id is not None
 
 
 def test_the_live_inbox_reads_a_bulk_change_in_one_query_and_tells_the_same_groups(
@@ -171,3 +213,36 @@ def test_the_bulk_announcement_carries_the_events_so_clocks_need_not_read_them(
     assert len(queries.captured_queries) == 1
     assert moved == []
     assert TicketSla.objects.filter(paused_since__isnull=False).count() == len(tickets)
+
+
+def test_each_announced_event_id_is_that_tickets_event_of_that_kind(
+    personas, django_capture_on_commit_callbacks
+):
+    # The bulk insert returns the events' ids; each must land on the right ticket and kind (on
+    # PostgreSQL they come back from one INSERT ... SELECT FROM unnest).
+    tickets = [factories.ticket(team=personas.billing) for _ in range(6)]
+    announced: list[TicketChange] = []
+    tickets_changed.connect(
+        lambda sender, changes, **kw: announced.extend(changes),
+        dispatch_uid="test-ids",
+        weak=False,
+    )
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assign_many(routing.ROUTER, plan_for(tickets, personas.alice))
+    finally:
+        tickets_changed.disconnect(dispatch_uid="test-ids")
+    assert sorted(c.ticket_id for c in announced) == sorted(t.pk for t in tickets)
+    for change in announced:
+        stored = dict(
+            TicketEvent.objects.filter(pk__in=change.event_ids).values_list("pk", "ticket_id")
+        )
+        assert set(stored.values()) == {change.ticket_id}
+        kinds = dict(TicketEvent.objects.filter(pk__in=change.event_ids).values_list("pk", "kind"))
+        assert [kinds[e] for e in change.event_ids] == change.kinds
+        assert change.data is not None
+        for event_id, data in zip(change.event_ids, change.data, strict=True):
+            assert TicketEvent.objects.get(pk=event_id).data == data
+    assert (
+        Ticket.objects.filter(pk__in=[t.pk for t in tickets], assignee=personas.alice).count() == 6
+    )

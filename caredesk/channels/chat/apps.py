@@ -7,13 +7,18 @@ class ChatChannelConfig(AppConfig):
 
     def ready(self) -> None:
         from caredesk.channels.chat import realtime_inbox, services
-        from caredesk.core.events import ticket_changed, tickets_changed
-        from caredesk.tickets.models import Channel
+        from caredesk.core.events import each_ticket, ticket_changed, tickets_changed
+        from caredesk.tickets.models import Channel, EventKind
         from caredesk.tickets.services import OUTBOUND_CHANNELS
 
         # Agent replies on chat tickets are delivered live (to the widget) by on_ticket_changed.
         OUTBOUND_CHANNELS.add(Channel.CHAT)
         ticket_changed.connect(services.on_ticket_changed, dispatch_uid="chat-delivery", weak=False)
+        tickets_changed.connect(
+            each_ticket(services.on_ticket_changed, {EventKind.MESSAGE_ADDED}),
+            dispatch_uid="chat-delivery-bulk",
+            weak=False,
+        )
         ticket_changed.connect(
             realtime_inbox.on_ticket_changed, dispatch_uid="workspace-live", weak=False
         )

@@ -11,11 +11,13 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from caredesk.channels.chat import services as chat
 from caredesk.channels.chat.models import ChatSession, ChatStatus
+from caredesk.channels.chat.writer import line_writer
 from caredesk.core import realtime
 from caredesk.core.errors import DomainError
 
@@ -33,6 +35,16 @@ class JsonConsumer(AsyncWebsocketConsumer):
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         realtime.attach_to_running_loop()
         await super().websocket_connect(message)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its `aclose_old_connections()` before every handler: a hop
+        to the sync thread for each frame and each relayed event, the largest cost of a chat line
+        on the event loop. These consumers reach the database only through
+        `database_sync_to_async`, which closes old connections itself, or the chat line writer."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is None:
@@ -172,10 +184,15 @@ class VisitorConsumer(JsonConsumer):
 
     async def do_message(self, frame: dict[str, Any]) -> None:
         session = await self._need_session()
-        message, _ = await database_sync_to_async(chat.visitor_message)(
+        line = chat.visitor_line(
             self.ctx, session, text=frame.get("text"), client_id=frame.get("client_id")
         )
-        await self.ack(frame, message.pk)
+        # Stored with the other lines arriving meanwhile; answered after their commit.
+        result = await line_writer().submit(line)
+        if result.error is not None:
+            raise result.error
+        assert result.message_id is not None
+        await self.ack(frame, result.message_id)
 
     async def do_resume(self, frame: dict[str, Any]) -> None:
         """After a reconnect: everything stored since the last message id the widget has."""

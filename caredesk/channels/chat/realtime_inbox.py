@@ -7,20 +7,28 @@ from collections.abc import Mapping
 from typing import Any
 
 from caredesk.core.events import TicketChange
-from caredesk.core.prepared import PreparedQuery
+from caredesk.core.prepared import PreparedInQuery, PreparedQuery
 from caredesk.core.realtime import send_batch
 from caredesk.tickets.models import Channel, EventKind, Ticket
 
 CHAT_LIVE_KINDS = {EventKind.MESSAGE_ADDED, EventKind.CC_ADDED}
-# Tickets read per query when a bulk change is announced (under SQLite's parameter limit).
-BULK_READ = 500
 AUDIENCE_FIELDS = ("team_id", "assignee_id", "restricted", "channel")
+AUDIENCE = frozenset(AUDIENCE_FIELDS)
 # Asked after every ticket change: the ORM writes the query once per process.
 _AUDIENCE = PreparedQuery(
     lambda ticket_id: (
         Ticket.objects.filter(pk=ticket_id).order_by().values_list(*AUDIENCE_FIELDS)[:1]
     ),
     ticket_id=-7_000_002,
+)
+
+# Asked after every bulk change (a batch of new email tickets, the routing pass): the same, once.
+_AUDIENCES = PreparedInQuery(
+    lambda ticket_ids: (
+        Ticket.objects.filter(pk__in=ticket_ids).order_by().values_list("pk", *AUDIENCE_FIELDS)
+    ),
+    "ticket_ids",
+    ticket_ids=-7_000_004,
 )
 
 
@@ -58,14 +66,32 @@ def on_ticket_changed(
 
 
 def on_tickets_changed(sender: Any, changes: list[TicketChange], **_: Any) -> None:
-    """A bulk change: the tickets are read in a few queries and pushed in one trip."""
-    ids = [change.ticket_id for change in changes]
-    rows: dict[int, Mapping[str, Any]] = {}
-    for start in range(0, len(ids), BULK_READ):
-        for row in Ticket.objects.filter(pk__in=ids[start : start + BULK_READ]).values(
-            "id", "team_id", "assignee_id", "restricted", "channel"
-        ):
-            rows[row["id"]] = row
+    """A bulk change: the tickets' audience comes with the change when the announcer had it, else
+    is read in a few queries; everything is pushed in one trip. Chat lines (announced with their
+    channel) only tell the ticket's own group and need no read."""
+    lines: list[TicketChange] = []
+    others: list[TicketChange] = []
+    for change in changes:
+        chat_line = change.channel == Channel.CHAT and set(change.kinds) <= CHAT_LIVE_KINDS
+        (lines if chat_line else others).append(change)
+    if lines:
+        send_batch(
+            [
+                _message(change.ticket_id, change.kinds, {"channel": Channel.CHAT})
+                for change in lines
+            ]
+        )
+    changes = others
+    if not changes:
+        return
+    rows: dict[int, Mapping[str, Any]] = {
+        change.ticket_id: change.fields
+        for change in changes
+        if change.fields is not None and AUDIENCE.issubset(change.fields)
+    }
+    missing = [change.ticket_id for change in changes if change.ticket_id not in rows]
+    for ticket_id, *values in _AUDIENCES.rows(ticket_ids=missing):
+        rows[ticket_id] = dict(zip(AUDIENCE_FIELDS, values, strict=True))
     send_batch(
         [
             _message(change.ticket_id, change.kinds, rows[change.ticket_id])

@@ -14,6 +14,7 @@ import hmac
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,17 +23,24 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from caredesk.accounts.models import Presence, Team, User
 from caredesk.channels.chat.models import ChatSession, ChatStatus, ChatWidget
 from caredesk.core import jobs
-from caredesk.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from caredesk.core.realtime import push
+from caredesk.core.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from caredesk.core.realtime import push, send_batch
 from caredesk.customers.models import IdentityKind
 from caredesk.customers.services import add_identity, find_by_identity, normalize_identity
-from caredesk.portal.services import RateLimited, hit_rate_limit
+from caredesk.portal.services import RateLimited, count_attempts, hit_rate_limit
 from caredesk.tickets import services as tickets
 from caredesk.tickets.models import (
     AuthorKind,
@@ -52,6 +60,7 @@ MAX_NAME_CHARS = 100
 # resends them), which stops floods without losing what a real person typed.
 FLOOD_LIMIT = 20
 FLOOD_WINDOW_SECONDS = 10
+FLOOD_MESSAGE = "You are sending messages too fast; they will be sent in a moment."
 OFFER_TIMEOUT_SECONDS = 30
 VISITOR_SALT = "caredesk.chat.visitor"
 TOPIC_CHARS = 100
@@ -265,17 +274,19 @@ def current_session(ctx: VisitorContext) -> ChatSession | None:
 
 
 def _flood_check(ctx: VisitorContext) -> None:
+    _count_line(ctx.widget.key, ctx.visitor_id)
+
+
+def _count_line(widget_key: str, visitor_id: str) -> None:
     try:
         hit_rate_limit(
             "chat",
-            f"{ctx.widget.key}:{ctx.visitor_id}",
+            f"{widget_key}:{visitor_id}",
             limit=FLOOD_LIMIT,
             window_seconds=FLOOD_WINDOW_SECONDS,
         )
     except RateLimited as exc:
-        raise RateLimited(
-            "You are sending messages too fast; they will be sent in a moment."
-        ) from exc
+        raise RateLimited(FLOOD_MESSAGE) from exc
 
 
 def start_chat(
@@ -337,7 +348,7 @@ def visitor_message(
     text = _clean_text(text)
     client_id = _clean_client_id(client_id)
     external_id = f"chat:{session.token.hex}:{client_id}"
-    duplicate = Message.objects.filter(channel=Channel.CHAT, external_id=external_id).first()
+    duplicate = _stored_chat_message(external_id)
     if duplicate is not None:
         return duplicate, True
     if session.visitor_id != ctx.visitor_id or session.widget_id != ctx.widget.pk:
@@ -356,6 +367,223 @@ def visitor_message(
         )
     )
     return result.message, result.duplicate
+
+
+# --- visitor lines, a batch at a time (group commit; see chat/writer.py) ---------------------
+
+
+@dataclass(frozen=True)
+class VisitorLine:
+    """One line from a widget, its text and client id already checked (`visitor_line`)."""
+
+    session_id: int
+    session_token: str  # hex
+    widget_id: int
+    widget_key: str
+    visitor_id: str
+    text: str
+    client_id: str
+
+    @property
+    def external_id(self) -> str:
+        return f"chat:{self.session_token}:{self.client_id}"
+
+
+@dataclass
+class LineResult:
+    """What a line's visitor is told: the stored message's id (the ack) or why it was refused."""
+
+    message_id: int | None = None
+    duplicate: bool = False
+    error: DomainError | None = None
+
+
+def visitor_line(
+    ctx: VisitorContext, session: ChatSession, *, text: Any, client_id: Any
+) -> VisitorLine:
+    """Check a visitor's line before it joins a batch (no database): ValidationFailed if bad."""
+    return VisitorLine(
+        session_id=session.pk,
+        session_token=session.token.hex,
+        widget_id=ctx.widget.pk,
+        widget_key=ctx.widget.key,
+        visitor_id=ctx.visitor_id,
+        text=_clean_text(text),
+        client_id=_clean_client_id(client_id),
+    )
+
+
+def store_visitor_lines(
+    lines: list[VisitorLine], *, committed: Callable[[list[LineResult]], None] | None = None
+) -> list[LineResult]:
+    """Store a batch of visitor lines in one transaction, with `visitor_message`'s rules for each:
+    a client id already stored (or earlier in the batch) answers with the first message, a line
+    for another visitor's or an ended chat is refused, the flood limit holds per visitor.
+
+    After the commit, in this order: the new messages are sent to their chats (agent and widget),
+    `committed(results)` is called (the writer acknowledges there), then the change is announced
+    once for the batch (`tickets_changed`: SLA, triggers, live inboxes). If anything fails the
+    whole batch rolls back, nothing is announced, `committed` is not called and the error is
+    raised: the caller tells every visitor to send again. A line stored meanwhile by another
+    process (the unique client id refuses the batch) makes the batch run once more."""
+    try:
+        return _store_visitor_lines(lines, committed)
+    except IntegrityError:
+        # Another process stored one of these client ids between our read and our insert: the
+        # second run finds it and answers it as a duplicate.
+        return _store_visitor_lines(lines, committed)
+
+
+@transaction.atomic
+def _store_visitor_lines(
+    lines: list[VisitorLine], committed: Callable[[list[LineResult]], None] | None
+) -> list[LineResult]:
+    results = [LineResult() for _ in lines]
+    deliveries: list[tuple[list[str], dict[str, Any]]] = []
+
+    def after_commit() -> None:
+        send_batch(deliveries)
+        if committed is not None:
+            committed(results)
+
+    # Registered first so that it runs before the batch's announcement (registered later by
+    # ticket services): the agent and the visitor do not wait for SLA, triggers and inboxes.
+    transaction.on_commit(after_commit)
+    stored = dict(
+        _by_client_id(
+            Message.objects.filter(
+                channel=Channel.CHAT, external_id__in={line.external_id for line in lines}
+            )
+        ).values_list("external_id", "id")
+    )
+    sessions = {
+        row[0]: row
+        for row in ChatSession.objects.filter(pk__in={line.session_id for line in lines})
+        .order_by()
+        .values_list(
+            "id", "status", "ticket_id", "customer_id", "visitor_id", "widget_id", "customer__name"
+        )
+    }
+    first_of: dict[str, int] = {}  # external id -> the batch's first line with it
+    repeats: list[tuple[int, int]] = []
+    accepted: list[int] = []
+    for i, line in enumerate(lines):
+        external_id = line.external_id
+        if external_id in stored:
+            results[i] = LineResult(stored[external_id], duplicate=True)
+            continue
+        if external_id in first_of:
+            repeats.append((i, first_of[external_id]))
+            continue
+        session = sessions.get(line.session_id)
+        if session is None or (session[4], session[5]) != (line.visitor_id, line.widget_id):
+            results[i].error = NotFound("This chat does not exist.")
+            continue
+        if session[1] == ChatStatus.ENDED:
+            results[i].error = ValidationFailed(
+                "This chat has ended; start a new one.", code="chat_ended"
+            )
+            continue
+        first_of[external_id] = i
+        accepted.append(i)
+    # The flood limit, counted once a batch for each visitor in it (on the shared counters).
+    attempts: dict[str, int] = {}
+    for i in accepted:
+        key = f"{lines[i].widget_key}:{lines[i].visitor_id}"
+        attempts[key] = attempts.get(key, 0) + 1
+    counts = count_attempts("chat", attempts, window_seconds=FLOOD_WINDOW_SECONDS)
+    nth: dict[str, int] = {}  # lines of each visitor seen so far, in order
+    allowed: list[int] = []
+    for i in accepted:
+        key = f"{lines[i].widget_key}:{lines[i].visitor_id}"
+        nth[key] = nth.get(key, 0) + 1
+        if counts[key] - attempts[key] + nth[key] > FLOOD_LIMIT:
+            results[i].error = RateLimited(FLOOD_MESSAGE)
+        else:
+            allowed.append(i)
+    accepted = allowed
+    messages = tickets.add_customer_lines(
+        [
+            tickets.CustomerLine(
+                ticket_id=sessions[lines[i].session_id][2],
+                customer_id=sessions[lines[i].session_id][3],
+                channel=Channel.CHAT,
+                body_text=lines[i].text,
+                external_id=lines[i].external_id,
+                metadata={"chat_session": lines[i].session_token, "client_id": lines[i].client_id},
+            )
+            for i in accepted
+        ]
+    )
+    for i, stored_line in zip(accepted, messages, strict=True):
+        line = lines[i]
+        if stored_line is None:  # a ticket in another state: the line goes the usual way
+            try:
+                results[i].message_id = _ingest_line(line).pk
+            except DomainError as exc:
+                results[i].error = exc
+            continue
+        deliveries.append(
+            (
+                [f"chat.{line.session_token}"],
+                {
+                    "type": "chat.message",
+                    "session": line.session_token,
+                    "message": _line_payload(line, stored_line, sessions[line.session_id][6]),
+                },
+            )
+        )
+        results[i].message_id = stored_line.message_id
+    for i, first in repeats:
+        results[i] = LineResult(
+            results[first].message_id, duplicate=True, error=results[first].error
+        )
+    return results
+
+
+def _line_payload(
+    line: VisitorLine, stored: tickets.StoredLine, customer_name: str
+) -> dict[str, Any]:
+    """`message_payload` of a visitor's new text line, without reading anything back."""
+    return {
+        "id": stored.message_id,
+        "from": "visitor",
+        "author": customer_name or "Visitor",
+        "text": stored.body_text,
+        "at": stored.created_at.isoformat(),
+        "client_id": line.client_id,
+        "files": [],
+    }
+
+
+def _ingest_line(line: VisitorLine) -> Message:
+    """A line on a ticket that is solved, pending, closed or merged: `tickets.ingest` reopens it,
+    opens a follow-up or follows the merge, and delivers the line itself on commit."""
+    session = ChatSession.objects.select_related("customer").get(pk=line.session_id)
+    result = tickets.ingest(
+        tickets.InboundMessage(
+            channel=Channel.CHAT,
+            sender=_customer_sender(session),
+            body_text=line.text,
+            external_id=line.external_id,
+            ticket_hint=session.ticket_id,
+            metadata={"chat_session": line.session_token, "client_id": line.client_id},
+        )
+    )
+    return result.message
+
+
+def _by_client_id(messages: QuerySet[Message]) -> QuerySet[Message]:
+    """Look-ups by external id must say it is not empty: the unique index on (channel,
+    external_id) leaves empty ids out, and without this the database (SQLite) reads every
+    message instead of using it."""
+    return messages.exclude(external_id="")
+
+
+def _stored_chat_message(external_id: str) -> Message | None:
+    return _by_client_id(
+        Message.objects.filter(channel=Channel.CHAT, external_id=external_id)
+    ).first()
 
 
 def _customer_sender(session: ChatSession) -> tickets.SenderIdentity:
@@ -481,7 +709,7 @@ def agent_message(agent: User, token: str, *, text: Any, client_id: Any) -> tupl
     text = _clean_text(text)
     client_id = _clean_client_id(client_id)
     external_id = f"chat-agent:{session.token.hex}:{client_id}"
-    duplicate = Message.objects.filter(channel=Channel.CHAT, external_id=external_id).first()
+    duplicate = _stored_chat_message(external_id)
     if duplicate is not None:
         return duplicate, True
     _check_working(agent, session)
@@ -767,9 +995,11 @@ def on_ticket_changed(
     kinds: list[str],
     public_message_ids: list[int] | None = None,
     channel: str | None = None,
+    in_bulk: bool = False,
     **_: Any,
 ) -> None:
-    if EventKind.MESSAGE_ADDED not in kinds:
+    if EventKind.MESSAGE_ADDED not in kinds or in_bulk:
+        # A bulk announcement of chat lines (`store_visitor_lines`) comes after they were sent.
         return
     if channel is not None and channel != Channel.CHAT:  # announced with the ticket's channel
         return

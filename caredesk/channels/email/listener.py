@@ -107,9 +107,13 @@ class BatchWriter:
             if answered:  # the first answer given stands
                 return
             answered = True
+            # One wake-up of each event loop for the whole batch, not one per message.
+            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[str], str]]] = {}
             for pending, text in zip(batch, answers, strict=True):
+                by_loop.setdefault(pending.loop, []).append((pending.answer, text))
+            for loop, futures in by_loop.items():
                 try:
-                    pending.loop.call_soon_threadsafe(_answer, pending.answer, text)
+                    loop.call_soon_threadsafe(_answer_all, futures)
                 except RuntimeError:  # the listener has stopped: nobody is waiting any more
                     continue
 
@@ -130,9 +134,10 @@ class BatchWriter:
         answer(answers)
 
 
-def _answer(future: asyncio.Future[str], answer: str) -> None:
-    if not future.done():  # answered already, or the session has gone away meanwhile
-        future.set_result(answer)
+def _answer_all(futures: list[tuple[asyncio.Future[str], str]]) -> None:
+    for future, answer in futures:
+        if not future.done():  # answered already, or the session has gone away meanwhile
+            future.set_result(answer)
 
 
 class SupportMailHandler:
@@ -199,7 +204,21 @@ def max_message_bytes() -> int:
 
 
 class SupportMailController(Controller):
-    """aiosmtpd's controller that also stops the handler's writer thread."""
+    """aiosmtpd's controller that also stops the handler's writer thread, and can share its port
+    with the listeners of other processes (SO_REUSEPORT: the kernel spreads the connections)."""
+
+    reuse_port = False
+
+    def _create_server(self) -> Any:
+        if not self.reuse_port:
+            return super()._create_server()
+        return self.loop.create_server(
+            self._factory_invoker,
+            host=self.hostname,
+            port=self.port,
+            ssl=self.ssl_context,
+            reuse_port=True,
+        )
 
     def stop(self, no_assert: bool = False) -> None:
         handler = self.handler
@@ -208,8 +227,8 @@ class SupportMailController(Controller):
         super().stop(no_assert=no_assert)
 
 
-def build_controller(host: str, port: int) -> Controller:
-    return SupportMailController(
+def build_controller(host: str, port: int, *, reuse_port: bool = False) -> Controller:
+    controller = SupportMailController(
         SupportMailHandler(),
         hostname=host,
         port=port,
@@ -217,6 +236,8 @@ def build_controller(host: str, port: int) -> Controller:
         ready_timeout=10,
         server_kwargs={"decode_data": False},
     )
+    controller.reuse_port = reuse_port
+    return controller
 
 
 def start_in_background(host: str, port: int) -> Any:

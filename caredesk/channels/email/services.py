@@ -28,8 +28,9 @@ from caredesk.assist.redaction import redact_bytes
 from caredesk.channels.email.models import EmailTemplate, Mailbox
 from caredesk.channels.email.parser import ParsedEmail, parse
 from caredesk.core import jobs
-from caredesk.core.events import ticket_changed
+from caredesk.core.events import each_ticket, ticket_changed, tickets_changed
 from caredesk.core.html import sanitize_html
+from caredesk.core.prepared import PreparedInQuery
 from caredesk.tickets import services as tickets
 from caredesk.tickets.models import (
     AuthorKind,
@@ -243,6 +244,12 @@ class _Arrival:
     parsed: ParsedEmail | None = None
     parse_error: str = ""
     record: RawInbound | None = None
+    # The sender's hourly count, once checked (a message is counted once, also when it is taken
+    # again one at a time after its batch insert failed).
+    flooding: bool | None = None
+    # Set when the message can open its ticket in a batch insert (see `_process_all`).
+    inbound: tickets.InboundMessage | None = None
+    mailbox: Mailbox | None = None
 
 
 def receive(
@@ -257,6 +264,7 @@ def receive_batch(
     *,
     source: str = "smtp",
     committed: Callable[[list[ReceiveResult]], None] | None = None,
+    bulk: bool = True,
 ) -> list[ReceiveResult]:
     """Store and process several messages with two commits for all of them.
 
@@ -269,6 +277,9 @@ def receive_batch(
     Raises DatabaseError when the database fails; then no message of the batch has a ticket or a
     message. Raw records the first commit stored are kept, marked ignored ("left to the sender's
     retry"); the retry is stored anew and de-duplicated on Message-ID as always.
+
+    With `bulk` (the default) the messages that open new tickets are written together (see
+    `_process_all`); without it every message goes through `ingest` on its own.
     """
     arrivals = [_Arrival(raw, list(recipients)) for raw, recipients in envelopes]
     for arrival in arrivals:
@@ -308,8 +319,11 @@ def receive_batch(
             # (routing, SLA, triggers, live updates) of every message have run.
             transaction.on_commit(after_commit)
             known = _known_message_ids(arrivals)
-            for arrival in arrivals:
-                results.append(_process_in_savepoint(arrival, known))
+            if bulk:
+                results.extend(_process_all(arrivals, known))
+            else:
+                for arrival in arrivals:
+                    results.append(_process_in_savepoint(arrival, known))
     except DatabaseError as exc:
         if not done:  # a receiver failing after the commit takes nothing back
             _mark_unprocessed(records, exc)
@@ -337,10 +351,135 @@ def _known_message_ids(arrivals: list[_Arrival]) -> dict[str, tuple[int, int]]:
         return {}
     return {
         external_id: (pk, ticket_id)
-        for external_id, pk, ticket_id in Message.objects.filter(
-            channel=Channel.EMAIL, external_id__in=wanted
-        ).values_list("external_id", "pk", "ticket_id")
+        for external_id, pk, ticket_id in _STORED_MESSAGE_IDS.rows(external_ids=sorted(wanted))
     }
+
+
+# Asked for every batch: the ORM writes the query once per process.
+_STORED_MESSAGE_IDS = PreparedInQuery(
+    lambda external_ids: Message.objects.filter(
+        channel=Channel.EMAIL, external_id__in=external_ids
+    ).values_list("external_id", "pk", "ticket_id"),
+    "external_ids",
+    external_ids="\x00message id placeholder\x00",
+)
+
+
+def _process_all(
+    arrivals: list[_Arrival], known: dict[str, tuple[int, int]]
+) -> list[ReceiveResult]:
+    """Process a batch in order, writing runs of consecutive messages that each open a new ticket
+    with one statement per table (`tickets.ingest_new_many`, in a savepoint of its own).
+
+    A message joins the run when, as far as plain look-ups can tell, `ingest` would open a plain
+    new ticket for it: parsed, not a duplicate, a bounce or a loop, not over its sender's rate,
+    no CC, attachments or ticket hint, no thread among the stored tickets (`find_threads`, one
+    look-up for the batch) and none with an earlier message of the batch (same thread key, a
+    reference to it, the same Message-ID). Every other message goes the one-at-a-time way, after
+    the run before it is written, so the order of effects is that of the batch. If the run's
+    insert fails, its savepoint is rolled back and its messages go the one-at-a-time way too, each
+    in its own savepoint: the one that fails is quarantined, the others land."""
+    results: list[ReceiveResult | None] = [None] * len(arrivals)
+    _prepare_new_tickets(arrivals, known)
+    run: list[tuple[int, _Arrival]] = []
+    for index, arrival in enumerate(arrivals):
+        parsed = arrival.parsed
+        if arrival.inbound is not None and parsed is not None:
+            if parsed.from_address:
+                arrival.flooding = _sender_flooding(parsed.from_address)
+            if not arrival.flooding:
+                run.append((index, arrival))
+                continue
+        _write_new_tickets(run, known, results)
+        run = []
+        results[index] = _process_in_savepoint(arrival, known)
+    _write_new_tickets(run, known, results)
+    assert all(result is not None for result in results)
+    return results  # type: ignore[return-value]
+
+
+def _prepare_new_tickets(arrivals: list[_Arrival], known: dict[str, tuple[int, int]]) -> None:
+    """Set `inbound` on the messages of the batch that can open their ticket in a batch insert
+    (the checks of `_process` that have no side effect, then the threading look-ups)."""
+    own = active_mailboxes()
+    earlier_ids: set[str] = set()
+    earlier_keys: set[str] = set()
+    candidates: list[_Arrival] = []
+    for arrival in arrivals:
+        parsed = arrival.parsed
+        if parsed is None:
+            continue
+        message_id = parsed.message_id[:255]
+        eligible = (
+            message_id not in known
+            and message_id not in earlier_ids
+            and not parsed.bounce
+            and not (parsed.from_address and parsed.from_address.lower() in own)
+        )
+        inbound = None
+        if eligible:
+            mailbox = _mailbox_for(arrival.recipients or parsed.to)
+            try:
+                inbound = to_inbound(parsed, arrival.record.pk if arrival.record else 0, mailbox)
+            except Exception:  # quarantined the one-at-a-time way, with its error
+                inbound = None
+        if (
+            inbound is not None
+            and not (inbound.cc or inbound.attachments or inbound.ticket_hint)
+            and not (inbound.thread_key and inbound.thread_key in earlier_keys)
+            and not earlier_ids.intersection(r[:255] for r in inbound.references)
+        ):
+            inbound.raw_record = arrival.record
+            arrival.inbound, arrival.mailbox = inbound, mailbox
+            candidates.append(arrival)
+        earlier_ids.add(message_id)
+        if inbound is not None and inbound.thread_key:
+            earlier_keys.add(inbound.thread_key)
+        elif parsed.from_address and THREAD_FALLBACK == "sender_subject":
+            # A message not turned into an inbound here may still open a ticket with its key.
+            earlier_keys.add(
+                f"email:{parsed.from_address}:{normalized_subject(parsed.subject)}"[:255]
+            )
+    threaded = tickets.find_threads([a.inbound for a in candidates if a.inbound is not None])
+    for arrival, has_thread in zip(candidates, threaded, strict=True):
+        if has_thread:
+            arrival.inbound = arrival.mailbox = None
+
+
+def _write_new_tickets(
+    run: list[tuple[int, _Arrival]],
+    known: dict[str, tuple[int, int]],
+    results: list[ReceiveResult | None],
+) -> None:
+    if not run:
+        return
+    inbounds = [arrival.inbound for _, arrival in run if arrival.inbound is not None]
+    try:
+        with transaction.atomic():
+            created = tickets.ingest_new_many(inbounds)
+            for (_, arrival), result in zip(run, created, strict=True):
+                _link_inline_images(result.message)
+                assert arrival.parsed is not None
+                _acknowledge_on_commit(arrival.parsed, arrival.mailbox, result.ticket.pk)
+    except (OperationalError, InterfaceError):
+        raise  # the database is unavailable: the whole batch is answered "try again"
+    except Exception as exc:
+        logger.info("%d new tickets taken one at a time: %s: %s", len(run), type(exc).__name__, exc)
+        for index, arrival in run:
+            results[index] = _process_in_savepoint(arrival, known)
+        return
+    for (index, arrival), result in zip(run, created, strict=True):
+        assert arrival.record is not None and arrival.parsed is not None
+        results[index] = ReceiveResult(
+            "created", arrival.record.pk, result.ticket.pk, result.message.pk
+        )
+        known[arrival.parsed.message_id[:255]] = (result.message.pk, result.ticket.pk)
+
+
+def _acknowledge_on_commit(parsed: ParsedEmail, mailbox: Mailbox | None, ticket_id: int) -> None:
+    """A new ticket from a person gets the acknowledgement, unless its mailbox says not to."""
+    if not (parsed.auto_submitted or parsed.bulk) and (mailbox is None or mailbox.auto_acknowledge):
+        transaction.on_commit(lambda: jobs.enqueue("email.auto_ack", {"ticket_id": ticket_id}))
 
 
 def _process_in_savepoint(arrival: _Arrival, known: dict[str, tuple[int, int]]) -> ReceiveResult:
@@ -358,7 +497,12 @@ def _process_in_savepoint(arrival: _Arrival, known: dict[str, tuple[int, int]]) 
         return ReceiveResult("duplicate", record.pk, ticket_id, message_pk)
     try:
         with transaction.atomic():
-            result = _process(arrival.parsed, record, arrival.recipients or arrival.parsed.to)
+            result = _process(
+                arrival.parsed,
+                record,
+                arrival.recipients or arrival.parsed.to,
+                flooding=arrival.flooding,
+            )
     except (OperationalError, InterfaceError):
         raise  # the database is unavailable: the whole batch is answered "try again"
     except Exception as exc:
@@ -371,7 +515,13 @@ def _process_in_savepoint(arrival: _Arrival, known: dict[str, tuple[int, int]]) 
     return result
 
 
-def _process(parsed: ParsedEmail, raw_record: RawInbound, recipients: list[str]) -> ReceiveResult:
+def _process(
+    parsed: ParsedEmail,
+    raw_record: RawInbound,
+    recipients: list[str],
+    *,
+    flooding: bool | None = None,
+) -> ReceiveResult:
     if parsed.bounce:
         return _record_bounce(parsed, raw_record)
     if parsed.from_address and parsed.from_address.lower() in active_mailboxes():
@@ -379,7 +529,9 @@ def _process(parsed: ParsedEmail, raw_record: RawInbound, recipients: list[str])
             Channel.EMAIL, b"", "Mail from our own support address (loop).", raw=raw_record
         )
         return ReceiveResult("quarantined", raw_record.pk, reason="loop")
-    if parsed.from_address and _sender_flooding(parsed.from_address):
+    if parsed.from_address and (
+        flooding if flooding is not None else _sender_flooding(parsed.from_address)
+    ):
         tickets.quarantine(
             Channel.EMAIL,
             b"",
@@ -399,14 +551,8 @@ def _process(parsed: ParsedEmail, raw_record: RawInbound, recipients: list[str])
     if result.duplicate:
         return ReceiveResult("duplicate", raw_record.pk, result.ticket.pk, result.message.pk)
     _link_inline_images(result.message)
-    if (
-        result.created_ticket
-        and not (parsed.auto_submitted or parsed.bulk)
-        and (mailbox is None or mailbox.auto_acknowledge)
-    ):
-        transaction.on_commit(
-            lambda: jobs.enqueue("email.auto_ack", {"ticket_id": result.ticket.pk})
-        )
+    if result.created_ticket:
+        _acknowledge_on_commit(parsed, mailbox, result.ticket.pk)
     return ReceiveResult(
         "created" if result.created_ticket else "threaded",
         raw_record.pk,
@@ -603,3 +749,8 @@ def _on_ticket_changed(
 
 
 ticket_changed.connect(_on_ticket_changed, dispatch_uid="email-outbound")
+tickets_changed.connect(
+    each_ticket(_on_ticket_changed, {EventKind.MESSAGE_ADDED}),
+    dispatch_uid="email-outbound-bulk",
+    weak=False,
+)

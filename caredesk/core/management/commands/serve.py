@@ -112,6 +112,9 @@ class Command(BaseCommand):
                 # consumers still waiting on the channel layer after this long are cancelled
                 # rather than keeping a restart (or a deploy) waiting.
                 timeout_graceful_shutdown=settings.CAREDESK_SHUTDOWN_GRACE_SECONDS,
+                # Chat and live-workspace frames are a few hundred bytes: compressing each one
+                # costs the event loop more than it saves (docs/decisions/).
+                ws_per_message_deflate=False,
             )
         finally:
             for service in started:

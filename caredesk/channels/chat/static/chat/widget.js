@@ -240,7 +240,7 @@
         show("none"); systemLine("Thanks! We received your message (request #" + d.ticket + ") and will answer by email.");
         break;
       case "error":
-        if (d.code === "rate_limited" || d.code === "internal") { setTimeout(flush, 3000); status(d.message); break; }
+        if (d.code === "rate_limited" || d.code === "internal" || d.code === "unavailable") { setTimeout(flush, 3000); status(d.message); break; }
         if (d.client_id) {
           state.outbox = state.outbox.filter(function (f) { return f.client_id !== d.client_id; }); save("outbox", state.outbox);
           var failed = msgs.querySelector('[data-client="' + CSS.escape(d.client_id) + '"]');

@@ -1,6 +1,14 @@
-"""`caredesk smtpd [--host H] [--port P]`: run the SMTP listener on its own."""
+"""`caredesk smtpd [--host H] [--port P] [--processes N]`: run the SMTP listener on its own.
+
+With several processes (`CAREDESK_SMTP_PROCESSES`), each runs a listener of its own on the same
+port (SO_REUSEPORT, Linux): the kernel spreads the connections over them, and each process parses
+and writes its mail with its own interpreter lock. This process starts the others and stops them
+when it stops.
+"""
 
 import signal
+import subprocess
+import sys
 import threading
 
 from django.conf import settings
@@ -15,14 +23,49 @@ class Command(BaseCommand):
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("--host", default=settings.CAREDESK_SMTP_HOST)
         parser.add_argument("--port", type=int, default=settings.CAREDESK_SMTP_PORT)
+        parser.add_argument("--processes", type=int, default=settings.CAREDESK_SMTP_PROCESSES)
+        # Set on the processes started by the first one.
+        parser.add_argument("--reuse-port", action="store_true", help="(internal)")
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
-        controller = build_controller(options["host"], options["port"])
+        processes = max(1, options["processes"])
+        shared = processes > 1 or options["reuse_port"]
+        controller = build_controller(options["host"], options["port"], reuse_port=shared)
         controller.start()
-        self.stdout.write(f"SMTP listener on {options['host']}:{options['port']}")
+        others = [
+            subprocess.Popen(  # noqa: S603 - this interpreter, this command
+                [
+                    sys.executable,
+                    "-m",
+                    "caredesk",
+                    "smtpd",
+                    "--host",
+                    options["host"],
+                    "--port",
+                    str(options["port"]),
+                    "--processes",
+                    "1",
+                    "--reuse-port",
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(processes - 1)
+        ]
+        for other in others:  # each says when it listens
+            assert other.stdout is not None
+            other.stdout.readline()
+        self.stdout.write(
+            f"SMTP listener on {options['host']}:{options['port']}"
+            + (f" ({processes} processes)" if processes > 1 else "")
+        )
         self.stdout.flush()
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         stop.wait()
+        for other in others:
+            other.terminate()
         controller.stop()
+        for other in others:
+            other.wait(timeout=60)
