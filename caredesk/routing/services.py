@@ -540,7 +540,12 @@ def next_ticket(agent: User) -> Ticket | None:
     return None
 
 
+# Assignments written per transaction. SQLite has one writer: a chunk's transaction holds up
+# every other write (mail, chat) for its length, so chunks stay small. PostgreSQL locks only the
+# chunk's ticket rows, and one transaction for a whole pass saves three quarters of its
+# statements and commits (0.1-0.15 s of a 1 s pass).
 PASS_CHUNK = 1000
+PASS_CHUNK_POSTGRESQL = 10_000
 
 
 @contextmanager
@@ -584,8 +589,9 @@ def _reroute_pass(limit: int) -> dict[str, int]:
     floor = RoutingFloor.load(methods)
     plan = plan_assignments(floor, queued_tickets(list(methods), limit))
     assigned = 0
-    for start in range(0, len(plan), PASS_CHUNK):
-        chunk = plan[start : start + PASS_CHUNK]
+    size = PASS_CHUNK_POSTGRESQL if connection.vendor == "postgresql" else PASS_CHUNK
+    for start in range(0, len(plan), size):
+        chunk = plan[start : start + size]
         with transaction.atomic():
             done = set(
                 assign_many(
