@@ -6,6 +6,7 @@ and writes its mail with its own interpreter lock. This process starts the other
 when it stops.
 """
 
+import gc
 import signal
 import subprocess
 import sys
@@ -32,6 +33,10 @@ class Command(BaseCommand):
         shared = processes > 1 or options["reuse_port"]
         controller = build_controller(options["host"], options["port"], reuse_port=shared)
         controller.start()
+        # Everything loaded so far (Django, the apps, the listener) lives as long as the process:
+        # kept out of the cyclic collector's full passes, which otherwise walk it again and again
+        # while mail flows.
+        gc.freeze()
         others = [
             subprocess.Popen(  # noqa: S603 - this interpreter, this command
                 [
