@@ -12,6 +12,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 
+from caredesk.core.bulk import insert_rows
 from caredesk.core.errors import Conflict, NotFound, ValidationFailed
 from caredesk.core.prepared import PreparedInQuery
 from caredesk.customers.models import Customer, Identity, IdentityKind, Organization
@@ -157,7 +158,6 @@ def find_or_create_customers(
     customer, named by its first sender. Raises ValidationFailed for a bad identity, and
     IntegrityError when another writer stored one of the identities meanwhile (the caller then
     takes them one at a time)."""
-    from caredesk.core.bulk import insert_rows
     from caredesk.search import services as search
 
     keys = [(kind, normalize_identity(kind, value)) for kind, value, _ in senders]

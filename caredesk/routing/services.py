@@ -19,9 +19,10 @@ from django.utils import timezone
 
 from caredesk.accounts.models import TIER_ORDER, Presence, Team, User
 from caredesk.core.errors import ValidationFailed
-from caredesk.core.prepared import plain_rows
+from caredesk.core.events import TicketChange
+from caredesk.core.prepared import PreparedInQuery, plain_rows
 from caredesk.routing.models import AgentRoutingState, RoutingMethod, SkillRule, TeamRouting
-from caredesk.tickets.models import ACTIVE_STATUSES, EventKind, Status, Ticket
+from caredesk.tickets.models import ACTIVE_STATUSES, Channel, EventKind, Status, Ticket
 from caredesk.tickets.services import (
     Actor,
     PlannedAssignment,
@@ -538,6 +539,53 @@ def next_ticket(agent: User) -> Ticket | None:
             _record_last_assigned({agent.pk: timezone.now()})
             return ticket
     return None
+
+
+# The tickets `route` would act on, among those given (chats are offered live by the chat channel,
+# accept / decline, not pushed here): asked after every new ticket, so the ORM writes the query
+# once per process. The others would cost `route` a write transaction.
+_ROUTABLE = PreparedInQuery(
+    lambda ticket_ids: (
+        Ticket.objects.filter(
+            pk__in=ticket_ids,
+            assignee__isnull=True,
+            team__isnull=False,
+            status__in=ACTIVE_STATUSES,
+        )
+        .exclude(channel=Channel.CHAT)
+        .order_by()
+        .values_list("pk")
+    ),
+    "ticket_ids",
+    ticket_ids=-7_000_003,
+)
+
+
+def _created_without_team(change: TicketChange) -> bool:
+    """The announcer said the new ticket has no team (and nothing else gave it one): nothing to
+    route, no look-up needed."""
+    if change.data is None:
+        return False
+    created = [d for k, d in zip(change.kinds, change.data, strict=True) if k == EventKind.CREATED]
+    return bool(created) and all(d.get("team") is None for d in created)
+
+
+def push_changed(changes: list[TicketChange]) -> None:
+    """Push mode after committed changes (one ticket's, or a bulk change such as a channel's
+    batch of new tickets): the new tickets, and those moved to another team, that `route` would
+    act on are found in one query, then routed in order."""
+    ids = [
+        c.ticket_id
+        for c in changes
+        if EventKind.TEAM_CHANGED in c.kinds
+        or (EventKind.CREATED in c.kinds and not _created_without_team(c))
+    ]
+    if not ids:
+        return
+    routable = {pk for (pk,) in _ROUTABLE.rows(ticket_ids=ids)}
+    for ticket_id in ids:
+        if ticket_id in routable:
+            route(Ticket(pk=ticket_id))  # `route` reads the ticket itself
 
 
 # Assignments written per transaction. SQLite has one writer: a chunk's transaction holds up

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from caredesk.accounts.models import User
+from caredesk.core.bulk import insert_rows
 from caredesk.customers.models import Customer
 from caredesk.search.models import SearchDocument
 
@@ -715,8 +716,6 @@ def index_customer(customer: Customer) -> None:
 def add_customers(customers: Sequence[tuple[Customer, list[str]]]) -> None:
     """The documents of customers created in the current transaction without a save signal
     (a bulk insert), with their identity values: what `index_customer` would write."""
-    from caredesk.core.bulk import insert_rows
-
     insert_rows(
         SearchDocument,
         [
@@ -737,8 +736,6 @@ def add_customers(customers: Sequence[tuple[Customer, list[str]]]) -> None:
 def add_tickets(documents: Sequence[tuple[int, str, str, str]]) -> None:
     """`add_ticket` for several tickets created in the current transaction, in one INSERT:
     (ticket id, title, body, language)."""
-    from caredesk.core.bulk import insert_rows
-
     insert_rows(
         SearchDocument,
         [

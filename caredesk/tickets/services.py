@@ -15,12 +15,13 @@ from typing import Any, ParamSpec
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, NotSupportedError, connection, models, transaction
+from django.db import IntegrityError, NotSupportedError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from caredesk.accounts.models import Role, Team, User
 from caredesk.assist.redaction import redact, redact_bytes
+from caredesk.core.bulk import insert_rows, update_by_ids
 from caredesk.core.errors import (
     Conflict,
     NotFound,
@@ -571,8 +572,6 @@ def store_raw_many(
 ) -> list[RawInbound]:
     """`store_raw` for several payloads (payload, external id, metadata) in one INSERT: a channel
     that receives in batches commits the raw bytes of a whole batch together."""
-    from caredesk.core.bulk import insert_rows
-
     now = timezone.now()
     records = []
     for payload, external_id, metadata in payloads:
@@ -931,7 +930,6 @@ def ingest_new_many(inbounds: Sequence[InboundMessage]) -> list[IngestResult]:
     `ingest`. Raises on any failure, IntegrityError included (a concurrent copy of an external id
     or identity): the caller rolls its savepoint back and takes the messages through `ingest`
     one at a time, which quarantines only the one that fails."""
-    from caredesk.core.bulk import insert_rows, update_by_ids
     from caredesk.customers.services import find_or_create_customers
 
     if not inbounds:
@@ -1234,66 +1232,30 @@ BULK_CHUNK = 500
 TICKET_UPDATE_FIELDS = ("id", "assignee", "status", "version", "updated_at")
 
 
-# In the order _insert_events writes them: what changes from row to row first.
 EVENT_COLUMNS = ("ticket", "kind", "data", "actor_kind", "actor_agent", "actor_customer")
 
 
 def _insert_events(
     who: Actor, events: list[tuple[int, str, dict[str, Any]]], now: datetime
 ) -> list[int]:
-    """Append the events of a bulk change, one multi-row INSERT ... RETURNING per chunk, and
-    return their ids in order: bulk_create's rows without its per-field work, which would cost
-    more than the insert itself."""
-    if not connection.features.can_return_rows_from_bulk_insert:
-        created = TicketEvent.objects.bulk_create(
-            [
-                TicketEvent(
-                    ticket_id=ticket_id,
-                    kind=kind,
-                    actor_kind=who.kind,
-                    actor_agent=who.agent,
-                    actor_customer=who.customer,
-                    data=data,
-                )
-                for ticket_id, kind, data in events
-            ],
-            batch_size=BULK_CHUNK,
-        )
-        return [e.pk for e in created]
+    """Append the events of a bulk change and return their ids in order: multi-row INSERTs
+    (`core.bulk.insert_rows`) without bulk_create's per-field work, which would cost more than
+    the insert itself; on PostgreSQL one statement over a JSON parameter."""
     if connection.vendor == "postgresql":
         return _insert_events_as_json(who, events, now)
-    quote = connection.ops.quote_name
-    meta = TicketEvent._meta
-    data_field = meta.get_field("data")
-    adapt_json = connection.ops.adapt_json_value
-    column = {f.name: quote(f.column or f.name) for f in meta.concrete_fields}
-    # The columns in an order of our own, those that change from row to row first: each row's
-    # parameters are then a tuple, not a dict put in the model's column order.
-    columns = [column[name] for name in (*EVENT_COLUMNS, "created_at")]
-    constant = (
-        who.kind,
-        who.agent.pk if who.agent else None,
-        who.customer.pk if who.customer else None,
-        connection.ops.adapt_datetimefield_value(now),
+    actor = {
+        "actor_kind": who.kind,
+        "actor_agent_id": who.agent.pk if who.agent else None,
+        "actor_customer_id": who.customer.pk if who.customer else None,
+    }
+    return insert_rows(
+        TicketEvent,
+        [
+            {"ticket_id": ticket_id, "kind": kind, "data": data, **actor}
+            for ticket_id, kind, data in events
+        ],
+        now,
     )
-    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    # Table and column names come from the model; every value is a bound parameter.
-    head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) VALUES "  # noqa: S608
-    tail = f" RETURNING {quote(meta.pk.column or 'id')}"  # type: ignore[union-attr]
-    # 7 parameters a row: under SQLite's historical limit of 999 a statement.
-    chunk_size = 999 // len(columns)
-    ids: list[int] = []
-    encoder = data_field.encoder  # type: ignore[union-attr]
-    with connection.cursor() as cursor:
-        for start in range(0, len(events), chunk_size):
-            chunk = events[start : start + chunk_size]
-            params: list[Any] = []
-            for ticket_id, kind, data in chunk:
-                # What JSONField.get_db_prep_save gives for a plain dict, without its checks.
-                params += (ticket_id, kind, adapt_json(data, encoder), *constant)
-            cursor.execute(head + ", ".join([placeholders] * len(chunk)) + tail, params)
-            ids += [pk for (pk,) in cursor.fetchall()]
-    return ids
 
 
 def _insert_events_as_json(
@@ -1837,38 +1799,6 @@ def timeline(ticket: Ticket) -> list[TicketEvent]:
 
 # --- many plain customer lines at once (live chat's group commit) -----------------------------
 
-
-def _insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows given as {field attname: database value} (every concrete field but the id)
-    with multi-row INSERT ... RETURNING statements, under SQLite's 999 parameters each, and
-    return their ids in order: `bulk_create` without model instances, whose construction and
-    field-by-field preparation cost more than the insert for a batch of chat lines."""
-    if not rows:
-        return []
-    meta = model._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    assert set(rows[0]) == {f.attname for f in fields}, "every column has a value"
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column or f.name) for f in fields)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    # Table and column names come from the model; every value is a bound parameter.
-    head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608
-    tail = f" RETURNING {quote(meta.pk.column or 'id')}"  # type: ignore[union-attr]
-    chunk_size = max(1, 999 // len(fields))
-    ids: list[int] = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), chunk_size):
-            chunk = rows[start : start + chunk_size]
-            cursor.execute(
-                head + ", ".join([row] * len(chunk)) + tail,
-                [values[f.attname] for values in chunk for f in fields],
-            )
-            ids += [pk for (pk,) in cursor.fetchall()]
-    return ids
-
-
-# --- many plain customer lines at once (live chat's group commit) -----------------------------
-
 # A customer's message on a ticket in one of these states changes nothing but the message, its
 # event, the ticket's timestamps and its search document (see `_add_inbound_message`).
 PLAIN_LINE_STATUSES = frozenset({Status.NEW, Status.OPEN, Status.ON_HOLD})
@@ -1951,19 +1881,19 @@ def add_customer_lines(lines: list[CustomerLine]) -> list[StoredLine | None]:
                 "delivery_status": DeliveryStatus.RECEIVED,
                 "delivery_error": "",
                 "raw_id": None,
-                "metadata": ops.adapt_json_value(_strip_nul(line.metadata), None),
-                "created_at": stamp,
+                "metadata": _strip_nul(line.metadata),
+                "created_at": now,
             }
         )
     stored: list[StoredLine | None] = [None] * len(lines)
     if not rows:
         return stored
-    message_ids = _insert_rows(Message, rows)
+    message_ids = insert_rows(Message, rows, now)
     event_data = [
         {"message_id": pk, "author_kind": AuthorKind.CUSTOMER, "internal": False}
         for pk in message_ids
     ]
-    event_ids = _insert_rows(
+    event_ids = insert_rows(
         TicketEvent,
         [
             {
@@ -1972,11 +1902,12 @@ def add_customer_lines(lines: list[CustomerLine]) -> list[StoredLine | None]:
                 "actor_kind": AuthorKind.CUSTOMER,
                 "actor_agent_id": None,
                 "actor_customer_id": row["author_customer_id"],
-                "data": ops.adapt_json_value(data, None),
-                "created_at": stamp,
+                "data": data,
+                "created_at": now,
             }
             for row, data in zip(rows, event_data, strict=True)
         ],
+        now,
     )
     by_ticket: dict[int, list[str]] = {}
     changes: dict[int, TicketChange] = {}

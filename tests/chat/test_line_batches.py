@@ -13,6 +13,7 @@ from caredesk.channels.chat import services as chat
 from caredesk.channels.chat import writer as chat_writer
 from caredesk.channels.chat.models import ChatSession
 from caredesk.core.events import ticket_changed, tickets_changed
+from caredesk.core.group_commit import Pending
 from caredesk.search.models import SearchDocument
 from caredesk.tickets import services as tickets
 from caredesk.tickets.models import Channel, EventKind, Message, Status, Ticket, TicketEvent
@@ -158,8 +159,8 @@ def test_the_writer_answers_every_line_of_a_refused_batch(widget, monkeypatch):
     monkeypatch.setattr(chat, "store_visitor_lines", lambda lines, committed=None: 1 / 0)
     chat_writer.LineWriter()._write(
         [
-            chat_writer._Pending(line(ctx, session, "a"), loop, None),
-            chat_writer._Pending(line(ctx2, other, "b"), loop, None),
+            Pending(line(ctx, session, "a"), loop, None),
+            Pending(line(ctx2, other, "b"), loop, None),
         ]
     )
     assert len(answers) == 1

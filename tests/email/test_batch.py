@@ -5,7 +5,6 @@ The writer is held on its first batch until the other clients' messages are queu
 the second batch is exactly those messages (no timing involved)."""
 
 import smtplib
-import socket
 import threading
 import time
 
@@ -17,15 +16,9 @@ from caredesk.channels.email import services as email_services
 from caredesk.channels.email.listener import build_controller
 from caredesk.customers.models import Customer
 from caredesk.tickets.models import Message, RawInbound, Ticket
-from tests.email.mail import SUPPORT, make
+from tests.email.mail import SUPPORT, free_port, make
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -1,55 +1,18 @@
 """kill -9 the SMTP listener in the middle of a burst from a client that retries: every message the
 client got a 250 for is stored exactly once."""
 
-import os
 import signal
 import smtplib
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
-from tests.email.mail import SUPPORT, make
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.email.mail import REPO, SUPPORT, free_port, listener_data_dir, make
 
 
 def test_every_acknowledged_message_survives_a_kill_9(tmp_path):
-    env = {
-        **os.environ,
-        "CAREDESK_DATA_DIR": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "caredesk.settings",
-        "PYTHONPATH": str(REPO),
-        "CAREDESK_EMAIL_SENDER_RATE": "100000",
-    }
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
-    manage = [sys.executable, "-m", "caredesk"]
-    subprocess.run(
-        [*manage, "migrate", "-v", "0"], cwd=REPO, env=env, check=True, capture_output=True
-    )
-    subprocess.run(
-        [
-            *manage,
-            "shell",
-            "-c",
-            "from caredesk.channels.email.models import Mailbox; "
-            f"Mailbox.objects.create(address='{SUPPORT}')",
-        ],
-        cwd=REPO,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    env, manage = listener_data_dir(tmp_path)
     port = free_port()
 
     def start():

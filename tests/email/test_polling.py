@@ -15,17 +15,11 @@ import pytest
 from caredesk.channels.email.models import Mailbox
 from caredesk.channels.email.polling import poll
 from caredesk.tickets.models import Message
-from tests.email.mail import SUPPORT, make
+from tests.email.mail import SUPPORT, free_port, make
 
 pytestmark = pytest.mark.django_db
 DOVECOT = "/usr/sbin/dovecot"
 PASSWORD = "imap-pass-123"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Dovecot:

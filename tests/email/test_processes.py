@@ -1,20 +1,17 @@
 """Several SMTP listener processes on one port (`caredesk smtpd --processes N`, SO_REUSEPORT):
 every message is answered and stored once, and stopping the first process stops the others."""
 
-import os
 import signal
 import smtplib
 import sqlite3
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
 from caredesk.channels.email.listener import build_controller
-from tests.email.mail import SUPPORT, make
-from tests.email.test_crash import REPO, free_port
+from tests.email.mail import REPO, SUPPORT, free_port, listener_data_dir, make
 
 
 def children(pid: int) -> list[int]:
@@ -47,32 +44,7 @@ def test_listeners_share_a_port_only_when_asked_to(db):
 
 
 def test_two_processes_store_every_message_once(tmp_path):
-    env = {
-        **os.environ,
-        "CAREDESK_DATA_DIR": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "caredesk.settings",
-        "PYTHONPATH": str(REPO),
-        "CAREDESK_EMAIL_SENDER_RATE": "100000",
-    }
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
-    manage = [sys.executable, "-m", "caredesk"]
-    subprocess.run(
-        [*manage, "migrate", "-v", "0"], cwd=REPO, env=env, check=True, capture_output=True
-    )
-    subprocess.run(
-        [
-            *manage,
-            "shell",
-            "-c",
-            "from caredesk.channels.email.models import Mailbox; "
-            f"Mailbox.objects.create(address='{SUPPORT}', auto_acknowledge=False)",
-        ],
-        cwd=REPO,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    env, manage = listener_data_dir(tmp_path, auto_acknowledge=False)
     port = free_port()
     server = subprocess.Popen(
         [*manage, "smtpd", "--port", str(port), "--processes", "2"],

@@ -1,22 +1,15 @@
 """A real SMTP conversation with the listener (smtplib against aiosmtpd on a free port)."""
 
 import smtplib
-import socket
 
 import pytest
 from django.db import OperationalError
 
 from caredesk.channels.email.listener import build_controller
 from caredesk.tickets.models import Message, Ticket
-from tests.email.mail import SUPPORT, make
+from tests.email.mail import SUPPORT, free_port, make
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

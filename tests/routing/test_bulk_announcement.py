@@ -22,6 +22,22 @@ def plan_for(tickets, agent):
     return [PlannedAssignment(t.pk, None, agent.pk) for t in tickets]
 
 
+def assign_and_hear(tickets, agent, capture_on_commit) -> list[TicketChange]:
+    """Assign the tickets in bulk and return what tickets_changed announced on commit."""
+    announced: list[TicketChange] = []
+    tickets_changed.connect(
+        lambda sender, changes, **kw: announced.extend(changes),
+        dispatch_uid="test-announced",
+        weak=False,
+    )
+    try:
+        with capture_on_commit(execute=True):
+            assign_many(routing.ROUTER, plan_for(tickets, agent))
+    finally:
+        tickets_changed.disconnect(dispatch_uid="test-announced")
+    return announced
+
+
 def changes_of(tickets):
     changes = []
     for ticket in tickets:
@@ -188,17 +204,7 @@ def test_the_bulk_announcement_carries_the_events_so_clocks_need_not_read_them(
     tickets = [factories.ticket(team=personas.billing) for _ in range(4)]
     for ticket in tickets:
         sla.start(ticket)
-    announced = []
-    tickets_changed.connect(
-        lambda sender, changes, **kw: announced.extend(changes),
-        dispatch_uid="test-carry",
-        weak=False,
-    )
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            assign_many(routing.ROUTER, plan_for(tickets, personas.alice))
-    finally:
-        tickets_changed.disconnect(dispatch_uid="test-carry")
+    announced = assign_and_hear(tickets, personas.alice, django_capture_on_commit_callbacks)
     assert len(announced) == len(tickets)
     assert all(
         c.data == [{"old": None, "new": personas.alice.pk}, {"old": "new", "new": "open"}]
@@ -219,19 +225,9 @@ def test_each_announced_event_id_is_that_tickets_event_of_that_kind(
     personas, django_capture_on_commit_callbacks
 ):
     # The bulk insert returns the events' ids; each must land on the right ticket and kind (on
-    # PostgreSQL they come back from one INSERT ... SELECT FROM unnest).
+    # PostgreSQL they come back from one INSERT ... SELECT over a JSON parameter).
     tickets = [factories.ticket(team=personas.billing) for _ in range(6)]
-    announced: list[TicketChange] = []
-    tickets_changed.connect(
-        lambda sender, changes, **kw: announced.extend(changes),
-        dispatch_uid="test-ids",
-        weak=False,
-    )
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            assign_many(routing.ROUTER, plan_for(tickets, personas.alice))
-    finally:
-        tickets_changed.disconnect(dispatch_uid="test-ids")
+    announced = assign_and_hear(tickets, personas.alice, django_capture_on_commit_callbacks)
     assert sorted(c.ticket_id for c in announced) == sorted(t.pk for t in tickets)
     for change in announced:
         stored = dict(

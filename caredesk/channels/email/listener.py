@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, close_old_connections
+
+from caredesk.core.group_commit import GroupCommitWriter
 
 logger = logging.getLogger("caredesk.smtp")
 
@@ -33,111 +32,33 @@ MAX_BATCH_MESSAGES = 64
 MAX_BATCH_BYTES = 16 * 1024 * 1024
 
 
-@dataclass
-class _Pending:
-    content: bytes
-    recipients: list[str]
-    loop: asyncio.AbstractEventLoop
-    answer: asyncio.Future[str]
+def _failed(envelopes: list[tuple[bytes, list[str]]], error: Exception) -> list[str]:
+    if isinstance(error, DatabaseError):
+        logger.warning(
+            "SMTP: database unavailable, asking the senders of %d messages to retry: %s",
+            len(envelopes),
+            error,
+        )
+    else:
+        logger.error("SMTP: unexpected failure storing %d messages", len(envelopes), exc_info=error)
+    return [TRY_AGAIN] * len(envelopes)
 
 
-class BatchWriter:
+class BatchWriter(GroupCommitWriter[tuple[bytes, list[str]], str]):
     """Threads that store what the SMTP sessions received, a batch at a time each
     (`CAREDESK_SMTP_WRITERS`, one by default: more make smaller batches)."""
 
     def __init__(self, writers: int = 1) -> None:
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-        self._writers = max(1, writers)
-        self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
-
-    async def submit(self, content: bytes, recipients: list[str]) -> str:
-        """Queue one message; returns the SMTP answer once its batch is committed (or refused)."""
-        self._start()
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[str] = loop.create_future()
-        self._queue.put(_Pending(content, recipients, loop, answer))
-        return await answer
-
-    def stop(self) -> None:
-        with self._lock:
-            threads, self._threads = self._threads, []
-        for _ in threads:
-            self._queue.put(None)
-        for thread in threads:
-            thread.join(timeout=30)
-
-    def _start(self) -> None:
-        with self._lock:
-            if not self._threads:
-                self._threads = [
-                    threading.Thread(target=self._run, name=f"smtp-writer-{i}", daemon=True)
-                    for i in range(self._writers)
-                ]
-                for thread in self._threads:
-                    thread.start()
-
-    def _run(self) -> None:
-        try:
-            while True:
-                first = self._queue.get()
-                if first is None:
-                    return
-                batch, size = [first], len(first.content)
-                while len(batch) < MAX_BATCH_MESSAGES and size < MAX_BATCH_BYTES:
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        self._queue.put(None)  # this thread stops after this batch
-                        break
-                    batch.append(more)
-                    size += len(more.content)
-                logger.debug("SMTP: writing a batch of %d messages", len(batch))
-                self._write(batch)
-        finally:
-            connection.close()
-
-    def _write(self, batch: list[_Pending]) -> None:
-        answered = False
-
-        def answer(answers: list[str]) -> None:
-            nonlocal answered
-            if answered:  # the first answer given stands
-                return
-            answered = True
-            # One wake-up of each event loop for the whole batch, not one per message.
-            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[str], str]]] = {}
-            for pending, text in zip(batch, answers, strict=True):
-                by_loop.setdefault(pending.loop, []).append((pending.answer, text))
-            for loop, futures in by_loop.items():
-                try:
-                    loop.call_soon_threadsafe(_answer_all, futures)
-                except RuntimeError:  # the listener has stopped: nobody is waiting any more
-                    continue
-
-        try:
-            answers = _store_batch([(p.content, p.recipients) for p in batch], answer)
-        except DatabaseError as exc:
-            logger.warning(
-                "SMTP: database unavailable, asking the senders of %d messages to retry: %s",
-                len(batch),
-                exc,
-            )
-            answers = [TRY_AGAIN] * len(batch)
-        except Exception:
-            logger.exception("SMTP: unexpected failure storing %d messages", len(batch))
-            answers = [TRY_AGAIN] * len(batch)
-        # Answered already right after the commit, unless the batch failed before it (a failure
-        # after the commit does not take a 250 back).
-        answer(answers)
-
-
-def _answer_all(futures: list[tuple[asyncio.Future[str], str]]) -> None:
-    for future, answer in futures:
-        if not future.done():  # answered already, or the session has gone away meanwhile
-            future.set_result(answer)
+        super().__init__(
+            # Looked up at each batch (tests stand in for it).
+            lambda envelopes, answer: _store_batch(envelopes, answer),
+            _failed,
+            name="smtp-writer",
+            threads=writers,
+            max_items=MAX_BATCH_MESSAGES,
+            max_size=MAX_BATCH_BYTES,
+            size_of=lambda envelope: len(envelope[0]),
+        )
 
 
 class SupportMailHandler:
@@ -172,7 +93,7 @@ class SupportMailHandler:
         content = envelope.original_content or envelope.content or b""
         if isinstance(content, str):
             content = content.encode("utf-8", errors="surrogateescape")
-        return await self.writer.submit(content, list(envelope.rcpt_tos))
+        return await self.writer.submit((content, list(envelope.rcpt_tos)))
 
 
 def _known(address: str) -> bool:
