@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -196,13 +197,19 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # A busy agent socket may fall behind for a moment; keep its events instead of dropping.
-            # Consumers wait on Redis with a 5 s blocking pop; redis-py's default 5 s socket
-            # timeout would cut that wait short under load and drop the socket, so allow longer.
+            # Redis pub/sub: a group send is one PUBLISH and each process reads what its sockets
+            # subscribed to from one connection, instead of several round trips a message on
+            # each side (docs/decisions/0013). Pushes are best effort either way: the database
+            # holds the truth and clients resume by message id after a reconnect.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # Pub/sub channels are shared by every database of a Redis server: the prefix keeps
+            # installations on different database numbers apart, as the keys of the cache are.
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
-                "capacity": 1000,
+                "hosts": [{"address": REDIS_URL}],
+                "prefix": env_str(
+                    "CAREDESK_CHANNEL_PREFIX",
+                    "caredesk" + (urlsplit(REDIS_URL).path.strip("/") or "0") + ".",
+                ),
             },
         }
     }
