@@ -635,12 +635,23 @@ def reprocess(raw_id: int) -> IngestResult:
     return result
 
 
+def messages_with_external_ids(
+    external_ids: Iterable[str], channels: Sequence[str] | None = None
+) -> QuerySet[Message]:
+    """Messages by external id (Message-ID, chat client id, provider id), found through the unique
+    index on (channel, external_id): the query names the channels (all of them by default) and
+    leaves out empty ids as the index does. Without either, PostgreSQL and SQLite read the whole
+    message table for each look-up."""
+    return Message.objects.filter(
+        channel__in=list(channels or Channel.values), external_id__in=list(external_ids)
+    ).exclude(external_id="")
+
+
 def _thread(inbound: InboundMessage, customer: Customer) -> Ticket | None:
     if inbound.references:
         refs = [r[:255] for r in inbound.references if r][-50:]
         hit = (
-            Message.objects.filter(external_id__in=refs)
-            .exclude(external_id="")
+            messages_with_external_ids(refs)
             .order_by("-created_at")
             .values_list("ticket_id", flat=True)
             .first()
@@ -696,9 +707,11 @@ def ingest(inbound: InboundMessage) -> IngestResult:
         with transaction.atomic():
             return _ingest(inbound, external_id)
     except IntegrityError:
+        if not external_id:  # not a second copy: messages without an id are never unique
+            raise
         existing = (
-            Message.objects.select_related("ticket")
-            .filter(channel=inbound.channel, external_id=external_id)
+            messages_with_external_ids([external_id], [inbound.channel])
+            .select_related("ticket")
             .first()
         )
         if existing is None:
@@ -876,8 +889,8 @@ def _add_cc(ticket: Ticket, identities: list[SenderIdentity], actor: Actor) -> N
 
 # Asked for every batch of inbound mail: the ORM writes these queries once per process.
 _STORED_EXTERNAL_IDS = PreparedInQuery(
-    lambda external_ids: Message.objects.filter(external_id__in=external_ids).values_list(
-        "external_id"
+    lambda external_ids: (
+        messages_with_external_ids(external_ids).order_by().values_list("external_id")
     ),
     "external_ids",
     external_ids="\x00external id placeholder\x00",

@@ -24,7 +24,6 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from caredesk.accounts.models import Presence, Team, User
@@ -450,11 +449,9 @@ def _store_visitor_lines(
     # ticket services): the agent and the visitor do not wait for SLA, triggers and inboxes.
     transaction.on_commit(after_commit)
     stored = dict(
-        _by_client_id(
-            Message.objects.filter(
-                channel=Channel.CHAT, external_id__in={line.external_id for line in lines}
-            )
-        ).values_list("external_id", "id")
+        tickets.messages_with_external_ids({line.external_id for line in lines}, [Channel.CHAT])
+        .order_by()
+        .values_list("external_id", "id")
     )
     sessions = {
         row[0]: row
@@ -573,17 +570,8 @@ def _ingest_line(line: VisitorLine) -> Message:
     return result.message
 
 
-def _by_client_id(messages: QuerySet[Message]) -> QuerySet[Message]:
-    """Look-ups by external id must say it is not empty: the unique index on (channel,
-    external_id) leaves empty ids out, and without this the database (SQLite) reads every
-    message instead of using it."""
-    return messages.exclude(external_id="")
-
-
 def _stored_chat_message(external_id: str) -> Message | None:
-    return _by_client_id(
-        Message.objects.filter(channel=Channel.CHAT, external_id=external_id)
-    ).first()
+    return tickets.messages_with_external_ids([external_id], [Channel.CHAT]).first()
 
 
 def _customer_sender(session: ChatSession) -> tickets.SenderIdentity:

@@ -206,7 +206,7 @@ def _link_inline_images(message: Message) -> None:
 def _record_bounce(parsed: ParsedEmail, raw: RawInbound) -> ReceiveResult:
     """A delivery report: mark the bounced reply as failed and put the report on its ticket."""
     original = (
-        Message.objects.filter(channel=Channel.EMAIL, external_id=parsed.bounced_message_id)
+        tickets.messages_with_external_ids([parsed.bounced_message_id], [Channel.EMAIL])
         .select_related("ticket")
         .first()
         if parsed.bounced_message_id
@@ -357,9 +357,11 @@ def _known_message_ids(arrivals: list[_Arrival]) -> dict[str, tuple[int, int]]:
 
 # Asked for every batch: the ORM writes the query once per process.
 _STORED_MESSAGE_IDS = PreparedInQuery(
-    lambda external_ids: Message.objects.filter(
-        channel=Channel.EMAIL, external_id__in=external_ids
-    ).values_list("external_id", "pk", "ticket_id"),
+    lambda external_ids: (
+        tickets.messages_with_external_ids(external_ids, [Channel.EMAIL])
+        .order_by()
+        .values_list("external_id", "pk", "ticket_id")
+    ),
     "external_ids",
     external_ids="\x00message id placeholder\x00",
 )
