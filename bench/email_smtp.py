@@ -2,6 +2,7 @@
 the in-process parse+thread+store rate, and a no-op aiosmtpd handler as the limit, in one run.
 
     python bench/email_smtp.py [--messages 2000]   (DATABASE_URL=postgresql://... for PostgreSQL)
+    python bench/email_smtp.py --data-dir /tmp/cd100k   (into an instance made by generate.py)
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import PYTHON, REPO, free_port, fresh_install, machine, manage  # noqa: E402
+from common import PYTHON, REPO, env_for, free_port, fresh_install, machine, manage  # noqa: E402
 
 SUPPORT = "support@bench.test"
 
@@ -95,6 +96,12 @@ def main() -> None:
     parser.add_argument(
         "--processes", type=int, default=1, help="listener processes sharing the port"
     )
+    parser.add_argument(
+        "--data-dir",
+        default="",
+        help="an existing instance (bench/generate.py) instead of a fresh one: mail arrives "
+        "beside its tickets and messages",
+    )
     args = parser.parse_args()
     extra = {
         "CAREDESK_EMAIL_SENDER_RATE": "1000000",
@@ -102,7 +109,11 @@ def main() -> None:
     }
     if os.environ.get("DATABASE_URL"):
         extra["DATABASE_URL"] = os.environ["DATABASE_URL"]
-    env, _ = fresh_install(**extra)
+    if args.data_dir:
+        env = env_for(Path(args.data_dir), **extra)
+        manage(env, "migrate", "-v", "0")
+    else:
+        env, _ = fresh_install(**extra)
     if os.environ.get("DATABASE_URL"):
         env["DATABASE_URL"] = os.environ["DATABASE_URL"]
     manage(
