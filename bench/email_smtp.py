@@ -3,6 +3,7 @@ the in-process parse+thread+store rate, and a no-op aiosmtpd handler as the limi
 
     python bench/email_smtp.py [--messages 2000]   (DATABASE_URL=postgresql://... for PostgreSQL)
     python bench/email_smtp.py --data-dir /tmp/cd100k   (into an instance made by generate.py)
+    python bench/email_smtp.py --replies   (then a reply to each message, threaded by In-Reply-To)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from email import policy
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -38,8 +39,24 @@ def message(i: int) -> bytes:
     return msg.as_bytes(policy=policy.SMTP)
 
 
-def blast(port: int, total: int, connections: int) -> tuple[float, int]:
-    payloads = [message(i) for i in range(total)]
+def reply(original: bytes, i: int) -> bytes:
+    """The customer's answer to an earlier message of theirs: threaded by In-Reply-To."""
+    parent = message_from_bytes(original, policy=policy.default)
+    msg = EmailMessage()
+    msg["From"] = parent["From"]
+    msg["To"] = SUPPORT
+    msg["Subject"] = "Re: " + str(parent["Subject"])
+    msg["Message-ID"] = f"<bench-reply-{i}-{time.time_ns()}@example.test>"
+    msg["In-Reply-To"] = parent["Message-ID"]
+    msg["References"] = parent["Message-ID"]
+    msg.set_content("Any news on this?\n\n> my order arrived damaged.\n")
+    return msg.as_bytes(policy=policy.SMTP)
+
+
+def blast(
+    port: int, total: int, connections: int, payloads: list[bytes] | None = None
+) -> tuple[float, int]:
+    payloads = payloads or [message(i) for i in range(total)]
     errors = 0
     lock = threading.Lock()
     index = iter(range(total))
@@ -97,6 +114,11 @@ def main() -> None:
         "--processes", type=int, default=1, help="listener processes sharing the port"
     )
     parser.add_argument(
+        "--replies",
+        action="store_true",
+        help="then send a reply to each of those messages (threaded onto its ticket)",
+    )
+    parser.add_argument(
         "--data-dir",
         default="",
         help="an existing instance (bench/generate.py) instead of a fresh one: mail arrives "
@@ -135,18 +157,35 @@ def main() -> None:
     try:
         blast(port, 100, args.connections)  # warm-up (every listener process, with --processes)
         cpu_before = cpu_seconds(server.pid)
-        seconds, errors = blast(port, args.messages, args.connections)
+        originals = [message(i) for i in range(args.messages)]
+        seconds, errors = blast(port, args.messages, args.connections, originals)
         server_cpu = cpu_seconds(server.pid) - cpu_before
+        listener = " (listener" + (
+            f", {args.processes} processes)" if args.processes > 1 else " process)"
+        )
         rows.append(
             (
                 "caredesk over SMTP (DATA → committed ticket)",
                 args.messages,
                 errors,
                 args.messages / seconds,
-                f"{server_cpu / args.messages * 1000:.1f} (listener"
-                + (f", {args.processes} processes)" if args.processes > 1 else " process)"),
+                f"{server_cpu / args.messages * 1000:.1f}{listener}",
             )
         )
+        if args.replies:
+            replies = [reply(original, i) for i, original in enumerate(originals)]
+            cpu_before = cpu_seconds(server.pid)
+            seconds, errors = blast(port, args.messages, args.connections, replies)
+            server_cpu = cpu_seconds(server.pid) - cpu_before
+            rows.append(
+                (
+                    "caredesk over SMTP, replies to those tickets",
+                    args.messages,
+                    errors,
+                    args.messages / seconds,
+                    f"{server_cpu / args.messages * 1000:.1f}{listener}",
+                )
+            )
     finally:
         server.terminate()
         server.wait()
