@@ -32,8 +32,8 @@ from caredesk.core.errors import (
 from caredesk.core.events import TicketChange, announce_many_on_commit, announce_on_commit
 from caredesk.core.html import html_to_text, sanitize_html, text_to_html
 from caredesk.core.prepared import PreparedInQuery, PreparedQuery
-from caredesk.customers.models import Customer
-from caredesk.customers.services import find_or_create_customer
+from caredesk.customers.models import Customer, Identity
+from caredesk.customers.services import find_or_create_customer, normalize_identity
 from caredesk.search import services as search
 from caredesk.tickets.models import (
     ACTIVE_STATUSES,
@@ -1827,6 +1827,94 @@ class CustomerLine:
     body_text: str
     external_id: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    body_html: str = ""  # sanitized here, as `ingest` does
+    raw_record_id: int | None = None  # its stored raw payload, marked processed with it
+
+
+_REFERENCED_TICKETS = PreparedInQuery(
+    lambda external_ids: (
+        messages_with_external_ids(external_ids)
+        .order_by()
+        .values_list("external_id", "ticket_id", "created_at", "id")
+    ),
+    "external_ids",
+    external_ids="\x00external id placeholder\x00",
+)
+
+
+def plain_replies(inbounds: Sequence[InboundMessage]) -> list[CustomerLine | None]:
+    """For each inbound, the `CustomerLine` that `add_customer_lines` can store in its place,
+    when as far as look-ups tell `ingest` would add it to an existing ticket as written by a known
+    customer: threaded by its references (the ticket of the newest stored message it names, as
+    `_thread` does), its sender's identity already known, no attachments, CC or ticket hint, a
+    customer's message, and a ticket that is new, open or on hold, not merged, whose requester
+    wrote it (what else `ingest` does: reopen, follow-up, merge, cc, stays with `ingest`). None for
+    the others. Four look-ups for all of them; `add_customer_lines` checks the tickets again
+    under their row locks."""
+    lines: list[CustomerLine | None] = [None] * len(inbounds)
+    wanted: list[int] = []
+    for i, inbound in enumerate(inbounds):
+        if (
+            inbound.references
+            and inbound.author_kind == AuthorKind.CUSTOMER
+            and not (inbound.attachments or inbound.cc or inbound.ticket_hint)
+        ):
+            wanted.append(i)
+    if not wanted:
+        return lines
+    refs_of = {i: [r[:255] for r in inbounds[i].references if r][-50:] for i in wanted}
+    newest: dict[str, tuple[Any, int, int]] = {}
+    for external_id, ticket_id, created_at, pk in _REFERENCED_TICKETS.rows(
+        external_ids=sorted(set().union(*refs_of.values()) - {""})
+    ):
+        found = (created_at, pk, ticket_id)
+        if external_id not in newest or found > newest[external_id]:
+            newest[external_id] = found
+    senders: dict[tuple[str, str], int] = {}
+    normalized: dict[int, tuple[str, str]] = {}
+    for i in wanted:
+        sender = inbounds[i].sender
+        try:
+            normalized[i] = (sender.kind, normalize_identity(sender.kind, sender.value))
+        except ValidationFailed:  # `ingest` refuses it with its own error
+            continue
+    by_kind: dict[str, set[str]] = {}
+    for kind, value in normalized.values():
+        by_kind.setdefault(kind, set()).add(value)
+    for kind, values in by_kind.items():
+        for value, customer_id in Identity.objects.filter(
+            kind=kind, value__in=sorted(values)
+        ).values_list("value", "customer_id"):
+            senders[(kind, value)] = customer_id
+    ticket_of: dict[int, int] = {}
+    for i in wanted:
+        hits = [newest[r] for r in refs_of[i] if r in newest]
+        if hits:
+            ticket_of[i] = max(hits)[2]
+    plain = {
+        pk: requester_id
+        for pk, requester_id in Ticket.objects.filter(
+            pk__in=sorted(set(ticket_of.values())),
+            status__in=PLAIN_LINE_STATUSES,
+            merged_into__isnull=True,
+        ).values_list("pk", "requester_id")
+    }
+    for i, ticket_id in ticket_of.items():
+        writer = senders.get(normalized.get(i, ("", "")))
+        if writer is None or plain.get(ticket_id) != writer:
+            continue
+        inbound = inbounds[i]
+        lines[i] = CustomerLine(
+            ticket_id=ticket_id,
+            customer_id=writer,
+            channel=inbound.channel,
+            body_text=inbound.body_text,
+            external_id=(inbound.external_id or "")[:255],
+            metadata=dict(inbound.metadata),
+            body_html=inbound.body_html,
+            raw_record_id=inbound.raw_record.pk if inbound.raw_record is not None else None,
+        )
+    return lines
 
 
 @dataclass(frozen=True)
@@ -1877,7 +1965,7 @@ def add_customer_lines(lines: list[CustomerLine]) -> list[StoredLine | None]:
             or requester_id != line.customer_id
         ):
             continue
-        text, html = _bodies(_strip_nul(line.body_text), "")
+        text, html = _bodies(_strip_nul(line.body_text), _strip_nul(line.body_html))
         plain.append(i)
         texts.append(text)
         rows.append(
@@ -1893,7 +1981,7 @@ def add_customer_lines(lines: list[CustomerLine]) -> list[StoredLine | None]:
                 "external_id": line.external_id[:255],
                 "delivery_status": DeliveryStatus.RECEIVED,
                 "delivery_error": "",
-                "raw_id": None,
+                "raw_id": line.raw_record_id,
                 "metadata": _strip_nul(line.metadata),
                 "created_at": now,
             }
@@ -1953,5 +2041,12 @@ def add_customer_lines(lines: list[CustomerLine]) -> list[StoredLine | None]:
                 [stamp, stamp, *chunk],
             )
     search.append_to_tickets({pk: "\n".join(parts) for pk, parts in by_ticket.items()})
+    raw_ids = [row["raw_id"] for row in rows if row["raw_id"] is not None]
+    if raw_ids:
+        update_by_ids(
+            RawInbound,
+            raw_ids,
+            {"state": RawInbound.State.PROCESSED, "processed_at": now, "error": ""},
+        )
     announce_many_on_commit(list(changes.values()))
     return stored

@@ -198,10 +198,20 @@ def test_the_batch_path_leaves_the_same_rows_as_one_message_at_a_time(
         written.append(len(inbounds))
         return real(inbounds)
 
+    replies: list[int] = []
+    real_lines = ticket_services.add_customer_lines
+
+    def counted_lines(lines):
+        replies.append(len(lines))
+        return real_lines(lines)
+
     monkeypatch.setattr(ticket_services, "ingest_new_many", counted)
+    monkeypatch.setattr(ticket_services, "add_customer_lines", counted_lines)
     one_by_one_outcomes, one_by_one = run_batch(False, django_capture_on_commit_callbacks)
-    assert written == []
+    assert written == [] and replies == []
     batch_outcomes, batched = run_batch(True, django_capture_on_commit_callbacks)
+    # The reply r-1 into the stored thread was added by the batch path of replies.
+    assert replies == [1]
     # The batch path was taken: the stored thread's first message, then the run of new tickets
     # n-1 and n-2 together, the poisoned message (its run failed and it was taken one at a time:
     # n-3 after it joins an earlier ticket and goes one at a time anyway), then n-4 and n-5.
@@ -321,3 +331,145 @@ def test_statements_of_a_batch_do_not_grow_with_its_messages(
     # known Message-IDs, thread keys, customers, organizations, 3 for the new customers, tickets,
     # messages, events, ticket documents, raw states, 4 savepoint statements, the receivers.
     assert large <= 24, large
+
+
+def reply_to(parent: str, **fields) -> bytes:
+    return make(headers={"In-Reply-To": parent, "References": parent}, **fields)
+
+
+def run_replies(bulk: bool, capture) -> tuple[list, dict, dict]:
+    """Replies of every kind to four stored threads (open, solved, closed, merged), by one path;
+    rolled back afterwards."""
+    cache.clear()
+    sid = transaction.savepoint()
+    try:
+        with capture(execute=True):
+            receive_batch(
+                [
+                    (make(sender=f"{who}@example.test", subject=subject, message_id=mid), [SUPPORT])
+                    for who, subject, mid in (
+                        ("jo", "Parcel late", "<t1@example.test>"),
+                        ("kim", "Refund", "<t2@example.test>"),
+                        ("lee", "Login", "<t3@example.test>"),
+                        ("max", "Parcel late again", "<t4@example.test>"),
+                    )
+                ],
+                bulk=bulk,
+            )
+        by_subject = {t.subject: t for t in Ticket.objects.all()}
+        Ticket.objects.filter(pk=by_subject["Refund"].pk).update(status="solved")
+        Ticket.objects.filter(pk=by_subject["Login"].pk).update(status="closed")
+        Ticket.objects.filter(pk=by_subject["Parcel late again"].pk).update(
+            status="closed", merged_into=by_subject["Parcel late"]
+        )
+        batch = [
+            reply_to(
+                "<t1@example.test>", subject="Re: Parcel late", body="One", message_id="<a1@x>"
+            ),
+            reply_to(
+                "<t1@example.test>", subject="Re: Parcel late", body="Two", message_id="<a2@x>"
+            ),
+            # A new participant on the thread: becomes a cc, one at a time.
+            reply_to(
+                "<t1@example.test>",
+                sender="ann@example.test",
+                subject="Re: Parcel late",
+                body="Me too",
+                message_id="<a3@x>",
+            ),
+            reply_to(
+                "<t1@example.test>", subject="Re: Parcel late", body="Three", message_id="<a4@x>"
+            ),
+            # Reopens a solved ticket; a follow-up of a closed one; into a merged one's target.
+            reply_to(
+                "<t2@example.test>",
+                sender="kim@example.test",
+                subject="Re: Refund",
+                message_id="<a5@x>",
+            ),
+            reply_to(
+                "<t3@example.test>",
+                sender="lee@example.test",
+                subject="Re: Login",
+                message_id="<a6@x>",
+            ),
+            reply_to(
+                "<t4@example.test>",
+                sender="max@example.test",
+                subject="Re: Parcel late again",
+                message_id="<a7@x>",
+            ),
+            # With an attachment; then with HTML; then threaded by its subject only.
+            reply_to(
+                "<t1@example.test>",
+                subject="Re: Parcel late",
+                body="Photo",
+                message_id="<a8@x>",
+                attachments=[("lid.png", "image/png", b"\x89PNG fake")],
+            ),
+            reply_to(
+                "<t1@example.test>",
+                subject="Re: Parcel late",
+                body="Four",
+                html="<p>Four <b>bold</b><script>x()</script></p>",
+                message_id="<a9@x>",
+            ),
+            make(subject="Re: Parcel late", body="Five", message_id="<a10@x>"),
+            # A second copy of a reply of this batch.
+            reply_to(
+                "<t1@example.test>", subject="Re: Parcel late", body="One", message_id="<a1@x>"
+            ),
+        ]
+        with capture(execute=True):
+            results = receive_batch([(raw, [SUPPORT]) for raw in batch], bulk=bulk)
+        order: dict[str, list[str]] = {}  # each ticket's messages in the order they were stored
+        for m in Message.objects.select_related("ticket").order_by("id"):
+            order.setdefault(m.ticket.subject, []).append(m.external_id)
+        return [r.outcome for r in results], snapshot(), order
+    finally:
+        transaction.savepoint_rollback(sid)
+
+
+def test_replies_in_a_batch_leave_the_same_rows_as_one_message_at_a_time(
+    mailbox, monkeypatch, django_capture_on_commit_callbacks
+):
+    replies: list[int] = []
+    real = ticket_services.add_customer_lines
+
+    def counted(lines):
+        replies.append(len(lines))
+        return real(lines)
+
+    monkeypatch.setattr(ticket_services, "add_customer_lines", counted)
+    one_by_one_outcomes, one_by_one, one_by_one_order = run_replies(
+        False, django_capture_on_commit_callbacks
+    )
+    assert replies == []
+    batch_outcomes, batched, batched_order = run_replies(True, django_capture_on_commit_callbacks)
+    # a1 and a2 together, then a4 after the cc's message (order kept), then a9 after the
+    # attachment; every other reply went through `ingest`.
+    assert replies == [2, 1, 1]
+    assert batch_outcomes == one_by_one_outcomes
+    assert batch_outcomes == ["threaded"] * 5 + ["created"] + ["threaded"] * 4 + ["duplicate"]
+    # The one difference: a batch bumps each ticket's version once for all its lines (any change
+    # bumps it; edits made against an older version are refused either way).
+    versions = {t[0]: t[11] for t in batched["tickets"]}
+    assert versions == {
+        "Login": 1,
+        "Re: Login": 1,
+        "Refund": 2,
+        "Parcel late again": 1,
+        "Parcel late": 8,
+    }
+    assert {t[0]: t[11] for t in one_by_one["tickets"]}["Parcel late"] == 9
+    for table in one_by_one:
+        if table == "tickets":
+            for mine, theirs in zip(batched[table], one_by_one[table], strict=True):
+                assert mine[:11] + mine[12:] == theirs[:11] + theirs[12:]
+            continue
+        assert batched[table] == one_by_one[table], table
+    assert batched_order == one_by_one_order
+    assert batched_order["Parcel late"] == [
+        "<t1@example.test>",
+        *(f"<a{n}@x>" for n in (1, 2, 3, 4, 7, 8, 9, 10)),
+    ]

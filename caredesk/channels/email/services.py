@@ -250,6 +250,8 @@ class _Arrival:
     # Set when the message can open its ticket in a batch insert (see `_process_all`).
     inbound: tickets.InboundMessage | None = None
     mailbox: Mailbox | None = None
+    # Set when the message is a plain reply that can be added with others (`_process_all`).
+    reply: tickets.CustomerLine | None = None
 
 
 def receive(
@@ -373,8 +375,12 @@ def _process_all(
     """Process a batch in order, writing runs of consecutive messages that each open a new ticket
     with one statement per table (`tickets.ingest_new_many`, in a savepoint of its own).
 
-    A message joins the run when, as far as plain look-ups can tell, `ingest` would open a plain
-    new ticket for it: parsed, not a duplicate, a bounce or a loop, not over its sender's rate,
+    Runs of consecutive plain replies (to a stored thread, from its requester, on a ticket that
+    is new, open or on hold: `tickets.plain_replies`) are added the same way
+    (`tickets.add_customer_lines`).
+
+    A message joins a run of new tickets when, as far as plain look-ups can tell, `ingest` would
+    open a plain new ticket for it: parsed, not a duplicate, a bounce or a loop, not over its sender's rate,
     no CC, attachments or ticket hint, no thread among the stored tickets (`find_threads`, one
     look-up for the batch) and none with an earlier message of the batch (same thread key, a
     reference to it, the same Message-ID). Every other message goes the one-at-a-time way, after
@@ -384,18 +390,30 @@ def _process_all(
     results: list[ReceiveResult | None] = [None] * len(arrivals)
     _prepare_new_tickets(arrivals, known)
     run: list[tuple[int, _Arrival]] = []
+    replies = False  # whether the current run is of replies (else of new tickets)
+
+    def write_run() -> None:
+        if replies:
+            _write_replies(run, known, results)
+        else:
+            _write_new_tickets(run, known, results)
+
     for index, arrival in enumerate(arrivals):
         parsed = arrival.parsed
-        if arrival.inbound is not None and parsed is not None:
+        if (arrival.inbound is not None or arrival.reply is not None) and parsed is not None:
             if parsed.from_address:
                 arrival.flooding = _sender_flooding(parsed.from_address)
             if not arrival.flooding:
+                if run and replies != (arrival.reply is not None):
+                    write_run()
+                    run = []
+                replies = arrival.reply is not None
                 run.append((index, arrival))
                 continue
-        _write_new_tickets(run, known, results)
+        write_run()
         run = []
         results[index] = _process_in_savepoint(arrival, known)
-    _write_new_tickets(run, known, results)
+    write_run()
     assert all(result is not None for result in results)
     return results  # type: ignore[return-value]
 
@@ -407,6 +425,7 @@ def _prepare_new_tickets(arrivals: list[_Arrival], known: dict[str, tuple[int, i
     earlier_ids: set[str] = set()
     earlier_keys: set[str] = set()
     candidates: list[_Arrival] = []
+    reply_only: list[_Arrival] = []
     for arrival in arrivals:
         parsed = arrival.parsed
         if parsed is None:
@@ -428,12 +447,18 @@ def _prepare_new_tickets(arrivals: list[_Arrival], known: dict[str, tuple[int, i
         if (
             inbound is not None
             and not (inbound.cc or inbound.attachments or inbound.ticket_hint)
-            and not (inbound.thread_key and inbound.thread_key in earlier_keys)
             and not earlier_ids.intersection(r[:255] for r in inbound.references)
         ):
             inbound.raw_record = arrival.record
             arrival.inbound, arrival.mailbox = inbound, mailbox
-            candidates.append(arrival)
+            if not (inbound.thread_key and inbound.thread_key in earlier_keys):
+                candidates.append(arrival)
+            elif inbound.references:
+                # Could not open a ticket of its own in the batch (an earlier message has its
+                # key), but may be a reply to a stored thread: `ingest` looks at references first.
+                reply_only.append(arrival)
+            else:
+                arrival.inbound = arrival.mailbox = None
         earlier_ids.add(message_id)
         if inbound is not None and inbound.thread_key:
             earlier_keys.add(inbound.thread_key)
@@ -443,9 +468,12 @@ def _prepare_new_tickets(arrivals: list[_Arrival], known: dict[str, tuple[int, i
                 f"email:{parsed.from_address}:{normalized_subject(parsed.subject)}"[:255]
             )
     threaded = tickets.find_threads([a.inbound for a in candidates if a.inbound is not None])
-    for arrival, has_thread in zip(candidates, threaded, strict=True):
-        if has_thread:
-            arrival.inbound = arrival.mailbox = None
+    on_threads = [a for a, has_thread in zip(candidates, threaded, strict=True) if has_thread]
+    on_threads += reply_only
+    lines = tickets.plain_replies([a.inbound for a in on_threads if a.inbound is not None])
+    for arrival, line in zip(on_threads, lines, strict=True):
+        arrival.inbound = arrival.mailbox = None
+        arrival.reply = line  # None: `ingest` one at a time (reopen, follow-up, cc, ...)
 
 
 def _write_new_tickets(
@@ -476,6 +504,36 @@ def _write_new_tickets(
             "created", arrival.record.pk, result.ticket.pk, result.message.pk
         )
         known[arrival.parsed.message_id[:255]] = (result.message.pk, result.ticket.pk)
+
+
+def _write_replies(
+    run: list[tuple[int, _Arrival]],
+    known: dict[str, tuple[int, int]],
+    results: list[ReceiveResult | None],
+) -> None:
+    """Add a run of plain replies to their tickets together (`tickets.add_customer_lines`, in a
+    savepoint). A reply it does not take (its ticket changed meanwhile), or all of them if the
+    insert fails, goes the one-at-a-time way, as new tickets do."""
+    if not run:
+        return
+    lines = [arrival.reply for _, arrival in run if arrival.reply is not None]
+    try:
+        with transaction.atomic():
+            stored = tickets.add_customer_lines(lines)
+    except (OperationalError, InterfaceError):
+        raise  # the database is unavailable: the whole batch is answered "try again"
+    except Exception as exc:
+        logger.info("%d replies taken one at a time: %s: %s", len(run), type(exc).__name__, exc)
+        stored = [None] * len(run)
+    for (index, arrival), line in zip(run, stored, strict=True):
+        assert arrival.record is not None and arrival.parsed is not None
+        if line is None:
+            results[index] = _process_in_savepoint(arrival, known)
+            continue
+        results[index] = ReceiveResult(
+            "threaded", arrival.record.pk, line.ticket_id, line.message_id
+        )
+        known[arrival.parsed.message_id[:255]] = (line.message_id, line.ticket_id)
 
 
 def _acknowledge_on_commit(parsed: ParsedEmail, mailbox: Mailbox | None, ticket_id: int) -> None:
