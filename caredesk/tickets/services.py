@@ -1847,8 +1847,8 @@ def plain_replies(inbounds: Sequence[InboundMessage]) -> list[CustomerLine | Non
     when as far as look-ups tell `ingest` would add it to an existing ticket as written by a known
     customer: threaded by its references (the ticket of the newest stored message it names, as
     `_thread` does), its sender's identity already known, no attachments, CC or ticket hint, a
-    customer's message, and a ticket that is new, open or on hold, not merged, whose requester
-    wrote it (what else `ingest` does: reopen, follow-up, merge, cc, stays with `ingest`). None for
+    customer's message, and a ticket of the same channel that is new, open or on hold, not merged,
+    whose requester wrote it (what else `ingest` does: reopen, follow-up, merge, cc, stays with `ingest`). None for
     the others. Four look-ups for all of them; `add_customer_lines` checks the tickets again
     under their row locks."""
     lines: list[CustomerLine | None] = [None] * len(inbounds)
@@ -1892,16 +1892,18 @@ def plain_replies(inbounds: Sequence[InboundMessage]) -> list[CustomerLine | Non
         if hits:
             ticket_of[i] = max(hits)[2]
     plain = {
-        pk: requester_id
-        for pk, requester_id in Ticket.objects.filter(
+        pk: (requester_id, channel)
+        for pk, requester_id, channel in Ticket.objects.filter(
             pk__in=sorted(set(ticket_of.values())),
             status__in=PLAIN_LINE_STATUSES,
             merged_into__isnull=True,
-        ).values_list("pk", "requester_id")
+        ).values_list("pk", "requester_id", "channel")
     }
     for i, ticket_id in ticket_of.items():
         writer = senders.get(normalized.get(i, ("", "")))
-        if writer is None or plain.get(ticket_id) != writer:
+        # A reply on another channel's ticket (mail into a chat) stays with `ingest`: that
+        # channel's receivers take one message at a time (live chat shows it in the widget).
+        if writer is None or plain.get(ticket_id) != (writer, inbounds[i].channel):
             continue
         inbound = inbounds[i]
         lines[i] = CustomerLine(
@@ -1943,14 +1945,16 @@ def add_customer_lines(lines: list[CustomerLine]) -> list[StoredLine | None]:
         return []
     ticket_ids = sorted({line.ticket_id for line in lines})
     state: dict[int, tuple[str, int | None, int | None]] = {}
+    channel_of: dict[int, str] = {}
     for start in range(0, len(ticket_ids), BULK_CHUNK):
         for row in (
             Ticket.objects.select_for_update(of=("self",))
             .filter(pk__in=ticket_ids[start : start + BULK_CHUNK])
             .order_by("pk")
-            .values_list("id", "status", "requester_id", "merged_into_id")
+            .values_list("id", "status", "requester_id", "merged_into_id", "channel")
         ):
             state[row[0]] = (row[1], row[2], row[3])
+            channel_of[row[0]] = row[4]
     now = timezone.now()
     ops = connection.ops
     stamp = ops.adapt_datetimefield_value(now)
@@ -2018,13 +2022,32 @@ def add_customer_lines(lines: list[CustomerLine]) -> list[StoredLine | None]:
         line = lines[i]
         stored[i] = StoredLine(message_id, line.ticket_id, text, now)
         by_ticket.setdefault(line.ticket_id, []).append(text)
+        ticket_channel = channel_of[line.ticket_id]
         change = changes.setdefault(
-            line.ticket_id, TicketChange(line.ticket_id, [], [], [], channel=line.channel)
+            line.ticket_id,
+            TicketChange(
+                line.ticket_id,
+                [],
+                [],
+                [],
+                channel=ticket_channel,
+                # What `_EventBatch.announce` tells the receivers of one ticket.
+                extra={
+                    "public_message_ids": [],
+                    "message_author_kinds": [],
+                    "channel": ticket_channel,
+                    "actor_kind": AuthorKind.CUSTOMER,
+                    "messages": [],
+                },
+            ),
         )
         change.event_ids.append(event_id)
         change.kinds.append(EventKind.MESSAGE_ADDED)
-        assert change.data is not None
+        assert change.data is not None and change.extra is not None
         change.data.append(data)
+        change.extra["public_message_ids"].append(message_id)
+        change.extra["message_author_kinds"].append(AuthorKind.CUSTOMER)
+        change.extra["messages"].append((message_id, AuthorKind.CUSTOMER))
     quote = ops.quote_name
     columns = {f.name: quote(f.column or f.name) for f in Ticket._meta.concrete_fields}
     # One statement for the tickets of a chunk: every line of the batch has the same time. Table

@@ -473,3 +473,69 @@ def test_replies_in_a_batch_leave_the_same_rows_as_one_message_at_a_time(
         "<t1@example.test>",
         *(f"<a{n}@x>" for n in (1, 2, 3, 4, 7, 8, 9, 10)),
     ]
+
+
+def test_statements_of_a_batch_of_replies_do_not_grow_with_its_replies(
+    mailbox, django_capture_on_commit_callbacks
+):
+    Mailbox.objects.filter(pk=mailbox.pk).update(auto_acknowledge=False, team=None)
+    email_services.forget_mailboxes()
+    receive_batch(new_mail(2, 0))  # the process caches are warm
+    receive_batch(new_mail(30, 100))  # the threads the replies answer
+
+    def statements(count: int, start: int) -> int:
+        batch = [
+            (
+                reply_to(
+                    f"<count-{i}@example.test>",
+                    sender=f"sender{i}@example.test",
+                    subject=f"Re: Order {i} arrived damaged",
+                    body=f"Any news on {i}?",
+                    message_id=f"<reply-{i}@example.test>",
+                ),
+                [SUPPORT],
+            )
+            for i in range(start, start + count)
+        ]
+        with (
+            CaptureQueriesContext(connection) as queries,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            results = receive_batch(batch)
+        assert {r.outcome for r in results} == {"threaded"}
+        return len(queries)
+
+    small, large = statements(4, 100), statements(24, 106)
+    assert small == large
+    assert large <= 26, large
+
+
+def test_a_reply_into_another_channels_ticket_is_left_to_ingest(mailbox, monkeypatch):
+    receive_batch([(make(subject="Chat follow-up", message_id="<c-1@example.test>"), [SUPPORT])])
+    receive_batch([(make(subject="Mail thread", message_id="<m-1@example.test>"), [SUPPORT])])
+    # As if the first had been a chat whose transcript the customer answers by mail.
+    Ticket.objects.filter(subject="Chat follow-up").update(channel="chat")
+    batched: list[int] = []
+    real = ticket_services.add_customer_lines
+
+    def counted(lines):
+        batched.append(len(lines))
+        return real(lines)
+
+    monkeypatch.setattr(ticket_services, "add_customer_lines", counted)
+    results = receive_batch(
+        [
+            (
+                reply_to("<c-1@example.test>", subject="Re: Chat follow-up", message_id="<c-2@x>"),
+                [],
+            ),
+            (reply_to("<m-1@example.test>", subject="Re: Mail thread", message_id="<m-2@x>"), []),
+        ]
+    )
+    assert [r.outcome for r in results] == ["threaded", "threaded"]
+    assert batched == [1]  # the mail thread's reply only
+    chat_ticket = Ticket.objects.get(subject="Chat follow-up")
+    assert list(chat_ticket.messages.order_by("id").values_list("external_id", flat=True)) == [
+        "<c-1@example.test>",
+        "<c-2@x>",
+    ]
