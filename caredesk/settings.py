@@ -201,7 +201,7 @@ if REDIS_URL:
             # subscribed to from one connection, instead of several round trips a message on
             # each side (docs/decisions/0013). Pushes are best effort either way: the database
             # holds the truth and clients resume by message id after a reconnect.
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "caredesk.core.channel_layer.PipelinedPubSubChannelLayer",
             # Pub/sub channels are shared by every database of a Redis server: the prefix keeps
             # installations on different database numbers apart, as the keys of the cache are.
             "CONFIG": {

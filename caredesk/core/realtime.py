@@ -40,15 +40,32 @@ def attach_to_running_loop() -> None:
         loop.create_task(_drain(_outbox))
 
 
+# Pushes sent together at most (one Redis pipeline with a layer that has `group_send_many`).
+DRAIN_BATCH = 500
+
+
 async def _drain(outbox: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
     layer = get_channel_layer()
+    send_many = getattr(layer, "group_send_many", None)
     while True:
-        group, payload = await outbox.get()
-        try:
-            if layer is not None:
+        first = await outbox.get()
+        if layer is None:
+            continue
+        if send_many is None:
+            group, payload = first
+            try:
                 await layer.group_send(group, payload)
+            except Exception:  # a push is best effort: the database already holds the truth
+                logger.exception("realtime push to %s failed", group)
+            continue
+        # What queued up while the last pipeline was in flight goes out as the next one.
+        batch = [first]
+        while len(batch) < DRAIN_BATCH and not outbox.empty():
+            batch.append(outbox.get_nowait())
+        try:
+            await send_many(batch)
         except Exception:  # a push is best effort: the database already holds the truth
-            logger.exception("realtime push to %s failed", group)
+            logger.exception("realtime push of %d messages failed", len(batch))
 
 
 def _put_all(

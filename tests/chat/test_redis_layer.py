@@ -3,15 +3,25 @@
 import asyncio
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from channels_redis.pubsub import RedisPubSubChannelLayer
+
+from caredesk.core.channel_layer import PipelinedPubSubChannelLayer
 
 REDIS = os.environ.get("CAREDESK_TEST_REDIS_URL")
 
 pytestmark = pytest.mark.skipif(
     not REDIS, reason="REDIS LAYER TEST SKIPPED: set CAREDESK_TEST_REDIS_URL (.ci/run does)"
 )
+
+
+def in_own_loop(scenario) -> None:
+    """Run an async scenario on a fresh event loop in a thread of its own (a browser test in the
+    same process may have left a loop running in this one)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario()).result()
 
 
 def test_a_group_send_reaches_the_members_of_its_installation_only():
@@ -38,4 +48,40 @@ def test_a_group_send_reaches_the_members_of_its_installation_only():
             for layer in (site_a, site_a_other_process, site_b):
                 await layer.flush()
 
-    asyncio.run(scenario())
+    in_own_loop(scenario)
+
+
+def test_group_send_many_publishes_in_order_to_each_group_in_one_pipeline():
+    async def scenario() -> None:
+        tag = uuid.uuid4().hex[:8]
+        receiver = PipelinedPubSubChannelLayer(hosts=[{"address": REDIS}], prefix=f"p{tag}.")
+        sender = PipelinedPubSubChannelLayer(hosts=[{"address": REDIS}], prefix=f"p{tag}.")
+        try:
+            agent, visitor = await receiver.new_channel(), await receiver.new_channel()
+            await receiver.group_add("chat.1", agent)
+            await receiver.group_add("chat.1", visitor)
+            await receiver.group_add("team.1", agent)
+            await sender.group_send("team.1", {"type": "warm.up"})  # opens the connection
+            assert (await asyncio.wait_for(receiver.receive(agent), 5))["type"] == "warm.up"
+            connection = sender._get_layer()._shards[0]._redis
+            commands: list[int] = []
+            real = connection.pipeline
+
+            def counted_pipeline(*args, **kwargs):
+                commands.append(1)
+                return real(*args, **kwargs)
+
+            connection.pipeline = counted_pipeline
+            batch = [("chat.1", {"type": "chat.message", "n": n}) for n in range(5)]
+            batch.insert(2, ("team.1", {"type": "ticket.changed", "n": 99}))
+            await sender.group_send_many(batch)
+            assert commands == [1]  # one pipeline, one round trip
+            to_agent = [await asyncio.wait_for(receiver.receive(agent), 5) for _ in range(6)]
+            to_visitor = [await asyncio.wait_for(receiver.receive(visitor), 5) for _ in range(5)]
+            assert [m["n"] for m in to_agent] == [0, 1, 99, 2, 3, 4]
+            assert [m["n"] for m in to_visitor] == [0, 1, 2, 3, 4]
+        finally:
+            await receiver.flush()
+            await sender.flush()
+
+    in_own_loop(scenario)

@@ -37,7 +37,7 @@ def test_with_redis_the_layer_is_pub_sub_and_each_database_number_has_its_own_ch
     on_3 = layer_for(REDIS_URL="redis://127.0.0.1:6379/3")
     on_4 = layer_for(REDIS_URL="redis://127.0.0.1:6379/4")
     on_default = layer_for(REDIS_URL="redis://127.0.0.1:6379")
-    assert on_3["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert on_3["BACKEND"] == "caredesk.core.channel_layer.PipelinedPubSubChannelLayer"
     assert on_3["CONFIG"]["hosts"] == [{"address": "redis://127.0.0.1:6379/3"}]
     # Redis pub/sub ignores database numbers: without distinct prefixes two installations on one
     # Redis server would hear each other's pushes.
