@@ -380,10 +380,10 @@ def _process_all(
     (`tickets.add_customer_lines`).
 
     A message joins a run of new tickets when, as far as plain look-ups can tell, `ingest` would
-    open a plain new ticket for it: parsed, not a duplicate, a bounce or a loop, not over its sender's rate,
-    no CC, attachments or ticket hint, no thread among the stored tickets (`find_threads`, one
-    look-up for the batch) and none with an earlier message of the batch (same thread key, a
-    reference to it, the same Message-ID). Every other message goes the one-at-a-time way, after
+    open a plain new ticket for it: parsed, not a duplicate, a bounce or a loop, not over its
+    sender's rate, no CC, attachments or ticket hint, no thread among the stored tickets
+    (`find_threads`, one look-up for the batch) and none with an earlier message of the batch
+    (same thread key, a reference to it, the same Message-ID). Every other message goes the one-at-a-time way, after
     the run before it is written, so the order of effects is that of the batch. If the run's
     insert fails, its savepoint is rolled back and its messages go the one-at-a-time way too, each
     in its own savepoint: the one that fails is quarantined, the others land."""
