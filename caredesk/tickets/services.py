@@ -1844,13 +1844,13 @@ _REFERENCED_TICKETS = PreparedInQuery(
 
 def plain_replies(inbounds: Sequence[InboundMessage]) -> list[CustomerLine | None]:
     """For each inbound, the `CustomerLine` that `add_customer_lines` can store in its place,
-    when as far as look-ups tell `ingest` would add it to an existing ticket as written by a known
-    customer: threaded by its references (the ticket of the newest stored message it names, as
-    `_thread` does), its sender's identity already known, no attachments, CC or ticket hint, a
-    customer's message, and a ticket of the same channel that is new, open or on hold, not merged,
-    whose requester wrote it (what else `ingest` does: reopen, follow-up, merge, cc, stays with `ingest`). None for
-    the others. Four look-ups for all of them; `add_customer_lines` checks the tickets again
-    under their row locks."""
+    when as far as look-ups tell `ingest` would just add it to an existing ticket: threaded by
+    its references (the ticket of the newest stored message it names, as `_thread` does), a
+    customer's message whose sender's identity is known, no attachments, CC or ticket hint, and
+    a ticket of the same channel that is new, open or on hold, not merged, whose requester wrote
+    it. None for the others: what else `ingest` does (reopen, follow-up, merge, cc) stays there.
+    Four look-ups for all of them; `add_customer_lines` checks the tickets again under their row
+    locks."""
     lines: list[CustomerLine | None] = [None] * len(inbounds)
     wanted: list[int] = []
     for i, inbound in enumerate(inbounds):
