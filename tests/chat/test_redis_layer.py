@@ -6,6 +6,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis.asyncio as aioredis
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from caredesk.core.channel_layer import PipelinedPubSubChannelLayer
@@ -24,6 +25,21 @@ def in_own_loop(scenario) -> None:
         pool.submit(asyncio.run, scenario()).result()
 
 
+async def subscribed(prefix: str, group: str, members: int = 1) -> None:
+    """Wait until Redis has the group's subscriptions: SUBSCRIBE is sent without waiting for its
+    answer, and a PUBLISH from another connection could otherwise overtake it."""
+    client = aioredis.Redis.from_url(REDIS)
+    try:
+        for _ in range(100):
+            [(_, count)] = await client.pubsub_numsub(f"{prefix}__group__{group}")
+            if count >= members:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no subscription to {group} after 5 s")
+    finally:
+        await client.aclose()
+
+
 def test_a_group_send_reaches_the_members_of_its_installation_only():
     async def scenario() -> None:
         tag = uuid.uuid4().hex[:8]
@@ -37,6 +53,8 @@ def test_a_group_send_reaches_the_members_of_its_installation_only():
             stranger = await site_b.new_channel()
             await site_a.group_add("team.1", agent)
             await site_b.group_add("team.1", stranger)
+            await subscribed(f"a{tag}.", "team.1")
+            await subscribed(f"b{tag}.", "team.1")
             # Sent from another process of site A: arrives at A's member, in order, and not at B's.
             for n in range(3):
                 await site_a_other_process.group_send("team.1", {"type": "ticket.changed", "n": n})
@@ -61,6 +79,8 @@ def test_group_send_many_publishes_in_order_to_each_group_in_one_pipeline():
             await receiver.group_add("chat.1", agent)
             await receiver.group_add("chat.1", visitor)
             await receiver.group_add("team.1", agent)
+            await subscribed(f"p{tag}.", "chat.1")
+            await subscribed(f"p{tag}.", "team.1")
             await sender.group_send("team.1", {"type": "warm.up"})  # opens the connection
             assert (await asyncio.wait_for(receiver.receive(agent), 5))["type"] == "warm.up"
             connection = sender._get_layer()._shards[0]._redis
