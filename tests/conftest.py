@@ -18,13 +18,17 @@ from tests import factories
 @pytest.fixture(autouse=True)
 def fresh_cache():
     """Every test starts with an empty cache: ids are reused after a flush, so a collision-presence
-    entry or a rate-limit counter left by an earlier test would otherwise leak into this one."""
+    entry or a rate-limit counter left by an earlier test would otherwise leak into this one. The
+    compiled triggers too: a test that pins their recheck would otherwise keep an earlier test's.
+    (Tests that count statements warm the caches they count without.)"""
     from django.core.cache import cache
 
+    from caredesk.automation.services import forget_triggers
     from caredesk.core.snapshot import ProcessSnapshot
 
     cache.clear()
     ProcessSnapshot.clear_all()
+    forget_triggers()
 
 
 @dataclass

@@ -44,26 +44,31 @@ def attach_to_running_loop() -> None:
 DRAIN_BATCH = 500
 
 
+async def _send(layer: Any, items: list[tuple[str, dict[str, Any]]]) -> None:
+    """Send each (group, payload) in order: in one go where the layer can (Redis: one pipeline,
+    `core.channel_layer`), else one group send at a time."""
+    send_many = getattr(layer, "group_send_many", None)
+    if send_many is not None:
+        await send_many(items)
+        return
+    for group, payload in items:
+        try:
+            await layer.group_send(group, payload)
+        except Exception:  # a push is best effort: the database already holds the truth
+            logger.exception("realtime push to %s failed", group)
+
+
 async def _drain(outbox: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
     layer = get_channel_layer()
-    send_many = getattr(layer, "group_send_many", None)
     while True:
-        first = await outbox.get()
-        if layer is None:
-            continue
-        if send_many is None:
-            group, payload = first
-            try:
-                await layer.group_send(group, payload)
-            except Exception:  # a push is best effort: the database already holds the truth
-                logger.exception("realtime push to %s failed", group)
-            continue
-        # What queued up while the last pipeline was in flight goes out as the next one.
-        batch = [first]
+        # What queued up while the last send was in flight goes out as the next batch.
+        batch = [await outbox.get()]
         while len(batch) < DRAIN_BATCH and not outbox.empty():
             batch.append(outbox.get_nowait())
+        if layer is None:
+            continue
         try:
-            await send_many(batch)
+            await _send(layer, batch)
         except Exception:  # a push is best effort: the database already holds the truth
             logger.exception("realtime push of %d messages failed", len(batch))
 
@@ -113,21 +118,12 @@ def send_batch(messages: list[tuple[list[str], dict[str, Any]]]) -> None:
         return
 
     async def send_all() -> None:
-        send_many = getattr(layer, "group_send_many", None)
-        if send_many is not None:  # one pipeline for a bulk change's thousands of pushes
-            items = [(group, payload) for groups, payload in messages for group in groups]
-            for start in range(0, len(items), DRAIN_BATCH):
-                try:
-                    await send_many(items[start : start + DRAIN_BATCH])
-                except Exception:  # a push is best effort: the database already holds the truth
-                    logger.exception("realtime push of %d messages failed", len(items))
-            return
-        for groups, payload in messages:
-            for group in groups:
-                try:
-                    await layer.group_send(group, payload)
-                except Exception:  # a push is best effort: the database already holds the truth
-                    logger.exception("realtime push to %s failed", group)
+        items = [(group, payload) for groups, payload in messages for group in groups]
+        for start in range(0, len(items), DRAIN_BATCH):
+            try:
+                await _send(layer, items[start : start + DRAIN_BATCH])
+            except Exception:  # a push is best effort: the database already holds the truth
+                logger.exception("realtime push of %d messages failed", len(items))
 
     try:
         async_to_sync(send_all)()

@@ -888,9 +888,12 @@ def _add_cc(ticket: Ticket, identities: list[SenderIdentity], actor: Actor) -> N
 # --- many new tickets at once (a channel's batch) -------------------------------------------
 
 # Asked for every batch of inbound mail: the ORM writes these queries once per process.
-_STORED_EXTERNAL_IDS = PreparedInQuery(
+# The stored messages a batch's references name, with their tickets (threading and replies).
+_REFERENCED_TICKETS = PreparedInQuery(
     lambda external_ids: (
-        messages_with_external_ids(external_ids).order_by().values_list("external_id")
+        messages_with_external_ids(external_ids)
+        .order_by()
+        .values_list("external_id", "ticket_id", "created_at", "id")
     ),
     "external_ids",
     external_ids="\x00external id placeholder\x00",
@@ -914,7 +917,7 @@ def find_threads(inbounds: Sequence[InboundMessage]) -> list[bool]:
     ticket hint always counts (such mail goes through `ingest` one at a time)."""
     refs_of = [set([r[:255] for r in inbound.references if r][-50:]) for inbound in inbounds]
     wanted = sorted(set().union(*refs_of) - {""}) if refs_of else []
-    stored = {external_id for (external_id,) in _STORED_EXTERNAL_IDS.rows(external_ids=wanted)}
+    stored = {row[0] for row in _REFERENCED_TICKETS.rows(external_ids=wanted)}
     keys: dict[str, set[str]] = {}
     for inbound in inbounds:
         if inbound.thread_key:
@@ -1829,17 +1832,6 @@ class CustomerLine:
     metadata: dict[str, Any] = field(default_factory=dict)
     body_html: str = ""  # sanitized here, as `ingest` does
     raw_record_id: int | None = None  # its stored raw payload, marked processed with it
-
-
-_REFERENCED_TICKETS = PreparedInQuery(
-    lambda external_ids: (
-        messages_with_external_ids(external_ids)
-        .order_by()
-        .values_list("external_id", "ticket_id", "created_at", "id")
-    ),
-    "external_ids",
-    external_ids="\x00external id placeholder\x00",
-)
 
 
 def plain_replies(inbounds: Sequence[InboundMessage]) -> list[CustomerLine | None]:

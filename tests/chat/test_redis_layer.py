@@ -3,26 +3,19 @@
 import asyncio
 import os
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis.asyncio as aioredis
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from caredesk.core.channel_layer import PipelinedPubSubChannelLayer
+from tests.loops import in_own_loop
 
 REDIS = os.environ.get("CAREDESK_TEST_REDIS_URL")
 
 pytestmark = pytest.mark.skipif(
     not REDIS, reason="REDIS LAYER TEST SKIPPED: set CAREDESK_TEST_REDIS_URL (.ci/run does)"
 )
-
-
-def in_own_loop(scenario) -> None:
-    """Run an async scenario on a fresh event loop in a thread of its own (a browser test in the
-    same process may have left a loop running in this one)."""
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, scenario()).result()
 
 
 async def subscribed(prefix: str, group: str, members: int = 1) -> None:

@@ -3,24 +3,26 @@
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from caredesk.core import realtime
+from tests.loops import in_own_loop
 
 
-def in_own_loop(scenario) -> None:
-    """Run an async scenario on a fresh event loop in a thread of its own (a browser test in the
-    same process may have left a loop running in this one)."""
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, scenario()).result()
-
-
-def test_the_server_outbox_sends_what_queued_up_as_one_batch(monkeypatch):
-    sent: list[list[tuple[str, dict]]] = []
+@pytest.fixture
+def sent(monkeypatch) -> list[list[tuple[str, dict]]]:
+    """The batches handed to a layer that sends many at once (as the Redis one does)."""
+    batches: list[list[tuple[str, dict]]] = []
 
     class Layer:
         async def group_send_many(self, messages):
-            sent.append(list(messages))
+            batches.append(list(messages))
 
     monkeypatch.setattr(realtime, "get_channel_layer", lambda: Layer())
+    return batches
+
+
+def test_the_server_outbox_sends_what_queued_up_as_one_batch(sent):
 
     async def scenario() -> None:
         outbox: asyncio.Queue = asyncio.Queue()
@@ -36,14 +38,7 @@ def test_the_server_outbox_sends_what_queued_up_as_one_batch(monkeypatch):
     assert [[m["n"] for _, m in batch] for batch in sent] == [[0, 1, 2, 3, 4, 5, 6], [7]]
 
 
-def test_outside_the_server_a_bulk_change_is_sent_in_pipelined_batches(monkeypatch):
-    sent: list[list[tuple[str, dict]]] = []
-
-    class Layer:
-        async def group_send_many(self, messages):
-            sent.append(list(messages))
-
-    monkeypatch.setattr(realtime, "get_channel_layer", lambda: Layer())
+def test_outside_the_server_a_bulk_change_is_sent_in_pipelined_batches(sent, monkeypatch):
     monkeypatch.setattr(realtime, "_server_loop", None)
     messages = [
         ([f"team.{n % 3}", "admins"], {"type": "ticket.changed", "n": n}) for n in range(300)

@@ -52,6 +52,15 @@ def page(browser):
     assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
 
 
+def sign_in(page, base_url: str, email: str, password: str) -> None:
+    """Sign in to the agent workspace through its login form."""
+    page.goto(f"{base_url}/agent/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base_url}/agent/")
+
+
 def screenshot(page, name):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / name), full_page=False)

@@ -4,17 +4,14 @@ import pytest
 
 from caredesk.core.demo import DEMO_PASSWORD, load_demo
 from caredesk.tickets.models import Message, Status, Ticket
+from tests.e2e import conftest
 from tests.e2e.conftest import screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def sign_in(page, live_server, email):
-    page.goto(f"{live_server.url}/agent/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/agent/")
+    conftest.sign_in(page, live_server.url, email, DEMO_PASSWORD)
 
 
 def test_agent_works_a_ticket_and_merges_two(page, live_server):

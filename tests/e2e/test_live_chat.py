@@ -21,6 +21,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e import conftest as e2e
 from tests.e2e.conftest import screenshot
 
 pytestmark = pytest.mark.e2e
@@ -129,11 +130,7 @@ def expect_sent(widget, text: str, timeout: float = 20000) -> None:
 
 
 def sign_in(page, server, email):
-    page.goto(server.url + "/agent/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(server.url + "/agent/")
+    e2e.sign_in(page, server.url, email, PASSWORD)
 
 
 def test_the_workspace_updates_live_and_shows_who_else_is_on_a_ticket(browser, server):
@@ -200,11 +197,7 @@ def test_customer_and_agent_chat_through_a_network_loss_and_the_transcript_lands
             p.set_default_timeout(20000)
 
         # The agent signs in, opens the chat desk and goes online.
-        agent.goto(server.url + "/agent/login/")
-        agent.get_by_label("Email").fill("ava@example.test")
-        agent.get_by_label("Password").fill(PASSWORD)
-        agent.get_by_role("button", name="Sign in").click()
-        agent.wait_for_url(server.url + "/agent/")
+        sign_in(agent, server, "ava@example.test")
         agent.goto(server.url + "/agent/chats/")
         agent.get_by_label("My status").select_option("online")
         agent.get_by_role("button", name="Set").click()

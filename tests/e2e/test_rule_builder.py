@@ -8,7 +8,7 @@ from caredesk.accounts.models import Role, Tier
 from caredesk.automation.models import Trigger
 from caredesk.tickets.models import Ticket
 from tests import factories
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -18,11 +18,7 @@ def test_a_lead_builds_a_trigger_that_fires(page, live_server):
     lead = factories.agent(
         email="lena@example.test", name="Lena Lead", role=Role.LEAD, tier=Tier.LEAD, teams=[team]
     )
-    page.goto(f"{live_server.url}/agent/login/")
-    page.get_by_label("Email").fill(lead.email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/agent/")
+    sign_in(page, live_server.url, lead.email, factories.PASSWORD)
     page.goto(f"{live_server.url}/agent/admin/triggers/")
 
     page.get_by_label("Name").fill("VIP parcels")

@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 from caredesk.automation import services as automation
 from caredesk.automation.models import CannedResponse
 from tests import factories
+from tests.e2e.conftest import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -19,11 +20,7 @@ def test_shortcut_expands_in_the_reply_box(page, live_server):
         )
     )
     ticket = factories.ticket(team=team, requester=factories.customer(name="Robin Hood"))
-    page.goto(f"{live_server.url}/agent/login/")
-    page.get_by_label("Email").fill(agent.email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/agent/")
+    sign_in(page, live_server.url, agent.email, factories.PASSWORD)
     page.goto(f"{live_server.url}/agent/tickets/{ticket.pk}/")
     box = page.locator("#composer-body")
     box.click()

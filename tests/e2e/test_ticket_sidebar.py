@@ -8,6 +8,7 @@ from caredesk.automation.models import Macro
 from caredesk.customers.models import Customer, Organization
 from caredesk.tickets.models import Status, Ticket
 from tests import factories
+from tests.e2e.conftest import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -20,11 +21,7 @@ def test_macro_and_customer_form_load_after_the_page(page, live_server):
     org = Organization.objects.create(name="Acme Ltd")
     requester = factories.customer(name="Robin Hood")
     ticket = factories.ticket(team=team, requester=requester)
-    page.goto(f"{live_server.url}/agent/login/")
-    page.get_by_label("Email").fill(agent.email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/agent/")
+    sign_in(page, live_server.url, agent.email, factories.PASSWORD)
 
     page.goto(f"{live_server.url}/agent/tickets/{ticket.pk}/")
     # The Workflow card fills itself in.

@@ -6,6 +6,7 @@ import pytest
 from caredesk.core.demo import DEMO_PASSWORD
 from caredesk.tickets.services import post_message
 from tests import factories
+from tests.e2e.conftest import sign_in
 from tests.security.test_xss_corpus import VECTORS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -31,11 +32,7 @@ def test_customer_text_never_executes_in_workspace_or_portal(page, live_server):
         post_message(agent, ticket, body_html=vector)
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto(f"{live_server.url}/agent/login/")
-    page.get_by_label("Email").fill("xss@example.test")
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/agent/")
+    sign_in(page, live_server.url, "xss@example.test", DEMO_PASSWORD)
     page.goto(f"{live_server.url}/agent/tickets/{ticket.pk}/")
     page.wait_for_timeout(500)
     assert page.evaluate("window.__xss") is None

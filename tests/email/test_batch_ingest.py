@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from caredesk.automation.services import active_triggers
 from caredesk.channels.email import services as email_services
 from caredesk.channels.email.models import Mailbox
 from caredesk.channels.email.services import receive_batch
@@ -312,6 +313,7 @@ def test_statements_of_a_batch_do_not_grow_with_its_messages(
     )
     email_services.forget_mailboxes()
     receive_batch(new_mail(2, 0))  # the process caches (mailboxes, prepared queries) are warm
+    active_triggers()  # and the compiled triggers
 
     def statements(count: int, start: int) -> int:
         # Without a team, the receivers run after the commit are counted too (live inbox, SLA,
@@ -481,6 +483,7 @@ def test_statements_of_a_batch_of_replies_do_not_grow_with_its_replies(
     Mailbox.objects.filter(pk=mailbox.pk).update(auto_acknowledge=False, team=None)
     email_services.forget_mailboxes()
     receive_batch(new_mail(2, 0))  # the process caches are warm
+    active_triggers()  # and the compiled triggers
     receive_batch(new_mail(30, 100))  # the threads the replies answer
 
     def statements(count: int, start: int) -> int:

@@ -44,7 +44,6 @@ def test_every_channel_and_a_named_channel_use_the_unique_index():
 
 def test_the_batch_look_ups_of_mail_use_the_unique_index():
     for prepared in (
-        tickets._STORED_EXTERNAL_IDS,
         tickets._REFERENCED_TICKETS,
         email._STORED_MESSAGE_IDS,
     ):

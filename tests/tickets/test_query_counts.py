@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from caredesk.automation.services import active_triggers
 from caredesk.tickets import services as tickets
 from tests import factories
 
@@ -45,6 +46,7 @@ def test_ingesting_a_chat_line_onto_a_ticket(
     first = tickets.ingest(_line(0)).ticket
     for n in range(1, 20):  # a long chat must cost no more per line than a short one
         tickets.ingest(_line(n, ticket_hint=first.pk))
+    active_triggers()  # compiled once per process, not per line
     with django_assert_max_num_queries(APPEND), django_capture_on_commit_callbacks(execute=True):
         tickets.ingest(_line(99, ticket_hint=first.pk))
 
