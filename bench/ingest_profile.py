@@ -4,7 +4,7 @@
 
 Runs against a fresh SQLite instance in a temp directory and reports, per operation: wall ms,
 SQL statements (including those of the receivers run on commit) and the time each
-`ticket_changed` receiver takes. Operations:
+change receiver takes. Operations:
 
 - create: `tickets.services.create_ticket` for a known requester, one message, one tag
 - ingest new: `tickets.services.ingest` of a first message (new ticket)
@@ -53,25 +53,24 @@ RECEIVER_QUERIES: dict[str, int] = defaultdict(int)
 
 
 def time_receivers() -> None:
-    """Wrap every ticket_changed receiver so its time and queries are counted by name."""
+    """Wrap every change receiver so its time and queries are counted by name."""
     from django.db import connection
 
-    from caredesk.core.events import ticket_changed
+    from caredesk.tickets import changes
 
-    def send(sender: Any, **named: Any) -> list[tuple[Any, Any]]:
-        sync_receivers, _ = ticket_changed._live_receivers(sender)
-        responses = []
-        for receiver in sync_receivers:
-            module = ".".join(receiver.__module__.split(".")[-2:])
-            name = f"{module}:{receiver.__qualname__.rsplit('.', 1)[-1]}"
+    for registration in list(changes._receivers):
+
+        def timed(
+            batch: Any, receive: Any = registration.receive, name: str = registration.name
+        ) -> Any:
             before = len(connection.queries_log)
             started = time.perf_counter()
-            responses.append((receiver, receiver(signal=ticket_changed, sender=sender, **named)))
+            result = receive(batch)
             RECEIVER_TIME[name] += time.perf_counter() - started
             RECEIVER_QUERIES[name] += len(connection.queries_log) - before
-        return responses
+            return result
 
-    ticket_changed.send = send  # type: ignore[method-assign]
+        changes.register(registration.name, timed, order=registration.order)
 
 
 def measure(
@@ -208,10 +207,7 @@ def main() -> None:
     measure("email receive, reply in one thread", args.n, reply, rows)
 
     print(f"# ingest profile, SQLite, n={args.n}")
-    print(
-        "| operation | ops | mean ms | p50 ms | CPU ms | SQL/op "
-        "| ticket_changed receivers (per op) |"
-    )
+    print("| operation | ops | mean ms | p50 ms | CPU ms | SQL/op | change receivers (per op) |")
     print("|---|---|---|---|---|---|---|")
     for label, n, mean, p50, cpu, queries, receivers in rows:
         print(

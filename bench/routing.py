@@ -178,33 +178,45 @@ class ReceiverClock:
         from common import QueryCounter
         from django.db import connection
 
-        from caredesk.core import events
+        self._restore: list[tuple[object, str, object]] = []
 
-        # One ticket's change is announced on ticket_changed, a bulk change once on
-        # tickets_changed: both are timed.
-        signals = [events.ticket_changed, getattr(events, "tickets_changed", None)]
-        self._restore: list[tuple[object, object]] = []
-        for signal in filter(None, signals):
-            original = signal.send
-
-            def timed_send(*args, original=original, **kwargs):  # type: ignore[no-untyped-def]
+        def timed(original):  # type: ignore[no-untyped-def]
+            def timed_send(*args, **kwargs):  # type: ignore[no-untyped-def]
                 started, cpu = time.perf_counter(), time.process_time()
                 with QueryCounter(connection) as queries:
                     result = original(*args, **kwargs)
                 self.seconds += time.perf_counter() - started
                 self.cpu += time.process_time() - cpu
                 # Announcements, counted per ticket.
-                self.calls += len(kwargs["changes"]) if "changes" in kwargs else 1
+                changes = kwargs.get(
+                    "changes", args[0] if args and isinstance(args[0], list) else None
+                )
+                self.calls += len(changes) if changes is not None else 1
                 self.queries += queries.count
                 return result
 
-            signal.send = timed_send  # type: ignore[method-assign]
-            self._restore.append((signal, original))
+            return timed_send
+
+        try:
+            # The change contract: every committed batch goes through one dispatch.
+            from caredesk.tickets import changes as contract
+
+            self._restore.append((contract, "dispatch", contract.dispatch))
+            contract.dispatch = timed(contract.dispatch)  # type: ignore[assignment]
+        except ImportError:
+            # Older code: one ticket's change on ticket_changed, a bulk change on tickets_changed.
+            from caredesk.core import events  # type: ignore[attr-defined]
+
+            for name in ("ticket_changed", "tickets_changed"):
+                signal = getattr(events, name, None)
+                if signal is not None:
+                    self._restore.append((signal, "send", signal.send))
+                    signal.send = timed(signal.send)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for signal, original in self._restore:
-            signal.send = original  # type: ignore[attr-defined]
+        for owner, name, original in self._restore:
+            setattr(owner, name, original)
 
 
 def main() -> None:

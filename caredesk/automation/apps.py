@@ -1,5 +1,3 @@
-from typing import Any
-
 from django.apps import AppConfig
 
 
@@ -10,32 +8,9 @@ class AutomationConfig(AppConfig):
     def ready(self) -> None:
         from caredesk.automation import services
         from caredesk.core import jobs
-        from caredesk.core.events import TicketChange, ticket_changed, tickets_changed
+        from caredesk.tickets import changes
 
-        def on_ticket_changed(
-            sender: Any,
-            ticket_id: int,
-            event_ids: list[int],
-            kinds: list[str],
-            in_bulk: bool = False,
-            **kwargs: Any,
-        ) -> None:
-            if not in_bulk:  # a bulk change comes once for all its tickets, below
-                services.on_ticket_event(
-                    ticket_id,
-                    kinds,
-                    event_ids,
-                    actor_kind=kwargs.get("actor_kind"),
-                    messages=kwargs.get("messages"),
-                )
-
-        def on_tickets_changed(sender: Any, changes: list[TicketChange], **kwargs: Any) -> None:
-            services.on_ticket_events(changes)
-
-        ticket_changed.connect(on_ticket_changed, dispatch_uid="automation-triggers", weak=False)
-        tickets_changed.connect(
-            on_tickets_changed, dispatch_uid="automation-triggers-bulk", weak=False
-        )
+        changes.register("automation", services.on_ticket_events, order=changes.AUTOMATION)
 
         from django.db.models.signals import post_delete, post_save
 

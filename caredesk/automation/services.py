@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -19,7 +18,7 @@ from django.utils import timezone
 from caredesk.accounts.models import Team, User
 from caredesk.automation.models import Automation, CannedResponse, Macro, Trigger
 from caredesk.core.errors import ValidationFailed
-from caredesk.core.events import TicketChange
+from caredesk.tickets.changes import TicketChange
 from caredesk.tickets.models import (
     ACTIVE_STATUSES,
     Message,
@@ -482,14 +481,6 @@ def _rows_by_ids(model: str, columns: tuple[str, ...], ids: list[int]) -> list[t
     return _run(_by_ids_statement(model, columns, len(ids), connection.vendor), list(ids))
 
 
-def _event_facts(event_ids: list[int]) -> list[tuple[str, dict[str, Any]]]:
-    """(actor kind, data) of the events, data decoded as the ORM would."""
-    return [
-        (actor_kind, json.loads(data) if isinstance(data, str) else data or {})
-        for actor_kind, data in _rows_by_ids("event", ("actor_kind", "data"), event_ids)
-    ]
-
-
 def compare(op: str, actual: Any, expected: Any) -> bool:
     if op == "is":
         return actual == expected or (isinstance(actual, list) and expected in actual)
@@ -670,15 +661,15 @@ def on_ticket_event(
     ticket_id: int,
     kinds: list[str],
     event_ids: list[int],
-    actor_kind: str | None = None,
-    messages: list[tuple[int, str | None]] | None = None,
+    actor_kind: str,
+    messages: list[tuple[int, str | None]],
 ) -> int:
     """Run the matching triggers. Changes made by triggers fire triggers again, but a chain of
     events caused only by automation stops after MAX_CHAIN rounds (counted per ticket in the shared
     cache, so the guard holds across processes and after commit).
 
     `actor_kind` is who caused the events and `messages` the (message id, author kind) pairs
-    they concern, when the announcement says (ticket services do): then the events need no read.
+    they concern, as the change contract says: the events need no read.
 
     Events no active trigger listens to cost no query beyond an occasional check that the
     compiled triggers are current. The others cost one query for the ticket's fields (tags joined
@@ -695,21 +686,11 @@ def on_ticket_event(
         return 0
     key = f"caredesk:trigger-chain:{ticket_id}"
     if not any(trigger.holds(facts, skip=MESSAGE_FIELDS) for trigger in listening):
-        # Nothing fires, so this event continues no chain. One caused by a person ends the
-        # chain; with the actor unknown the count is kept (never lowered: the guard holds).
-        if actor_kind is not None and actor_kind not in AUTOMATED_ACTORS:
+        # Nothing fires, so this event continues no chain. One caused by a person ends it.
+        if actor_kind not in AUTOMATED_ACTORS:
             cache.delete(key)
         return 0
-    if actor_kind is None or messages is None:
-        events = _event_facts(event_ids)
-        automated = bool(events) and all(kind in AUTOMATED_ACTORS for kind, _ in events)
-        messages = [
-            (int(data["message_id"]), data.get("author_kind"))
-            for _, data in events
-            if data.get("message_id")
-        ]
-    else:
-        automated = actor_kind in AUTOMATED_ACTORS
+    automated = actor_kind in AUTOMATED_ACTORS
     depth = (cache.get(key) or 0) + 1 if automated else 0
     if depth > MAX_CHAIN:
         logger.warning("trigger chain on ticket %s stopped after %s rounds", ticket_id, MAX_CHAIN)
@@ -748,13 +729,12 @@ def on_ticket_events(changes: list[TicketChange]) -> int:
     fired = 0
     for change in changes:
         if triggers.listening(change.kinds):
-            extra = change.extra or {}
             fired += on_ticket_event(
                 change.ticket_id,
                 change.kinds,
                 change.event_ids,
-                actor_kind=extra.get("actor_kind"),
-                messages=extra.get("messages"),
+                actor_kind=change.actor_kind,
+                messages=change.messages,
             )
     return fired
 

@@ -1,5 +1,3 @@
-from typing import Any
-
 from django.apps import AppConfig
 
 
@@ -8,22 +6,8 @@ class RoutingConfig(AppConfig):
     label = "routing"
 
     def ready(self) -> None:
-        from caredesk.core.events import TicketChange, ticket_changed, tickets_changed
         from caredesk.routing import services
+        from caredesk.tickets import changes
 
-        def on_ticket_changed(
-            sender: Any,
-            ticket_id: int,
-            event_ids: list[int],
-            kinds: list[str],
-            in_bulk: bool = False,
-            **kwargs: Any,
-        ) -> None:
-            if not in_bulk:  # a bulk change comes once for all its tickets, below
-                services.push_changed([TicketChange(ticket_id, event_ids, kinds)])
-
-        def on_tickets_changed(sender: Any, changes: list[TicketChange], **kwargs: Any) -> None:
-            services.push_changed(changes)
-
-        ticket_changed.connect(on_ticket_changed, dispatch_uid="routing-push", weak=False)
-        tickets_changed.connect(on_tickets_changed, dispatch_uid="routing-push-bulk", weak=False)
+        # Last: routing assigns and commits; its own change follows the batch that caused it.
+        changes.register("routing", services.push_changed, order=changes.ROUTING)

@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from caredesk.accounts.models import TIER_ORDER, Presence, Team, User
 from caredesk.core.errors import ValidationFailed
-from caredesk.core.events import TicketChange
 from caredesk.core.prepared import PreparedInQuery, plain_rows
 from caredesk.routing.models import AgentRoutingState, RoutingMethod, SkillRule, TeamRouting
+from caredesk.tickets.changes import TicketChange
 from caredesk.tickets.models import ACTIVE_STATUSES, Channel, EventKind, Status, Ticket
 from caredesk.tickets.services import (
     Actor,
@@ -564,8 +564,6 @@ _ROUTABLE = PreparedInQuery(
 def _created_without_team(change: TicketChange) -> bool:
     """The announcer said the new ticket has no team (and nothing else gave it one): nothing to
     route, no look-up needed."""
-    if change.data is None:
-        return False
     created = [d for k, d in zip(change.kinds, change.data, strict=True) if k == EventKind.CREATED]
     return bool(created) and all(d.get("team") is None for d in created)
 

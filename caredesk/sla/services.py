@@ -13,10 +13,10 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from caredesk.core.events import TicketChange
 from caredesk.core.prepared import PreparedInQuery, PreparedQuery
 from caredesk.sla.hours import Hours, add_business_minutes, business_minutes_between
 from caredesk.sla.models import BusinessHours, SlaPolicy, TicketSla
+from caredesk.tickets.changes import TicketChange
 from caredesk.tickets.models import (
     ACTIVE_STATUSES,
     AuthorKind,
@@ -24,7 +24,6 @@ from caredesk.tickets.models import (
     Priority,
     Status,
     Ticket,
-    TicketEvent,
 )
 from caredesk.tickets.services import Actor, record_event
 
@@ -189,9 +188,9 @@ def _has_running_clock(ticket_id: int) -> bool:
 
 
 def on_event(
-    ticket_id: int, kinds: list[str], event_ids: list[int], now: datetime | None = None
+    ticket_id: int, kinds: list[str], data: list[dict[str, Any]], now: datetime | None = None
 ) -> None:
-    """Move the clocks for what just happened on the ticket."""
+    """Move the clocks for what just happened on the ticket (its events' kinds and data)."""
     if not CLOCK_EVENTS & set(kinds):
         return
     now = now or timezone.now()
@@ -222,22 +221,21 @@ def on_event(
     ticket = sla.ticket
     policy = sla.policy
     hours = hours_for(policy, ticket)
-    events = TicketEvent.objects.filter(pk__in=event_ids)
-    for event in events:
-        if event.kind == EventKind.MESSAGE_ADDED and not event.data.get("internal"):
-            if event.data.get("author_kind") == AuthorKind.AGENT:
+    for kind, event_data in zip(kinds, data, strict=True):
+        if kind == EventKind.MESSAGE_ADDED and not event_data.get("internal"):
+            if event_data.get("author_kind") == AuthorKind.AGENT:
                 sla.first_response_due = None
                 sla.next_response_due = None
             elif (
-                event.data.get("author_kind") == AuthorKind.CUSTOMER
+                event_data.get("author_kind") == AuthorKind.CUSTOMER
                 and ticket.first_response_at
                 and policy.next_response_minutes
             ):
                 sla.next_response_due = add_business_minutes(
                     now, policy.next_response_minutes, hours
                 )
-        if event.kind == EventKind.STATUS_CHANGED:
-            new = event.data.get("new")
+        if kind == EventKind.STATUS_CHANGED:
+            new = event_data.get("new")
             if new in (Status.SOLVED, Status.CLOSED):
                 sla.first_response_due = sla.next_response_due = sla.resolution_due = None
             elif new in (policy.pause_statuses or []) and sla.paused_since is None:
@@ -255,13 +253,13 @@ def on_event(
                         setattr(sla, target, add_business_minutes(now, left, hours))
                 sla.paused_since = None
             if (
-                event.data.get("old") == Status.SOLVED
+                event_data.get("old") == Status.SOLVED
                 and new == Status.OPEN
                 and policy.resolution_minutes
             ):
                 sla.resolution_due = add_business_minutes(now, policy.resolution_minutes, hours)
         if (
-            event.kind in (EventKind.PRIORITY_CHANGED, EventKind.TAGS_CHANGED)
+            kind in (EventKind.PRIORITY_CHANGED, EventKind.TAGS_CHANGED)
             and policy_for(ticket) != policy
         ):
             start(ticket, now)
@@ -324,23 +322,12 @@ def on_events(changes: list[TicketChange], now: datetime | None = None) -> None:
             pause_statuses = decoded[pause_statuses]
         clocks[ticket_id] = (pause_statuses or [], paused_since is not None)
     for c in relevant:
-        if c.ticket_id in clocks and c.data is not None:  # the announcer said what happened
+        if c.ticket_id in clocks:
             status_events[c.ticket_id] = [
                 data
                 for kind, data in zip(c.kinds, c.data, strict=True)
                 if kind == EventKind.STATUS_CHANGED
             ]
-    event_ids = [
-        e
-        for c in relevant
-        if c.ticket_id in clocks and c.data is None and EventKind.CREATED not in c.kinds
-        for e in c.event_ids
-    ]
-    for start in range(0, len(event_ids), BULK_READ):
-        for ticket_id, data in TicketEvent.objects.filter(
-            pk__in=event_ids[start : start + BULK_READ], kind=EventKind.STATUS_CHANGED
-        ).values_list("ticket_id", "data"):
-            status_events.setdefault(ticket_id, []).append(data)
     for change in relevant:
         kinds = CLOCK_EVENTS & set(change.kinds)
         if change.ticket_id not in clocks and not kinds & CLOCK_STARTERS:
@@ -354,7 +341,7 @@ def on_events(changes: list[TicketChange], now: datetime | None = None) -> None:
                 for data in status_events.get(change.ticket_id, [])
             ):
                 continue
-        on_event(change.ticket_id, change.kinds, change.event_ids, now)
+        on_event(change.ticket_id, change.kinds, change.data, now)
 
 
 def check_clocks(now: datetime | None = None) -> dict[str, int]:
@@ -417,3 +404,13 @@ def due_soon(
     return qs.filter(
         sla__next_due__gt=now, sla__next_due__lte=now + within, status__in=ACTIVE_STATUSES
     )
+
+
+def on_changes(changes: list[TicketChange]) -> None:
+    """The change contract's receiver. One ticket's change goes straight to `on_event`, which
+    reads only that ticket's clock; the batch form's reads pay off from two tickets on."""
+    if len(changes) == 1:
+        change = changes[0]
+        on_event(change.ticket_id, change.kinds, change.data)
+    else:
+        on_events(changes)

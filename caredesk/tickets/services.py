@@ -29,12 +29,12 @@ from caredesk.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from caredesk.core.events import TicketChange, announce_many_on_commit, announce_on_commit
 from caredesk.core.html import html_to_text, sanitize_html, text_to_html
 from caredesk.core.prepared import PreparedInQuery, PreparedQuery
 from caredesk.customers.models import Customer, Identity
 from caredesk.customers.services import find_or_create_customer, normalize_identity
 from caredesk.search import services as search
+from caredesk.tickets.changes import TicketChange, announce_on_commit
 from caredesk.tickets.models import (
     ACTIVE_STATUSES,
     ALLOWED_TRANSITIONS,
@@ -227,6 +227,11 @@ def access_ticket_as_customer(customer: Customer, ticket_id: int) -> Ticket:
 # --- events ---------------------------------------------------------------------------------
 
 
+_AUDIENCE_FIELDS = frozenset(
+    {"team", "team_id", "assignee", "assignee_id", "restricted", "channel"}
+)
+
+
 class _EventBatch:
     """Collects the events of one service call: written together (one INSERT) by `announce`, at
     the end of the call and still inside its transaction, and announced together after commit."""
@@ -252,25 +257,28 @@ class _EventBatch:
         if not self.events:
             return
         TicketEvent.objects.bulk_create(self.events)
-        added = [e for e in self.events if e.kind == EventKind.MESSAGE_ADDED]
+        ticket = self.ticket
         announce_on_commit(
-            self.ticket.pk,
-            [e.pk for e in self.events],
-            [e.kind for e in self.events],
-            # What the receivers would otherwise query for: the public messages added, who wrote
-            # the messages (outbound delivery only cares about agents and bots) and the channel
-            # (live chat delivery only about chats; a ticket's channel never changes).
-            public_message_ids=[e.data["message_id"] for e in added if not e.data.get("internal")],
-            message_author_kinds=[e.data.get("author_kind") for e in added],
-            channel=self.ticket.channel,
-            # Who caused the events and which messages they concern, with their authors:
-            # automation's loop guard and message conditions need no look-up to know.
-            actor_kind=self.actor.kind,
-            messages=[
-                (e.data["message_id"], e.data.get("author_kind"))
-                for e in self.events
-                if e.data.get("message_id")
-            ],
+            [
+                TicketChange(
+                    ticket.pk,
+                    [e.pk for e in self.events],
+                    [e.kind for e in self.events],
+                    [e.data for e in self.events],
+                    actor_kind=self.actor.kind,
+                    channel=ticket.channel,
+                    # The ticket as the change left it: who may see it, without a read (unless
+                    # the caller loaded the ticket without those fields).
+                    fields=None
+                    if _AUDIENCE_FIELDS & ticket.get_deferred_fields()
+                    else {
+                        "team_id": ticket.team_id,
+                        "assignee_id": ticket.assignee_id,
+                        "restricted": ticket.restricted,
+                        "channel": ticket.channel,
+                    },
+                )
+            ]
         )
 
 
@@ -940,7 +948,7 @@ def ingest_new_many(inbounds: Sequence[InboundMessage]) -> list[IngestResult]:
     none of them a thread, and no two of them share an external id or a thread key), in the
     caller's transaction: the same customers, tickets, messages, events, tags, search documents
     and raw record states, written with one statement per table for all of them (customers and
-    messages looked up once), and announced once on commit (`tickets_changed`).
+    messages looked up once), and announced once on commit (one batch of the change contract).
 
     Mail with CC or attachments, or a ticket hint, is refused (ValueError): it goes through
     `ingest`. Raises on any failure, IntegrityError included (a concurrent copy of an external id
@@ -1097,14 +1105,14 @@ def ingest_new_many(inbounds: Sequence[InboundMessage]) -> list[IngestResult]:
                 ticket_id,
                 ids,
                 [kind for kind, _ in events],
-                data=[data for _, data in events],
-                # What `_EventBatch.announce` tells the receivers of one ticket.
-                extra={
-                    "public_message_ids": [message_id],
-                    "message_author_kinds": [inbound.author_kind],
+                [data for _, data in events],
+                actor_kind=inbound.author_kind,
+                channel=inbound.channel,
+                fields={
+                    "team_id": row["team_id"],
+                    "assignee_id": None,
+                    "restricted": False,
                     "channel": inbound.channel,
-                    "actor_kind": inbound.author_kind,
-                    "messages": [(message_id, inbound.author_kind)],
                 },
             )
         )
@@ -1117,7 +1125,7 @@ def ingest_new_many(inbounds: Sequence[InboundMessage]) -> list[IngestResult]:
             instance._state.adding = False
             instance._state.db = connection.alias
         results.append(IngestResult(ticket=ticket, message=message, created_ticket=True))
-    announce_many_on_commit(changes)
+    announce_on_commit(changes)
     return results
 
 
@@ -1328,8 +1336,8 @@ _LOCK_FOR_ASSIGN = PreparedInQuery(
 @transaction.atomic(savepoint=False)
 def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[int]:
     """Assign or unassign many tickets at once (the routing pass): the same checks, field changes
-    and events as `assign`, announced on commit once for all the tickets (`tickets_changed`, then
-    `ticket_changed` per ticket with in_bulk=True), in a fixed number of queries
+    and events as `assign`, announced on commit once for all the tickets (one batch of the
+    change contract), in a fixed number of queries
     plus one per chunk of rows.
 
     The plan was made from a snapshot, so a ticket whose assignee is no longer the one it was
@@ -1423,9 +1431,17 @@ def assign_many(actor: User | Actor, plan: Iterable[PlannedAssignment]) -> list[
         ids.append(event_id)
         kinds_of.append(kind)
         data_of.append(data)
-    announce_many_on_commit(
+    announce_on_commit(
         [
-            TicketChange(ticket_id, ids, kinds_of, data_of, audience[ticket_id])
+            TicketChange(
+                ticket_id,
+                ids,
+                kinds_of,
+                data_of,
+                actor_kind=who.kind,
+                channel=audience[ticket_id]["channel"],
+                fields=audience[ticket_id],
+            )
             for ticket_id, (ids, kinds_of, data_of) in by_event_ticket.items()
         ]
     )
@@ -1927,7 +1943,7 @@ def add_customer_lines(lines: list[CustomerLine]) -> list[StoredLine | None]:
     one per chunk of rows): the messages in one INSERT, their events in one, one UPDATE run for
     every ticket (timestamps, version) and one for every ticket's search document. The same
     messages, events and ticket fields as `ingest` on a ticket that is new, open or on hold and
-    written by its requester; announced on commit once for all the tickets (`tickets_changed`).
+    written by its requester; announced on commit once for all the tickets (one batch of the change contract).
 
     The tickets are locked first, in id order. A line whose ticket is in any other state (solved
     or pending: the line reopens it; closed: a follow-up; merged; missing) or whose writer is not
@@ -1937,16 +1953,31 @@ def add_customer_lines(lines: list[CustomerLine]) -> list[StoredLine | None]:
         return []
     ticket_ids = sorted({line.ticket_id for line in lines})
     state: dict[int, tuple[str, int | None, int | None]] = {}
-    channel_of: dict[int, str] = {}
+    # Who may see each ticket, announced with the change (the live workspace need not read it).
+    fields_of: dict[int, dict[str, Any]] = {}
     for start in range(0, len(ticket_ids), BULK_CHUNK):
         for row in (
             Ticket.objects.select_for_update(of=("self",))
             .filter(pk__in=ticket_ids[start : start + BULK_CHUNK])
             .order_by("pk")
-            .values_list("id", "status", "requester_id", "merged_into_id", "channel")
+            .values_list(
+                "id",
+                "status",
+                "requester_id",
+                "merged_into_id",
+                "channel",
+                "team_id",
+                "assignee_id",
+                "restricted",
+            )
         ):
             state[row[0]] = (row[1], row[2], row[3])
-            channel_of[row[0]] = row[4]
+            fields_of[row[0]] = {
+                "team_id": row[5],
+                "assignee_id": row[6],
+                "restricted": bool(row[7]),
+                "channel": row[4],
+            }
     now = timezone.now()
     ops = connection.ops
     stamp = ops.adapt_datetimefield_value(now)
@@ -2014,7 +2045,7 @@ def add_customer_lines(lines: list[CustomerLine]) -> list[StoredLine | None]:
         line = lines[i]
         stored[i] = StoredLine(message_id, line.ticket_id, text, now)
         by_ticket.setdefault(line.ticket_id, []).append(text)
-        ticket_channel = channel_of[line.ticket_id]
+        fields = fields_of[line.ticket_id]
         change = changes.setdefault(
             line.ticket_id,
             TicketChange(
@@ -2022,24 +2053,16 @@ def add_customer_lines(lines: list[CustomerLine]) -> list[StoredLine | None]:
                 [],
                 [],
                 [],
-                channel=ticket_channel,
-                # What `_EventBatch.announce` tells the receivers of one ticket.
-                extra={
-                    "public_message_ids": [],
-                    "message_author_kinds": [],
-                    "channel": ticket_channel,
-                    "actor_kind": AuthorKind.CUSTOMER,
-                    "messages": [],
-                },
+                actor_kind=AuthorKind.CUSTOMER,
+                channel=fields["channel"],
+                fields=fields,
+                # Chat lines reached the visitor's own session before they were stored.
+                delivered_live=fields["channel"] == Channel.CHAT,
             ),
         )
         change.event_ids.append(event_id)
         change.kinds.append(EventKind.MESSAGE_ADDED)
-        assert change.data is not None and change.extra is not None
         change.data.append(data)
-        change.extra["public_message_ids"].append(message_id)
-        change.extra["message_author_kinds"].append(AuthorKind.CUSTOMER)
-        change.extra["messages"].append((message_id, AuthorKind.CUSTOMER))
     quote = ops.quote_name
     columns = {f.name: quote(f.column or f.name) for f in Ticket._meta.concrete_fields}
     # One statement for the tickets of a chunk: every line of the batch has the same time. Table
@@ -2063,5 +2086,5 @@ def add_customer_lines(lines: list[CustomerLine]) -> list[StoredLine | None]:
             raw_ids,
             {"state": RawInbound.State.PROCESSED, "processed_at": now, "error": ""},
         )
-    announce_many_on_commit(list(changes.values()))
+    announce_on_commit(list(changes.values()))
     return stored

@@ -7,10 +7,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from caredesk.channels.chat import realtime_inbox
-from caredesk.core.events import TicketChange, each_ticket, ticket_changed, tickets_changed
 from caredesk.routing import services as routing
 from caredesk.sla import services as sla
 from caredesk.sla.models import SlaPolicy, TicketSla
+from caredesk.tickets import changes as contract
+from caredesk.tickets.changes import TicketChange
 from caredesk.tickets.models import EventKind, Status, Ticket, TicketEvent
 from caredesk.tickets.services import PlannedAssignment, assign_many
 from tests import factories
@@ -23,18 +24,14 @@ def plan_for(tickets, agent):
 
 
 def assign_and_hear(tickets, agent, capture_on_commit) -> list[TicketChange]:
-    """Assign the tickets in bulk and return what tickets_changed announced on commit."""
+    """Assign the tickets in bulk and return what was announced on commit."""
     announced: list[TicketChange] = []
-    tickets_changed.connect(
-        lambda sender, changes, **kw: announced.extend(changes),
-        dispatch_uid="test-announced",
-        weak=False,
-    )
+    contract.register("test-announced", announced.extend, order=0)
     try:
         with capture_on_commit(execute=True):
             assign_many(routing.ROUTER, plan_for(tickets, agent))
     finally:
-        tickets_changed.disconnect(dispatch_uid="test-announced")
+        contract.unregister("test-announced")
     return announced
 
 
@@ -46,7 +43,16 @@ def changes_of(tickets):
                 ticket=ticket, kind__in=[EventKind.ASSIGNED, EventKind.STATUS_CHANGED]
             ).order_by("id")
         )
-        changes.append(TicketChange(ticket.pk, [e.pk for e in events], [e.kind for e in events]))
+        changes.append(
+            TicketChange(
+                ticket.pk,
+                [e.pk for e in events],
+                [e.kind for e in events],
+                [e.data for e in events],
+                actor_kind="system",
+                channel=ticket.channel,
+            )
+        )
     return changes
 
 
@@ -54,57 +60,23 @@ def test_assign_many_announces_once_for_all_its_tickets(
     personas, django_capture_on_commit_callbacks
 ):
     tickets = [factories.ticket(team=personas.billing) for _ in range(3)]
-    bulk, single = [], []
-
-    def on_bulk(sender, changes, **kwargs):
-        bulk.append(changes)
-
-    def on_single(sender, ticket_id, kinds, in_bulk=False, **kwargs):
-        single.append((ticket_id, sorted(kinds), in_bulk))
-
-    tickets_changed.connect(on_bulk, dispatch_uid="test-bulk")
-    ticket_changed.connect(on_single, dispatch_uid="test-single")
+    batches = []
+    contract.register("test-batches", batches.append, order=0)
     try:
         with django_capture_on_commit_callbacks(execute=True):
             assign_many(routing.ROUTER, plan_for(tickets, personas.alice))
     finally:
-        tickets_changed.disconnect(dispatch_uid="test-bulk")
-        ticket_changed.disconnect(dispatch_uid="test-single")
-    assert len(bulk) == 1
-    assert sorted(c.ticket_id for c in bulk[0]) == [t.pk for t in tickets]
-    assert all(set(c.kinds) == {EventKind.ASSIGNED, EventKind.STATUS_CHANGED} for c in bulk[0])
-    # Not told again per ticket: every receiver takes the bulk announcement.
-    assert single == []
-
-
-def test_every_receiver_of_ticket_changes_also_takes_bulk_changes():
-    # A receiver connected to ticket_changed alone would miss the tickets of every bulk change.
-    single = {key[0] for key, *_ in ticket_changed.receivers}
-    bulk = {key[0] for key, *_ in tickets_changed.receivers}
-    assert single, "no receivers found: the test would prove nothing"
-    assert {f"{uid}-bulk" for uid in single} <= bulk
-
-
-def test_each_ticket_hands_on_only_the_changes_of_its_kinds():
-    seen = []
-    receive = each_ticket(
-        lambda sender, **kwargs: seen.append((kwargs["ticket_id"], kwargs["in_bulk"])),
-        {EventKind.CREATED},
-    )
-    receive(
-        None,
-        changes=[
-            TicketChange(1, [10], [EventKind.ASSIGNED]),
-            TicketChange(2, [11, 12], [EventKind.CREATED, EventKind.ASSIGNED]),
-        ],
-    )
-    assert seen == [(2, True)]
+        contract.unregister("test-batches")
+    assert len(batches) == 1
+    assert sorted(c.ticket_id for c in batches[0]) == [t.pk for t in tickets]
+    assert all(set(c.kinds) == {EventKind.ASSIGNED, EventKind.STATUS_CHANGED} for c in batches[0])
+    # Everything the receivers need comes with the change: who acted, the audience fields.
+    assert all(c.actor_kind == "system" and c.fields is not None for c in batches[0])
 
 
 def test_a_bulk_change_with_new_tickets_still_routes_them(
     personas, django_capture_on_commit_callbacks
 ):
-    from caredesk.core.events import announce_many_on_commit
     from caredesk.routing.models import TeamRouting
 
     TeamRouting.objects.update_or_create(team=personas.billing, defaults={"auto_assign": True})
@@ -114,8 +86,17 @@ def test_a_bulk_change_with_new_tickets_still_routes_them(
     created = TicketEvent.objects.filter(ticket=ticket, kind=EventKind.CREATED).first()
     assert created is not None and ticket.assignee_id is None
     with django_capture_on_commit_callbacks(execute=True):
-        announce_many_on_commit(
-            [TicketChange(ticket.pk, [created.pk], [EventKind.CREATED], [created.data])]
+        contract.announce_on_commit(
+            [
+                TicketChange(
+                    ticket.pk,
+                    [created.pk],
+                    [EventKind.CREATED],
+                    [created.data],
+                    actor_kind="customer",
+                    channel=ticket.channel,
+                )
+            ]
         )
     ticket.refresh_from_db()
     assert ticket.assignee_id is not None
@@ -136,13 +117,8 @@ def test_the_live_inbox_reads_a_bulk_change_in_one_query_and_tells_the_same_grou
         tickets = [factories.ticket(team=personas.billing) for _ in range(size)]
         assign_many(routing.ROUTER, plan_for(tickets, personas.alice))
         changes = changes_of(tickets)
-        bulk, count = sent_for(changes, lambda c: realtime_inbox.on_tickets_changed(None, c))
-        one_by_one, _ = sent_for(
-            changes,
-            lambda c: [
-                realtime_inbox.on_ticket_changed(None, x.ticket_id, x.event_ids, x.kinds) for x in c
-            ],
-        )
+        bulk, count = sent_for(changes, realtime_inbox.push_changes)
+        one_by_one, _ = sent_for(changes, lambda c: [realtime_inbox.push_changes([x]) for x in c])
         assert bulk == one_by_one and len(bulk) == size
         assert f"agent.{personas.alice.pk}" in bulk[0][0]
         counts.append(count)

@@ -324,7 +324,13 @@ def test_conflicting_triggers_cannot_loop_forever(personas):
             .order_by("-id")
             .first()
         )
-        if not automation.on_ticket_event(ticket.pk, [EventKind.PRIORITY_CHANGED], [latest.pk]):
+        if not automation.on_ticket_event(
+            ticket.pk,
+            [EventKind.PRIORITY_CHANGED],
+            [latest.pk],
+            actor_kind=latest.actor_kind,
+            messages=[],
+        ):
             break
         rounds += 1
         assert rounds <= 20, "the chain did not stop"

@@ -6,23 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from caredesk.core.events import TicketChange
-from caredesk.core.prepared import PreparedInQuery, PreparedQuery
+from caredesk.core.prepared import PreparedInQuery
 from caredesk.core.realtime import send_batch
+from caredesk.tickets.changes import TicketChange
 from caredesk.tickets.models import Channel, EventKind, Ticket
 
 CHAT_LIVE_KINDS = {EventKind.MESSAGE_ADDED, EventKind.CC_ADDED}
 AUDIENCE_FIELDS = ("team_id", "assignee_id", "restricted", "channel")
 AUDIENCE = frozenset(AUDIENCE_FIELDS)
-# Asked after every ticket change: the ORM writes the query once per process.
-_AUDIENCE = PreparedQuery(
-    lambda ticket_id: (
-        Ticket.objects.filter(pk=ticket_id).order_by().values_list(*AUDIENCE_FIELDS)[:1]
-    ),
-    ticket_id=-7_000_002,
-)
-
-# Asked after every bulk change (a batch of new email tickets, the routing pass): the same, once.
+# Asked for the tickets whose change came without their audience fields, once per batch.
 _AUDIENCES = PreparedInQuery(
     lambda ticket_ids: (
         Ticket.objects.filter(pk__in=ticket_ids).order_by().values_list("pk", *AUDIENCE_FIELDS)
@@ -50,25 +42,10 @@ def _message(
     return sorted(groups), payload
 
 
-def on_ticket_changed(
-    sender: Any,
-    ticket_id: int,
-    event_ids: list[int],
-    kinds: list[str],
-    in_bulk: bool = False,
-    **_: Any,
-) -> None:
-    if in_bulk:  # told once for all the tickets, by on_tickets_changed
-        return
-    found = _AUDIENCE.first(ticket_id=ticket_id)
-    if found is not None:
-        send_batch([_message(ticket_id, kinds, dict(zip(AUDIENCE_FIELDS, found, strict=True)))])
-
-
-def on_tickets_changed(sender: Any, changes: list[TicketChange], **_: Any) -> None:
-    """A bulk change: the tickets' audience comes with the change when the announcer had it, else
-    is read in a few queries; everything is pushed in one trip. Chat lines (announced with their
-    channel) only tell the ticket's own group and need no read."""
+def push_changes(changes: list[TicketChange]) -> None:
+    """The change contract's receiver for the live workspace: the tickets' audience comes with
+    the change when the announcer had it, else is read in a few queries; everything is pushed in
+    one trip. Chat lines only tell the ticket's own group and need no read."""
     lines: list[TicketChange] = []
     others: list[TicketChange] = []
     for change in changes:

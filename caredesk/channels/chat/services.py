@@ -4,7 +4,7 @@ typing and read receipts, transfer, ending and transcripts.
 A chat is a ticket on the "chat" channel. Visitor messages enter through `tickets.services.ingest`
 (idempotent on the client's message id, so a resend after a reconnect stores nothing twice);
 agent messages go through `tickets.services.post_message`. Every stored message, from anywhere
-(the chat column or the ticket page), reaches the widget through `on_ticket_changed`.
+(the chat column or the ticket page), reaches the widget through `deliver_changes` (the change contract).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from caredesk.customers.models import IdentityKind
 from caredesk.customers.services import add_identity, find_by_identity, normalize_identity
 from caredesk.portal.services import RateLimited, count_attempts, hit_rate_limit
 from caredesk.tickets import services as tickets
+from caredesk.tickets.changes import TicketChange
 from caredesk.tickets.models import (
     AuthorKind,
     Channel,
@@ -48,7 +49,6 @@ from caredesk.tickets.models import (
     Message,
     Status,
     Ticket,
-    TicketEvent,
 )
 
 logger = logging.getLogger("caredesk.chat")
@@ -421,7 +421,7 @@ def store_visitor_lines(
 
     After the commit, in this order: the new messages are sent to their chats (agent and widget),
     `committed(results)` is called (the writer acknowledges there), then the change is announced
-    once for the batch (`tickets_changed`: SLA, triggers, live inboxes). If anything fails the
+    once for the batch (the change contract: SLA, triggers, live inboxes). If anything fails the
     whole batch rolls back, nothing is announced, `committed` is not called and the error is
     raised: the caller tells every visitor to send again. A line stored meanwhile by another
     process (the unique client id refuses the batch) makes the batch run once more."""
@@ -976,29 +976,18 @@ def lapse_presence(now: Any = None) -> int:
 # --- every message on a chat ticket reaches the widget --------------------------------------
 
 
-def on_ticket_changed(
-    sender: Any,
-    ticket_id: int,
-    event_ids: list[int],
-    kinds: list[str],
-    public_message_ids: list[int] | None = None,
-    channel: str | None = None,
-    in_bulk: bool = False,
-    **_: Any,
-) -> None:
-    if EventKind.MESSAGE_ADDED not in kinds or in_bulk:
-        # A bulk announcement of chat lines (`store_visitor_lines`) comes after they were sent.
-        return
-    if channel is not None and channel != Channel.CHAT:  # announced with the ticket's channel
-        return
-    if public_message_ids is None:  # announced by something other than ticket services
-        public_message_ids = [
-            e.data.get("message_id")
-            for e in TicketEvent.objects.filter(pk__in=event_ids, kind=EventKind.MESSAGE_ADDED)
-            if not e.data.get("internal")
-        ]
-    if not public_message_ids:
-        return
+def deliver_changes(changes: list[TicketChange]) -> None:
+    """The change contract's receiver for the widget: the public messages added to a chat
+    ticket reach the visitor's session (chat lines the session sent itself are not echoed)."""
+    for change in changes:
+        if change.channel != Channel.CHAT or change.delivered_live:
+            continue
+        public_message_ids = change.public_message_ids
+        if public_message_ids:
+            _deliver_to_widget(change.ticket_id, public_message_ids)
+
+
+def _deliver_to_widget(ticket_id: int, public_message_ids: list[int]) -> None:
     token = ChatSession.objects.filter(ticket_id=ticket_id).values_list("token", flat=True).first()
     if token is None:
         return

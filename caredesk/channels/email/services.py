@@ -28,10 +28,10 @@ from caredesk.assist.redaction import redact_bytes
 from caredesk.channels.email.models import EmailTemplate, Mailbox
 from caredesk.channels.email.parser import ParsedEmail, parse
 from caredesk.core import jobs
-from caredesk.core.events import each_ticket, ticket_changed, tickets_changed
 from caredesk.core.html import sanitize_html
 from caredesk.core.prepared import PreparedInQuery
 from caredesk.tickets import services as tickets
+from caredesk.tickets.changes import TicketChange
 from caredesk.tickets.models import (
     AuthorKind,
     Channel,
@@ -40,7 +40,6 @@ from caredesk.tickets.models import (
     Message,
     RawInbound,
     Ticket,
-    TicketEvent,
 )
 
 logger = logging.getLogger("caredesk.email")
@@ -771,46 +770,18 @@ def send_auto_ack(payload: dict[str, Any]) -> None:
     )
 
 
-def _on_ticket_changed(
-    sender: Any,
-    ticket_id: int,
-    event_ids: list[int],
-    kinds: list[str],
-    message_author_kinds: list[str] | None = None,
-    channel: str | None = None,
-    **_: Any,
-) -> None:
-    """Queue delivery of public agent replies on email tickets (after commit)."""
-    if EventKind.MESSAGE_ADDED not in kinds:
-        return
-    # Ticket services say who wrote the messages and on which channel: most messages are the
-    # customers' own, and they need no look-up at all.
-    if channel is not None and channel != Channel.EMAIL:
-        return
-    if message_author_kinds is not None and not {AuthorKind.AGENT, AuthorKind.BOT} & set(
-        message_author_kinds
-    ):
-        return
-    for event in TicketEvent.objects.filter(pk__in=event_ids, kind=EventKind.MESSAGE_ADDED):
-        if event.data.get("internal") or event.data.get("author_kind") not in (
-            AuthorKind.AGENT,
-            AuthorKind.BOT,
-        ):
+def queue_replies(changes: list[TicketChange]) -> None:
+    """The change contract's receiver: queue delivery of the public agent and bot replies added
+    to email tickets (most messages are the customers' own, and need no look-up at all)."""
+    for change in changes:
+        if change.channel != Channel.EMAIL:
             continue
-        message = Message.objects.filter(
-            pk=event.data.get("message_id"),
-            ticket__channel=Channel.EMAIL,
-            delivery_status=DeliveryStatus.QUEUED,
-        ).first()
-        if message is not None:
+        reply_ids = change.public_messages_by({AuthorKind.AGENT, AuthorKind.BOT})
+        if not reply_ids:
+            continue
+        for message_id in Message.objects.filter(
+            pk__in=reply_ids, delivery_status=DeliveryStatus.QUEUED
+        ).values_list("pk", flat=True):
             jobs.enqueue(
-                "email.send", {"message_id": message.pk}, dedupe_key=f"email.send:{message.pk}"
+                "email.send", {"message_id": message_id}, dedupe_key=f"email.send:{message_id}"
             )
-
-
-ticket_changed.connect(_on_ticket_changed, dispatch_uid="email-outbound")
-tickets_changed.connect(
-    each_ticket(_on_ticket_changed, {EventKind.MESSAGE_ADDED}),
-    dispatch_uid="email-outbound-bulk",
-    weak=False,
-)
