@@ -532,18 +532,17 @@ def route(ticket: Ticket, *, force: bool = False) -> User | None:
         .filter(waiting_for_routing(), pk=ticket.pk)
         .first()
     )
-    if found is None or found.team is None:
+    team = found.team if found is not None else None
+    if found is None or team is None:
         return None
-    ticket = found
     try:
-        config: TeamRouting | None = ticket.team.routing
+        config: TeamRouting | None = team.routing
     except TeamRouting.DoesNotExist:
         config = None
     if not force and (config is None or not config.auto_assign):
         return None
-    floor = RoutingFloor.load(
-        {ticket.team.pk: config.method if config else RoutingMethod.LEAST_LOADED}
-    )
+    floor = RoutingFloor.load({team.pk: config.method if config else RoutingMethod.LEAST_LOADED})
+    ticket = found
     chosen = floor.pick(TicketFacts.of(ticket))
     if chosen is None:
         return None

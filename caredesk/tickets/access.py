@@ -182,3 +182,45 @@ def access_ticket_as_customer(customer: Customer, ticket_id: int) -> Ticket:
     if ticket is None:
         raise NotFound(f"Ticket {ticket_id} does not exist.")
     return ticket
+
+
+# --- realtime audience ----------------------------------------------------------------------
+
+# Who joins which realtime group (`viewer_groups`), as the least a member of the group is to the
+# rule: every member has at least these rights (more teams or a higher role only widen what the
+# rule lets one see), so a group may be told about a ticket when its least member may see it.
+_NOBODY = 0  # a viewer id no ticket is assigned to
+
+
+def viewer_groups(viewer: Viewer) -> list[str]:
+    """The realtime groups an agent's open workspace joins."""
+    groups = [f"agent.{viewer.pk}", "unrouted", *(f"team.{t}" for t in viewer.team_ids)]
+    if viewer.is_lead:
+        groups += ["leads", *(f"leads.team.{t}" for t in viewer.team_ids)]
+    if viewer.is_admin:
+        groups.append("admins")
+    return groups
+
+
+def ticket_audience(*, team_id: int | None, assignee_id: int | None, restricted: bool) -> list[str]:
+    """The groups to push a ticket's change to: each group whose least member may see the ticket
+    (the rule, evaluated per group), leaving out groups inside another one already told. The
+    ticket's followers are not reached through these groups (they see it on its own page)."""
+    least = {
+        "unrouted": Viewer(_NOBODY, False, False, ()),
+        "leads": Viewer(_NOBODY, False, True, ()),
+        "admins": Viewer(_NOBODY, True, True, ()),
+    }
+    inside = {"leads": ["unrouted"], "admins": ["unrouted", "leads"]}
+    if team_id is not None:
+        least[f"team.{team_id}"] = Viewer(_NOBODY, False, False, (team_id,))
+        least[f"leads.team.{team_id}"] = Viewer(_NOBODY, False, True, (team_id,))
+        inside[f"leads.team.{team_id}"] = [f"team.{team_id}", "leads"]
+    if assignee_id is not None:
+        least[f"agent.{assignee_id}"] = Viewer(assignee_id, False, False, ())
+    told = {
+        group
+        for group, viewer in least.items()
+        if may_see(viewer, team_id=team_id, assignee_id=assignee_id, restricted=restricted)
+    }
+    return sorted(g for g in told if not any(outer in told for outer in inside.get(g, ())))
