@@ -550,7 +550,7 @@ def customer_page(request: HttpRequest, customer_id: int) -> HttpResponse:
         {
             "customer": customer,
             "tickets": visible.select_related("team", "assignee").order_by("-created_at")[:50],
-            "timeline": [i for i in crm.timeline(customer, limit=30) if not i["internal"]],
+            "timeline": crm.timeline(request.user, customer, limit=30, internal=False),  # type: ignore[arg-type]
             "organizations": Organization.objects.order_by("name")[:500],
             "identity_kinds": crm.IdentityKind.choices,
         },

@@ -2,7 +2,9 @@
 
 `push` is called from sync service code; it sends after the surrounding transaction commits, so a
 rolled-back change is never announced. Groups: `agent.<id>`, `team.<id>`, `admins`, `unrouted`,
-`ticket.<id>`, `chat.<session token hex>`.
+`leads`, `leads.team.<id>`, `ticket.<id>`, `chat.<session token hex>`; who joins which, and which
+a ticket's change goes to, follow the visibility rule (tickets.access.viewer_groups and
+ticket_audience).
 
 Inside the web server the sync code runs in a worker thread beside the event loop that serves the
 sockets. There a push is handed to that loop's outbox and the thread goes on at once (waiting for a

@@ -210,14 +210,8 @@ def remove_identity(request: HttpRequest, customer_id: int, identity_id: int) ->
 @router.get("/{customer_id}/timeline", response=list[TimelineItem])
 def timeline(request: HttpRequest, customer_id: int, limit: int = 50) -> list[dict[str, Any]]:
     """Every message with this customer across tickets and channels (internal notes only for agents)."""
-    from caredesk.tickets.services import visible_tickets
-
     customer = services.get_customer(customer_id)
-    visible = set(
-        visible_tickets(request.user).filter(requester=customer).values_list("id", flat=True)
-    )  # type: ignore[arg-type]
-    items = services.timeline(customer, limit=max(1, min(limit, 200)))
-    return [item for item in items if item["ticket_id"] in visible]
+    return services.timeline(request.user, customer, limit=max(1, min(limit, 200)))  # type: ignore[arg-type]
 
 
 @organizations_router.get("", response=OrganizationPage)

@@ -12,6 +12,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 
+from caredesk.accounts.models import User
 from caredesk.core.bulk import insert_rows
 from caredesk.core.errors import Conflict, NotFound, ValidationFailed
 from caredesk.core.prepared import PreparedInQuery
@@ -271,15 +272,21 @@ def get_customer(customer_id: int) -> Customer:
         raise NotFound(f"Customer {customer_id} does not exist.") from exc
 
 
-def timeline(customer: Customer, limit: int = 50) -> list[dict[str, Any]]:
-    """Every interaction with this customer, newest first: their tickets' messages across channels."""
+def timeline(
+    agent: User, customer: Customer, limit: int = 50, *, internal: bool = True
+) -> list[dict[str, Any]]:
+    """Every interaction with this customer the agent may see, newest first: the messages of
+    their tickets across channels, only from tickets inside the agent's scope (the visibility
+    rule of tickets.access). `internal=False` leaves internal notes out."""
+    from caredesk.tickets.access import visible_tickets
     from caredesk.tickets.models import Message
 
-    messages = (
-        Message.objects.filter(ticket__requester=customer)
-        .select_related("ticket")
-        .order_by("-created_at", "-id")[:limit]
+    scope = Message.objects.filter(
+        ticket__in=visible_tickets(agent).filter(requester=customer).values("pk")
     )
+    if not internal:
+        scope = scope.filter(internal=False)
+    messages = scope.select_related("ticket").order_by("-created_at", "-id")[:limit]
     return [
         {
             "at": m.created_at,

@@ -9,7 +9,7 @@ import heapq
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -21,6 +21,7 @@ from caredesk.accounts.models import TIER_ORDER, Presence, Team, User
 from caredesk.core.errors import ValidationFailed
 from caredesk.core.prepared import PreparedInQuery, plain_rows
 from caredesk.routing.models import AgentRoutingState, RoutingMethod, SkillRule, TeamRouting
+from caredesk.tickets.access import Viewer, may_see, visible_tickets
 from caredesk.tickets.changes import TicketChange
 from caredesk.tickets.models import ACTIVE_STATUSES, Channel, EventKind, Status, Ticket
 from caredesk.tickets.services import (
@@ -44,6 +45,23 @@ CHANNEL_WEIGHT = {
 }
 
 
+def waiting_for_routing() -> Q:
+    """The tickets routing may assign, push or pull: unassigned, of a team, active, and not live
+    chats (the chat channel offers those to agents itself, accept / decline; an assignee given
+    here would leave the visitor's session waiting with no agent). Said once: `route`, the
+    pass's queue, the look-up after new tickets and "next ticket" all filter by it."""
+    return Q(assignee__isnull=True, team__isnull=False, status__in=ACTIVE_STATUSES) & ~Q(
+        channel=Channel.CHAT
+    )
+
+
+def may_take(viewer: Viewer, team_id: int | None, restricted: bool) -> bool:
+    """Whether routing may hand an unassigned ticket to this agent: only if they may see it as it
+    stands, before the assignment (which would itself make it visible to them). The visibility
+    rule of tickets.access decides; following the ticket is not counted (never a wider set)."""
+    return may_see(viewer, team_id=team_id, assignee_id=None, restricted=restricted)
+
+
 @dataclass
 class Requirements:
     skills: set[str] = field(default_factory=set)
@@ -64,6 +82,7 @@ class TicketFacts(NamedTuple):
     language: str
     tags: frozenset[str]
     vip: bool
+    restricted: bool = False
 
     @classmethod
     def of(cls, ticket: Ticket) -> TicketFacts:
@@ -75,6 +94,7 @@ class TicketFacts(NamedTuple):
             language=ticket.language or "",
             tags=frozenset(t.name for t in ticket.tags.all()),
             vip=ticket.requester.vip,
+            restricted=ticket.restricted,
         )
 
     @property
@@ -222,6 +242,9 @@ class FloorAgent:
     skills: frozenset[str]
     languages: list[str]
     capacity: int
+    # Who the agent is to the visibility rule (role; teams as far as this floor knows them, which
+    # covers the teams whose tickets it routes).
+    viewer: Viewer
     open_by_channel: dict[str, int] = field(default_factory=dict)
     last: datetime | None = None
     version: int = 0
@@ -285,9 +308,10 @@ class RoutingFloor:
             teams__in=team_ids, is_active=True, presence=Presence.ONLINE
         ).values("pk")
         members: dict[int, list[int]] = {t: [] for t in team_ids}
+        teams_of: dict[int, list[int]] = {}
         agents: dict[int, FloorAgent] = {}
         # The last assignment comes with the members (a left join): one query less per push.
-        for team_id, pk, tier, languages, capacity, last in (
+        for team_id, pk, tier, languages, capacity, last, role in (
             User.teams.through.objects.filter(
                 team_id__in=team_ids, user__is_active=True, user__presence=Presence.ONLINE
             )
@@ -299,9 +323,11 @@ class RoutingFloor:
                 "user__languages",
                 "user__capacity",
                 "user__routing_state__last_assigned_at",
+                "user__role",
             )
         ):
             members[team_id].append(pk)
+            teams_of.setdefault(pk, []).append(team_id)
             agents.setdefault(
                 pk,
                 FloorAgent(
@@ -310,9 +336,12 @@ class RoutingFloor:
                     skills=frozenset(),
                     languages=languages or [],
                     capacity=capacity,
+                    viewer=Viewer.of_role(pk, role, ()),
                     last=last,
                 ),
             )
+        for pk, team_list in teams_of.items():
+            agents[pk].viewer = replace(agents[pk].viewer, team_ids=tuple(team_list))
         skills: dict[int, set[str]] = {}
         for pk, name in User.skills.through.objects.filter(user_id__in=online).values_list(
             "user_id", "skill__name"
@@ -334,9 +363,9 @@ class RoutingFloor:
         return cls(agents, members, methods, SkillRules.load())
 
     def _heap(
-        self, team_id: int, req: Requirements, req_key: tuple[Any, ...]
+        self, team_id: int, restricted: bool, req: Requirements, req_key: tuple[Any, ...]
     ) -> list[tuple[Any, ...]]:
-        key = (team_id, req_key)
+        key = (team_id, restricted, req_key)
         heap = self._heaps.get(key)
         if heap is None:
             method = self.methods[team_id]
@@ -358,6 +387,7 @@ class RoutingFloor:
                 if a.used + 1.0 <= a.capacity
                 and a.tier_index >= need
                 and (not language or language in a.languages or base in a.languages)
+                and may_take(a.viewer, team_id, restricted)
             ]
             heapq.heapify(heap)
             self._heaps[key] = heap
@@ -375,7 +405,7 @@ class RoutingFloor:
             if found is None:
                 req = self.rules.requirements(ticket)
                 found = self._requirements[rule_key] = (req, req.key())
-            heap = self._heap(ticket.team_id, *found)
+            heap = self._heap(ticket.team_id, ticket.restricted, *found)
             self._by_ticket_kind[key] = heap
         return heap
 
@@ -415,9 +445,10 @@ class RoutingFloor:
 
 
 def queued_tickets(team_ids: list[int], limit: int) -> list[TicketFacts]:
-    """Unassigned new and open tickets of these teams, most urgent and oldest first."""
+    """Unassigned new and open tickets of these teams that routing may assign (no live chats),
+    most urgent and oldest first."""
     queue = Ticket.objects.filter(
-        assignee__isnull=True, status__in=[Status.NEW, Status.OPEN], team__in=team_ids
+        waiting_for_routing(), status__in=[Status.NEW, Status.OPEN], team__in=team_ids
     )
     tags: dict[int, set[str]] = {}
     for ticket_id, name in plain_rows(
@@ -427,7 +458,7 @@ def queued_tickets(team_ids: list[int], limit: int) -> list[TicketFacts]:
     no_tags: frozenset[str] = frozenset()
     rows = plain_rows(
         queue.order_by("-priority", "created_at", "id").values_list(
-            "pk", "team_id", "channel", "category", "language", "requester__vip"
+            "pk", "team_id", "channel", "category", "language", "requester__vip", "restricted"
         )[:limit]
     )
     return [
@@ -439,8 +470,9 @@ def queued_tickets(team_ids: list[int], limit: int) -> list[TicketFacts]:
             language or "",
             frozenset(tags[pk]) if pk in tags else no_tags,
             bool(vip),
+            bool(restricted),
         )
-        for pk, team_id, channel, category, language, vip in rows
+        for pk, team_id, channel, category, language, vip, restricted in rows
     ]
 
 
@@ -495,18 +527,22 @@ def _record_last_assigned(last: dict[int, datetime]) -> None:
 def route(ticket: Ticket, *, force: bool = False) -> User | None:
     """Push mode: assign an unassigned ticket of a team to the best qualified, available agent."""
     # The team's routing configuration comes with the ticket (a join, not a second query).
-    ticket = Ticket.objects.select_related("requester", "team__routing").get(pk=ticket.pk)
-    if ticket.assignee_id or ticket.team is None or ticket.status not in ACTIVE_STATUSES:
+    found = (
+        Ticket.objects.select_related("requester", "team__routing")
+        .filter(waiting_for_routing(), pk=ticket.pk)
+        .first()
+    )
+    team = found.team if found is not None else None
+    if found is None or team is None:
         return None
     try:
-        config: TeamRouting | None = ticket.team.routing
+        config: TeamRouting | None = team.routing
     except TeamRouting.DoesNotExist:
         config = None
     if not force and (config is None or not config.auto_assign):
         return None
-    floor = RoutingFloor.load(
-        {ticket.team.pk: config.method if config else RoutingMethod.LEAST_LOADED}
-    )
+    floor = RoutingFloor.load({team.pk: config.method if config else RoutingMethod.LEAST_LOADED})
+    ticket = found
     chosen = floor.pick(TicketFacts.of(ticket))
     if chosen is None:
         return None
@@ -522,10 +558,15 @@ def next_ticket(agent: User) -> Ticket | None:
     if not agent.is_active:
         return None
     rules = SkillRules.load()
+    viewer = Viewer.of(agent)
+    # Only tickets the agent may see as they stand (no restricted ones unless a lead).
     queue = (
-        Ticket.objects.select_for_update(skip_locked=True, of=("self",))
+        visible_tickets(viewer, follows=False)
+        .select_for_update(skip_locked=True, of=("self",))
         .filter(
-            team__in=agent.team_ids(), assignee__isnull=True, status__in=[Status.NEW, Status.OPEN]
+            waiting_for_routing(),
+            team__in=viewer.team_ids,
+            status__in=[Status.NEW, Status.OPEN],
         )
         .select_related("requester")
         .prefetch_related("tags")
@@ -541,20 +582,12 @@ def next_ticket(agent: User) -> Ticket | None:
     return None
 
 
-# The tickets `route` would act on, among those given (chats are offered live by the chat channel,
-# accept / decline, not pushed here): asked after every new ticket, so the ORM writes the query
-# once per process. The others would cost `route` a write transaction.
+# The tickets `route` would act on (`waiting_for_routing`), among those given: asked after every
+# new ticket, so the ORM writes the query once per process. The others would cost `route` a write
+# transaction.
 _ROUTABLE = PreparedInQuery(
     lambda ticket_ids: (
-        Ticket.objects.filter(
-            pk__in=ticket_ids,
-            assignee__isnull=True,
-            team__isnull=False,
-            status__in=ACTIVE_STATUSES,
-        )
-        .exclude(channel=Channel.CHAT)
-        .order_by()
-        .values_list("pk")
+        Ticket.objects.filter(waiting_for_routing(), pk__in=ticket_ids).order_by().values_list("pk")
     ),
     "ticket_ids",
     ticket_ids=-7_000_003,
@@ -698,10 +731,12 @@ def escalate(
     team = to_team or ticket.team
     target: User | None = None
     if team is not None:
+        # Members of the team (so it is among their teams) who may see the ticket there.
         agents = [
             a
             for a in _team_agents(team)
-            if not to_tier or TIER_ORDER.index(a.tier) >= TIER_ORDER.index(to_tier)
+            if (not to_tier or TIER_ORDER.index(a.tier) >= TIER_ORDER.index(to_tier))
+            and may_take(Viewer.of_role(a.pk, a.role, (team.pk,)), team.pk, ticket.restricted)
         ]
         req = requirements(ticket)
         req.min_tier = to_tier or req.min_tier

@@ -16,7 +16,7 @@ from typing import Any, ParamSpec
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, NotSupportedError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from caredesk.accounts.models import Role, Team, User
@@ -34,6 +34,15 @@ from caredesk.core.prepared import PreparedInQuery, PreparedQuery
 from caredesk.customers.models import Customer, Identity
 from caredesk.customers.services import find_or_create_customer, normalize_identity
 from caredesk.search import services as search
+
+# The visibility rule lives in tickets.access; these names stay importable from here.
+from caredesk.tickets.access import (  # noqa: F401
+    access_ticket,
+    access_ticket_as_customer,
+    can_see,
+    customer_tickets,
+    visible_tickets,
+)
 from caredesk.tickets.changes import TicketChange, announce_on_commit
 from caredesk.tickets.models import (
     ACTIVE_STATUSES,
@@ -154,75 +163,7 @@ class IngestResult:
 
 # --- visibility -----------------------------------------------------------------------------
 
-
-def visible_tickets(agent: User) -> QuerySet[Ticket]:
-    """Tickets an agent may see: admins all; others their teams', unrouted ones, assigned or followed.
-
-    Restricted tickets are limited to leads/admins and the assignee.
-    """
-    qs = Ticket.objects.all()
-    if agent.is_admin:
-        return qs
-    team_ids = agent.team_ids()
-    followed = Ticket.followers.through.objects.filter(ticket_id=OuterRef("pk"), user_id=agent.pk)
-    scope = (
-        Q(team_id__in=team_ids)
-        | Q(team__isnull=True)
-        | Q(assignee_id=agent.pk)
-        | Q(Exists(followed))
-    )
-    qs = qs.filter(scope)
-    if not agent.is_lead:
-        qs = qs.filter(Q(restricted=False) | Q(assignee_id=agent.pk))
-    return qs
-
-
-def can_see(agent: User, ticket: Ticket) -> bool:
-    if agent.is_admin:
-        return True
-    if ticket.restricted and not agent.is_lead and ticket.assignee_id != agent.pk:
-        return False
-    if (
-        ticket.team_id is None
-        or ticket.team_id in agent.team_ids()
-        or ticket.assignee_id == agent.pk
-    ):
-        return True
-    return ticket.followers.filter(pk=agent.pk).exists()
-
-
-def access_ticket(agent: User, ticket_id: int, *, lock: bool = False) -> Ticket:
-    """Load a ticket the agent may see, or raise NotFound (never reveal that it exists)."""
-    qs = Ticket.objects.select_related("requester", "organization", "team", "assignee")
-    if lock:
-        qs = qs.select_for_update(of=("self",))
-    try:
-        ticket = qs.get(pk=ticket_id)
-    except (Ticket.DoesNotExist, ValueError, TypeError) as exc:
-        raise NotFound(f"Ticket {ticket_id} does not exist.") from exc
-    if not can_see(agent, ticket):
-        raise NotFound(f"Ticket {ticket_id} does not exist.")
-    if ticket.restricted:
-        from caredesk.compliance.services import audit
-
-        audit(agent, "ticket.restricted_viewed", target=ticket)
-    return ticket
-
-
-def customer_tickets(customer: Customer) -> QuerySet[Ticket]:
-    """What a customer sees in the portal: their own tickets, plus their organization's if shared."""
-    scope = Q(requester=customer) | Q(cc=customer)
-    if customer.organization_id and customer.organization and customer.organization.shared_tickets:
-        scope |= Q(organization_id=customer.organization_id)
-    return Ticket.objects.filter(scope).distinct()
-
-
-def access_ticket_as_customer(customer: Customer, ticket_id: int) -> Ticket:
-    ticket = customer_tickets(customer).filter(pk=ticket_id).first()
-    if ticket is None:
-        raise NotFound(f"Ticket {ticket_id} does not exist.")
-    return ticket
-
+# The one visibility rule and its helpers live in tickets.access (imported above, re-exported).
 
 # --- events ---------------------------------------------------------------------------------
 

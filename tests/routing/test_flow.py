@@ -66,9 +66,9 @@ def test_capacity_is_shared_across_channels_and_offline_agents_get_nothing(perso
     personas.bob.save()
     personas.lead.presence = Presence.OFFLINE
     personas.lead.save()
-    chats = [factories.ticket(team=personas.billing, channel="chat") for _ in range(4)]
+    chats = [factories.ticket(team=personas.billing, channel="whatsapp") for _ in range(4)]
     assigned = [routing.route(t) for t in chats]
-    # 3 chats fill an agent's capacity of 10 async units (each chat weighs 10/3).
+    # 3 conversations fill an agent's capacity of 10 async units (each weighs 10/3, as a chat).
     assert assigned[:3] == [personas.alice] * 3 and assigned[3] is None
 
 

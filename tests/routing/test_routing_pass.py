@@ -34,7 +34,9 @@ def floor_of(team, *, count=6, capacity=50):
 
 
 def queue_of(team, count, *, offset=0):
-    channels = ["email", "chat", "phone", "web"]
+    # WhatsApp weighs what a chat weighs; live chats themselves are offered by the chat channel,
+    # never by the pass.
+    channels = ["email", "whatsapp", "phone", "web"]
     return [
         factories.ticket(
             team=team,

@@ -20,6 +20,7 @@ from caredesk.channels.chat.models import ChatSession, ChatStatus
 from caredesk.channels.chat.writer import line_writer
 from caredesk.core import realtime
 from caredesk.core.errors import DomainError
+from caredesk.tickets.access import Viewer, viewer_groups
 
 logger = logging.getLogger("caredesk.chat")
 
@@ -280,9 +281,7 @@ class AgentConsumer(JsonConsumer):
 
     def _initial(self) -> tuple[list[str], list[str]]:
         agent = self.agent
-        groups = [f"agent.{agent.pk}", "unrouted"] + [f"team.{t}" for t in agent.team_ids()]
-        if agent.is_admin:
-            groups.append("admins")
+        groups = viewer_groups(Viewer.of(agent))
         chats = [s.token.hex for s in chat.active_sessions_for(agent)]
         groups += [f"chat.{c}" for c in chats]
         return groups, chats

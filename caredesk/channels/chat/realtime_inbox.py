@@ -1,5 +1,6 @@
 """Live workspace: every committed ticket change is pushed to the agents who may see the ticket
-(its team, its assignee, the admins), so inboxes and ticket pages update without a reload."""
+(tickets.access.ticket_audience: its team, its assignee, leads for restricted ones, the admins),
+so inboxes and ticket pages update without a reload."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from caredesk.core.prepared import PreparedInQuery
 from caredesk.core.realtime import send_batch
+from caredesk.tickets.access import ticket_audience
 from caredesk.tickets.changes import TicketChange
 from caredesk.tickets.models import Channel, EventKind, Ticket
 
@@ -32,14 +34,13 @@ def _message(
     if row["channel"] == Channel.CHAT and set(kinds) <= CHAT_LIVE_KINDS:
         # Live chat lines reach the agents in the chat itself; inboxes need not refresh for each.
         return [f"ticket.{ticket_id}"], payload
-    groups = {"admins", f"ticket.{ticket_id}"}
-    if row["team_id"] and not row["restricted"]:
-        groups.add(f"team.{row['team_id']}")
-    elif not row["team_id"] and not row["restricted"]:
-        groups.add("unrouted")
-    if row["assignee_id"]:
-        groups.add(f"agent.{row['assignee_id']}")
-    return sorted(groups), payload
+    # Who may see the ticket decides who hears of it: the visibility rule, per group.
+    groups = ticket_audience(
+        team_id=row["team_id"] or None,
+        assignee_id=row["assignee_id"] or None,
+        restricted=bool(row["restricted"]),
+    )
+    return sorted([*groups, f"ticket.{ticket_id}"]), payload
 
 
 def push_changes(changes: list[TicketChange]) -> None:
