@@ -6,7 +6,11 @@ class EmailChannelConfig(AppConfig):
     label = "email_channel"
 
     def ready(self) -> None:
-        from caredesk.channels.email import services, webhooks  # noqa: F401  (signal receivers, job handlers)
+        from caredesk.channels.email import (  # noqa: F401  (job handlers, the transport)
+            services,
+            transport,
+            webhooks,
+        )
         from caredesk.tickets.models import Channel
         from caredesk.tickets.services import OUTBOUND_CHANNELS
 

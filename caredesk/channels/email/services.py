@@ -27,20 +27,16 @@ from email_reply_parser import EmailReplyParser
 from caredesk.assist.redaction import redact_bytes
 from caredesk.channels.email.models import EmailTemplate, Mailbox
 from caredesk.channels.email.parser import ParsedEmail, parse
-from caredesk.core import jobs
-from caredesk.core.events import each_ticket, ticket_changed, tickets_changed
+from caredesk.core import jobs, outbox
 from caredesk.core.html import sanitize_html
 from caredesk.core.prepared import PreparedInQuery
 from caredesk.tickets import services as tickets
 from caredesk.tickets.models import (
-    AuthorKind,
     Channel,
     DeliveryStatus,
-    EventKind,
     Message,
     RawInbound,
     Ticket,
-    TicketEvent,
 )
 
 logger = logging.getLogger("caredesk.email")
@@ -487,10 +483,13 @@ def _write_new_tickets(
     try:
         with transaction.atomic():
             created = tickets.ingest_new_many(inbounds)
+            acknowledged = []
             for (_, arrival), result in zip(run, created, strict=True):
                 _link_inline_images(result.message)
                 assert arrival.parsed is not None
-                _acknowledge_on_commit(arrival.parsed, arrival.mailbox, result.ticket.pk)
+                if _wants_acknowledgement(arrival.parsed, arrival.mailbox):
+                    acknowledged.append(result.ticket.pk)
+            _acknowledge(acknowledged)
     except (OperationalError, InterfaceError):
         raise  # the database is unavailable: the whole batch is answered "try again"
     except Exception as exc:
@@ -536,10 +535,18 @@ def _write_replies(
         known[arrival.parsed.message_id[:255]] = (line.message_id, line.ticket_id)
 
 
-def _acknowledge_on_commit(parsed: ParsedEmail, mailbox: Mailbox | None, ticket_id: int) -> None:
+def _wants_acknowledgement(parsed: ParsedEmail, mailbox: Mailbox | None) -> bool:
     """A new ticket from a person gets the acknowledgement, unless its mailbox says not to."""
-    if not (parsed.auto_submitted or parsed.bulk) and (mailbox is None or mailbox.auto_acknowledge):
-        transaction.on_commit(lambda: jobs.enqueue("email.auto_ack", {"ticket_id": ticket_id}))
+    return not (parsed.auto_submitted or parsed.bulk) and (
+        mailbox is None or mailbox.auto_acknowledge
+    )
+
+
+def _acknowledge(ticket_ids: list[int]) -> None:
+    """Queue the acknowledgements in the outbox, in the transaction that made the tickets."""
+    from caredesk.channels.email.transport import acknowledgement
+
+    outbox.queue_many([acknowledgement(ticket_id) for ticket_id in ticket_ids])
 
 
 def _process_in_savepoint(arrival: _Arrival, known: dict[str, tuple[int, int]]) -> ReceiveResult:
@@ -611,8 +618,8 @@ def _process(
     if result.duplicate:
         return ReceiveResult("duplicate", raw_record.pk, result.ticket.pk, result.message.pk)
     _link_inline_images(result.message)
-    if result.created_ticket:
-        _acknowledge_on_commit(parsed, mailbox, result.ticket.pk)
+    if result.created_ticket and _wants_acknowledgement(parsed, mailbox):
+        _acknowledge([result.ticket.pk])
     return ReceiveResult(
         "created" if result.created_ticket else "threaded",
         raw_record.pk,
@@ -717,100 +724,22 @@ def build_email(
     return email
 
 
+# Jobs queued before the outbox (an upgraded installation) become deliveries.
 @jobs.job_handler("email.send")
-def send_reply(payload: dict[str, Any]) -> None:
-    """Deliver an agent's public reply; the job system retries failures with backoff."""
-    message = Message.objects.select_related("ticket__requester", "author_agent").get(
-        pk=payload["message_id"]
-    )
-    if message.delivery_status == DeliveryStatus.SENT:
-        return
-    email = build_email(message)
-    if not email.to:
-        tickets.set_delivery_status(
-            message, DeliveryStatus.FAILED, "The customer has no email address."
-        )
-        return
-    Message.objects.filter(pk=message.pk).update(external_id=email.extra_headers["Message-ID"])
-    try:
-        email.send(fail_silently=False)
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        Message.objects.filter(pk=message.pk).update(delivery_error=error[:2000])
-        if payload.get("_final"):
-            tickets.set_delivery_status(message, DeliveryStatus.FAILED, error)
-            return
-        raise
-    tickets.set_delivery_status(message, DeliveryStatus.SENT)
+def _legacy_send_reply(payload: dict[str, Any]) -> None:
+    from caredesk.core.models import Delivery
+
+    message = Message.objects.select_related("ticket").filter(pk=payload["message_id"]).first()
+    if (
+        message is not None
+        and message.delivery_status == DeliveryStatus.QUEUED
+        and not Delivery.objects.filter(message=message).exists()
+    ):
+        outbox.queue(Channel.EMAIL, "reply", message=message)
 
 
 @jobs.job_handler("email.auto_ack")
-def send_auto_ack(payload: dict[str, Any]) -> None:
-    ticket = Ticket.objects.select_related("requester").get(pk=payload["ticket_id"])
-    if not ticket.requester.email:
-        return
-    subject, body = render_template(
-        "auto_ack",
-        ticket,
-        "We received your request [#{ticket_number}]",
-        "Hello {customer_name},\n\nThank you for contacting us. Your request #{ticket_number} "
-        '("{subject}") has been received and our team will reply soon.\n\nTo add information, just reply to this email.',
-    )
-    first = ticket.messages.order_by("id").first()
-    note = Message(
-        ticket=ticket, body_text=body, channel=Channel.EMAIL, author_kind=AuthorKind.SYSTEM
-    )
-    email = build_email(first or note, auto=True, subject=subject, body=body)
-    email.send(fail_silently=False)
-    tickets.record_event(
-        ticket,
-        EventKind.DELIVERY,
-        tickets.Actor.system("mailer"),
-        auto_ack=True,
-        message_id_header=email.extra_headers["Message-ID"],
-    )
+def _legacy_send_auto_ack(payload: dict[str, Any]) -> None:
+    from caredesk.channels.email.transport import acknowledgement
 
-
-def _on_ticket_changed(
-    sender: Any,
-    ticket_id: int,
-    event_ids: list[int],
-    kinds: list[str],
-    message_author_kinds: list[str] | None = None,
-    channel: str | None = None,
-    **_: Any,
-) -> None:
-    """Queue delivery of public agent replies on email tickets (after commit)."""
-    if EventKind.MESSAGE_ADDED not in kinds:
-        return
-    # Ticket services say who wrote the messages and on which channel: most messages are the
-    # customers' own, and they need no look-up at all.
-    if channel is not None and channel != Channel.EMAIL:
-        return
-    if message_author_kinds is not None and not {AuthorKind.AGENT, AuthorKind.BOT} & set(
-        message_author_kinds
-    ):
-        return
-    for event in TicketEvent.objects.filter(pk__in=event_ids, kind=EventKind.MESSAGE_ADDED):
-        if event.data.get("internal") or event.data.get("author_kind") not in (
-            AuthorKind.AGENT,
-            AuthorKind.BOT,
-        ):
-            continue
-        message = Message.objects.filter(
-            pk=event.data.get("message_id"),
-            ticket__channel=Channel.EMAIL,
-            delivery_status=DeliveryStatus.QUEUED,
-        ).first()
-        if message is not None:
-            jobs.enqueue(
-                "email.send", {"message_id": message.pk}, dedupe_key=f"email.send:{message.pk}"
-            )
-
-
-ticket_changed.connect(_on_ticket_changed, dispatch_uid="email-outbound")
-tickets_changed.connect(
-    each_ticket(_on_ticket_changed, {EventKind.MESSAGE_ADDED}),
-    dispatch_uid="email-outbound-bulk",
-    weak=False,
-)
+    outbox.queue_many([acknowledgement(payload["ticket_id"])])
