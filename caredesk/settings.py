@@ -272,6 +272,19 @@ EMAIL_HOST_USER = env_str("CAREDESK_EMAIL_USER")
 EMAIL_HOST_PASSWORD = env_str("CAREDESK_EMAIL_PASSWORD")
 EMAIL_USE_TLS = env_bool("CAREDESK_EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("CAREDESK_DEFAULT_FROM_EMAIL", "support@demo.caredesk.test")
+# The local mail sink (docs/configuration.md): "auto" writes outbound mail as .eml files into
+# CAREDESK_EMAIL_SINK_DIR instead of sending it while the demo data set is loaded and no mail
+# server is configured here; "on" always, "off" never.
+CAREDESK_EMAIL_SINK = env_str("CAREDESK_EMAIL_SINK", "auto").lower()
+if CAREDESK_EMAIL_SINK == "auto" and (
+    os.environ.get("CAREDESK_EMAIL_HOST") or os.environ.get("CAREDESK_EMAIL_BACKEND")
+):
+    CAREDESK_EMAIL_SINK = "off"
+CAREDESK_EMAIL_SINK_DIR = Path(env_str("CAREDESK_EMAIL_SINK_DIR", str(DATA_DIR / "sent-mail")))
+# The outbox (docs/decisions/0015): tries per delivery before it is shown as failed, and how
+# long a delivery may wait past its time before the sweep hands it out again.
+CAREDESK_OUTBOX_MAX_ATTEMPTS = env_int("CAREDESK_OUTBOX_MAX_ATTEMPTS", 8)
+CAREDESK_OUTBOX_GRACE_SECONDS = env_int("CAREDESK_OUTBOX_GRACE_SECONDS", 60)
 CAREDESK_SMTP_HOST = env_str("CAREDESK_SMTP_HOST", "127.0.0.1")
 CAREDESK_SMTP_PORT = env_int("CAREDESK_SMTP_PORT", 2525)
 # Writer threads of each SMTP listener process. One: the mail that arrives while it writes forms

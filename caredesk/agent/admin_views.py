@@ -482,7 +482,10 @@ def _nav(request: HttpRequest) -> list[tuple[str, str]]:
     flow = [(k, v["title"]) for k, v in FLOW_SECTIONS.items()]
     if not getattr(request.user, "is_admin", False):
         return flow
-    return [("agents", "Agents")] + [(k, v["title"]) for k, v in SECTIONS.items()] + flow
+    from caredesk.channels.email.sink import sink_active
+
+    sink = [("sent-mail", "Sent mail")] if sink_active() else []  # the demo's mail sink
+    return [("agents", "Agents")] + [(k, v["title"]) for k, v in SECTIONS.items()] + flow + sink
 
 
 def _agents(request: HttpRequest, item_id: int | None) -> HttpResponse:

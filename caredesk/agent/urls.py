@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from caredesk.agent import admin_views, views
+from caredesk.agent import admin_views, sent_mail, views
 
 app_name = "agent"
 urlpatterns = [
@@ -38,6 +38,8 @@ urlpatterns = [
     path("customers/<int:customer_id>/edit/", views.customer_edit, name="customer-edit"),
     path("search/", views.search, name="search"),
     path("admin/", admin_views.admin_home, name="admin"),
+    path("admin/sent-mail/", sent_mail.sent_mail_list, name="sent-mail"),
+    path("admin/sent-mail/<str:name>/", sent_mail.sent_mail_detail, name="sent-mail-detail"),
     path("admin/<slug:section>/", admin_views.admin_section, name="admin-section"),
     path("admin/<slug:section>/<int:item_id>/", admin_views.admin_section, name="admin-edit"),
 ]

@@ -629,20 +629,16 @@ def run_actions(actions: list[dict[str, Any]], ticket: Ticket, source: str) -> N
         elif kind == "escalate":
             escalate(AUTOMATION, ticket, reason=f"{source}: {value or 'automatic rule'}")
         elif kind == "notify_email":
-            from django.core.mail import send_mail
+            from caredesk.channels.email.transport import queue_mail
 
-            subject, text, recipient = (
+            # An outbox row in this transaction: sent by a worker, retried, never twice.
+            queue_mail(
+                "rule_notification",
+                str(value),
                 f"[#{ticket.pk}] {ticket.subject}",
                 f"Rule “{source}” fired on ticket #{ticket.pk}.",
-                str(value),
+                ticket=ticket,
             )
-
-            def notify(
-                subject: str = subject, text: str = text, recipient: str = recipient
-            ) -> None:
-                send_mail(subject, text, None, [recipient])
-
-            transaction.on_commit(notify)
         elif kind == "webhook":
             from caredesk.core import jobs
 

@@ -496,6 +496,7 @@ def load_demo(
             created.append((ticket, index))
         progress("tickets")
         _spread_over_time(created, now, rng)
+        _history_already_sent([ticket.pk for ticket, _ in created])
         for loader in EXTRA_LOADERS:
             loader()
     return {
@@ -504,6 +505,17 @@ def load_demo(
         "customers": len(people),
         "tickets": len(created),
     }
+
+
+def _history_already_sent(ticket_ids: list[int]) -> None:
+    """The seeded agent replies are history: stored as sent, with no delivery to attempt."""
+    from caredesk.core.models import Delivery
+    from caredesk.tickets.models import DeliveryStatus
+
+    Delivery.objects.filter(message__ticket_id__in=ticket_ids).delete()
+    Message.objects.filter(ticket_id__in=ticket_ids, delivery_status=DeliveryStatus.QUEUED).update(
+        delivery_status=DeliveryStatus.SENT
+    )
 
 
 def _spread_over_time(created: list[tuple[Ticket, int]], now: Any, rng: random.Random) -> None:

@@ -56,3 +56,52 @@ class JobAttempt(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=10, blank=True)
+
+
+class Delivery(models.Model):
+    """One outbound message in the transactional outbox (docs/decisions/0015).
+
+    Written in the transaction that makes the reply or notification, so a rolled-back change
+    sends nothing and a committed one is never lost; sent by `core.outbox.deliver` through the
+    channel's transport (`caredesk.channels.base`). The row is its own durable job: claimed with
+    a lease, retried with backoff, marked sent once.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    channel = models.CharField(max_length=12)
+    # What is sent: "reply" (an agent's message), "acknowledgement", "sign_in_link", ...
+    kind = models.CharField(max_length=40)
+    message = models.ForeignKey(
+        "tickets.Message",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
+    ticket = models.ForeignKey(
+        "tickets.Ticket", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    recipient = models.CharField(max_length=320, blank=True)
+    # A notification composed when it was queued (subject, body, ...); replies are read from
+    # their message when sent.
+    payload = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="delivery_state_next_attempt")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.kind} #{self.pk} ({self.state})"

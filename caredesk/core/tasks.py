@@ -14,3 +14,17 @@ def run_job(job_id: int) -> str:
 @db_periodic_task(crontab(minute="*"))
 def sweep_jobs() -> int:
     return jobs.sweep()
+
+
+@db_task()
+def deliver_task(delivery_id: int) -> str:
+    from caredesk.core import outbox
+
+    return outbox.deliver(delivery_id)
+
+
+@db_periodic_task(crontab(minute="*"))
+def sweep_deliveries() -> int:
+    from caredesk.core import outbox
+
+    return outbox.sweep()

@@ -10,10 +10,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from caredesk.channels.email.transport import queue_mail
 from caredesk.core.errors import DomainError, ValidationFailed
 from caredesk.customers.models import Customer, IdentityKind
 from caredesk.customers.services import find_by_identity, find_or_create_customer
@@ -96,16 +96,20 @@ def send_sign_in_link(email: str, *, client_ip: str) -> None:
         customer = find_by_identity(IdentityKind.EMAIL, email)
     except ValidationFailed:
         return
-    if customer is None:
+    if customer is None or not customer.email:
         return
-    link = issue_link(customer)
-    send_mail(
-        "Your sign-in link",
-        f"Hello {customer.name or 'there'},\n\nSign in to see your requests: {link}\n\n"
-        f"The link works once and expires in {LINK_MINUTES} minutes. If you did not ask for it, ignore this email.",
-        None,
-        [customer.email],
-    )
+    # The mail is an outbox row written with the link and sent by a worker: the answer to a
+    # known address is the same page, as quick, as to an unknown one.
+    with transaction.atomic():
+        link = issue_link(customer)
+        queue_mail(
+            "sign_in_link",
+            customer.email,
+            "Your sign-in link",
+            f"Hello {customer.name or 'there'},\n\nSign in to see your requests: {link}\n\n"
+            f"The link works once and expires in {LINK_MINUTES} minutes. If you did not ask for it, ignore this email.",
+            secret=True,
+        )
 
 
 @transaction.atomic
@@ -134,6 +138,7 @@ class Submission:
     attachments: list[InboundAttachment]
 
 
+@transaction.atomic
 def submit_request(submission: Submission, *, client_ip: str, session_key: str = "") -> Ticket:
     """A request from the help-centre form becomes a web ticket; the customer gets a link to it.
     The visitor's help-centre searches (their session) are marked as not deflected."""
@@ -156,14 +161,15 @@ def submit_request(submission: Submission, *, client_ip: str, session_key: str =
 
     mark_deflection(session_key, created_ticket=True)
     link = issue_link(customer)
-    transaction.on_commit(
-        lambda: send_mail(
-            f"We received your request [#{ticket.pk}]",
-            f'Hello {customer.name or "there"},\n\nThank you. Your request #{ticket.pk} ("{ticket.subject}") has been '
-            f"received. Follow it and reply here: {link}\n\n(The link works once and expires in {LINK_MINUTES} minutes; "
-            "you can always ask for a new one on the sign-in page.)",
-            None,
-            [customer.email],
-        )
+    # In the ticket's transaction: sent by a worker after the commit, never inside the request.
+    queue_mail(
+        "portal_acknowledgement",
+        customer.email,
+        f"We received your request [#{ticket.pk}]",
+        f'Hello {customer.name or "there"},\n\nThank you. Your request #{ticket.pk} ("{ticket.subject}") has been '
+        f"received. Follow it and reply here: {link}\n\n(The link works once and expires in {LINK_MINUTES} minutes; "
+        "you can always ask for a new one on the sign-in page.)",
+        ticket=ticket,
+        secret=True,
     )
     return ticket

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from caredesk.accounts.models import Role, Team, User
 from caredesk.assist.redaction import redact, redact_bytes
+from caredesk.core import outbox
 from caredesk.core.bulk import insert_rows, update_by_ids
 from caredesk.core.errors import (
     Conflict,
@@ -1582,6 +1583,8 @@ def post_message(
     )
     for upload in attachments:
         store_attachment(message, upload)
+    if message.delivery_status == DeliveryStatus.QUEUED:
+        outbox.queue_reply(message)  # in this transaction: sent after commit, never lost
     batch = _EventBatch(ticket, who)
     batch.add(
         EventKind.NOTE_ADDED if internal else EventKind.MESSAGE_ADDED,

@@ -211,7 +211,8 @@ def test_quarantine_is_listed_for_admins_and_can_be_reprocessed(mailbox, persona
 def test_outbound_failure_is_retried_then_shown(
     mailbox, personas, django_capture_on_commit_callbacks, settings
 ):
-    from caredesk.core.models import Job
+    from caredesk.core import outbox
+    from caredesk.core.models import Delivery
 
     settings.EMAIL_BACKEND = "tests.email.failing_backend.FailingBackend"
     with django_capture_on_commit_callbacks(execute=True):
@@ -219,11 +220,14 @@ def test_outbound_failure_is_retried_then_shown(
     ticket = Ticket.objects.get(pk=first.ticket_id)
     with django_capture_on_commit_callbacks(execute=True):
         reply = post_message(personas.alice, ticket, body_text="Answer")
-    job = Job.objects.get(name="email.send")
-    assert job.state == "pending" and job.attempts == 1 and "refused" in job.last_error
-    from caredesk.core import jobs
-
-    Job.objects.filter(pk=job.pk).update(attempts=job.max_attempts - 1, run_after=job.created_at)
-    jobs.run(job.pk)
+    delivery = Delivery.objects.get(message=reply)
+    assert delivery.state == "pending" and delivery.attempts == 1
+    assert "refused" in delivery.last_error
+    reply.refresh_from_db()
+    assert reply.delivery_status == "queued" and "refused" in reply.delivery_error
+    Delivery.objects.filter(pk=delivery.pk).update(
+        attempts=settings.CAREDESK_OUTBOX_MAX_ATTEMPTS - 1, next_attempt_at=delivery.created_at
+    )
+    assert outbox.deliver(delivery.pk) == "failed"
     reply.refresh_from_db()
     assert reply.delivery_status == "failed" and "refused" in reply.delivery_error

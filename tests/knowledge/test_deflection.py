@@ -67,13 +67,16 @@ def test_old_searches_of_the_same_session_are_not_blamed(client, faq):
     ]
 
 
-def test_searches_follow_the_visitor_through_sign_in(client, faq):
+def test_searches_follow_the_visitor_through_sign_in(
+    client, faq, django_capture_on_commit_callbacks
+):
     from tests import factories
 
     factories.customer(email="sam@example.test")
     client.get("/help/search", {"q": "refund"})
     before = client.session.session_key
-    client.post("/help/signin/", {"email": "sam@example.test"})
+    with django_capture_on_commit_callbacks(execute=True):  # the link is mailed after commit
+        client.post("/help/signin/", {"email": "sam@example.test"})
     link = next(w for w in mail.outbox[-1].body.split() if "/help/auth/" in w)
     client.get(link.replace("http://testserver", "").rstrip("."))
     assert client.session.session_key != before

@@ -37,7 +37,7 @@ def kinds_heard(batches, ticket_id):
 def test_every_app_has_one_receiver_and_routing_runs_last():
     names = contract.receivers()
     assert names[-1] == "routing"
-    assert {"sla", "automation", "chat-widget", "workspace-live", "email-outbound"} <= set(names)
+    assert {"sla", "automation", "chat-widget", "workspace-live"} <= set(names)
     assert len(names) == len(set(names))
     # Live delivery before the clocks and the triggers.
     assert names.index("chat-widget") < names.index("sla") < names.index("automation")

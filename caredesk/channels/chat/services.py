@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -838,11 +837,15 @@ def send_transcript(payload: dict[str, Any]) -> None:
     session = ChatSession.objects.select_related("ticket").get(pk=payload["session"])
     if not session.transcript_email:
         return
-    send_mail(
+    from caredesk.channels.email.transport import queue_mail
+
+    # Through the outbox like every mail: the sink in the demo, retries, one send.
+    queue_mail(
+        "chat_transcript",
+        session.transcript_email,
         f"Your chat transcript [#{session.ticket_id}]",
         transcript_text(session),
-        None,
-        [session.transcript_email],
+        ticket=session.ticket,
     )
 
 

@@ -6,13 +6,15 @@ class EmailChannelConfig(AppConfig):
     label = "email_channel"
 
     def ready(self) -> None:
-        from caredesk.channels.email import services, webhooks  # noqa: F401  (job handlers)
-        from caredesk.tickets import changes
+        from caredesk.channels.email import (  # noqa: F401  (job handlers, the transport)
+            services,
+            transport,
+            webhooks,
+        )
         from caredesk.tickets.models import Channel
         from caredesk.tickets.services import OUTBOUND_CHANNELS
 
         OUTBOUND_CHANNELS.add(Channel.EMAIL)
-        changes.register("email-outbound", services.queue_replies, order=changes.DELIVERY)
 
         from caredesk.channels.email.demo import create_demo_mailboxes
         from caredesk.core.demo import EXTRA_LOADERS

@@ -27,16 +27,13 @@ from email_reply_parser import EmailReplyParser
 from caredesk.assist.redaction import redact_bytes
 from caredesk.channels.email.models import EmailTemplate, Mailbox
 from caredesk.channels.email.parser import ParsedEmail, parse
-from caredesk.core import jobs
+from caredesk.core import jobs, outbox
 from caredesk.core.html import sanitize_html
 from caredesk.core.prepared import PreparedInQuery
 from caredesk.tickets import services as tickets
-from caredesk.tickets.changes import TicketChange
 from caredesk.tickets.models import (
-    AuthorKind,
     Channel,
     DeliveryStatus,
-    EventKind,
     Message,
     RawInbound,
     Ticket,
@@ -486,10 +483,13 @@ def _write_new_tickets(
     try:
         with transaction.atomic():
             created = tickets.ingest_new_many(inbounds)
+            acknowledged = []
             for (_, arrival), result in zip(run, created, strict=True):
                 _link_inline_images(result.message)
                 assert arrival.parsed is not None
-                _acknowledge_on_commit(arrival.parsed, arrival.mailbox, result.ticket.pk)
+                if _wants_acknowledgement(arrival.parsed, arrival.mailbox):
+                    acknowledged.append(result.ticket.pk)
+            _acknowledge(acknowledged)
     except (OperationalError, InterfaceError):
         raise  # the database is unavailable: the whole batch is answered "try again"
     except Exception as exc:
@@ -535,10 +535,18 @@ def _write_replies(
         known[arrival.parsed.message_id[:255]] = (line.message_id, line.ticket_id)
 
 
-def _acknowledge_on_commit(parsed: ParsedEmail, mailbox: Mailbox | None, ticket_id: int) -> None:
+def _wants_acknowledgement(parsed: ParsedEmail, mailbox: Mailbox | None) -> bool:
     """A new ticket from a person gets the acknowledgement, unless its mailbox says not to."""
-    if not (parsed.auto_submitted or parsed.bulk) and (mailbox is None or mailbox.auto_acknowledge):
-        transaction.on_commit(lambda: jobs.enqueue("email.auto_ack", {"ticket_id": ticket_id}))
+    return not (parsed.auto_submitted or parsed.bulk) and (
+        mailbox is None or mailbox.auto_acknowledge
+    )
+
+
+def _acknowledge(ticket_ids: list[int]) -> None:
+    """Queue the acknowledgements in the outbox, in the transaction that made the tickets."""
+    from caredesk.channels.email.transport import acknowledgement
+
+    outbox.queue_many([acknowledgement(ticket_id) for ticket_id in ticket_ids])
 
 
 def _process_in_savepoint(arrival: _Arrival, known: dict[str, tuple[int, int]]) -> ReceiveResult:
@@ -610,8 +618,8 @@ def _process(
     if result.duplicate:
         return ReceiveResult("duplicate", raw_record.pk, result.ticket.pk, result.message.pk)
     _link_inline_images(result.message)
-    if result.created_ticket:
-        _acknowledge_on_commit(parsed, mailbox, result.ticket.pk)
+    if result.created_ticket and _wants_acknowledgement(parsed, mailbox):
+        _acknowledge([result.ticket.pk])
     return ReceiveResult(
         "created" if result.created_ticket else "threaded",
         raw_record.pk,
@@ -716,72 +724,22 @@ def build_email(
     return email
 
 
+# Jobs queued before the outbox (an upgraded installation) become deliveries.
 @jobs.job_handler("email.send")
-def send_reply(payload: dict[str, Any]) -> None:
-    """Deliver an agent's public reply; the job system retries failures with backoff."""
-    message = Message.objects.select_related("ticket__requester", "author_agent").get(
-        pk=payload["message_id"]
-    )
-    if message.delivery_status == DeliveryStatus.SENT:
-        return
-    email = build_email(message)
-    if not email.to:
-        tickets.set_delivery_status(
-            message, DeliveryStatus.FAILED, "The customer has no email address."
-        )
-        return
-    Message.objects.filter(pk=message.pk).update(external_id=email.extra_headers["Message-ID"])
-    try:
-        email.send(fail_silently=False)
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        Message.objects.filter(pk=message.pk).update(delivery_error=error[:2000])
-        if payload.get("_final"):
-            tickets.set_delivery_status(message, DeliveryStatus.FAILED, error)
-            return
-        raise
-    tickets.set_delivery_status(message, DeliveryStatus.SENT)
+def _legacy_send_reply(payload: dict[str, Any]) -> None:
+    from caredesk.core.models import Delivery
+
+    message = Message.objects.select_related("ticket").filter(pk=payload["message_id"]).first()
+    if (
+        message is not None
+        and message.delivery_status == DeliveryStatus.QUEUED
+        and not Delivery.objects.filter(message=message).exists()
+    ):
+        outbox.queue(Channel.EMAIL, "reply", message=message)
 
 
 @jobs.job_handler("email.auto_ack")
-def send_auto_ack(payload: dict[str, Any]) -> None:
-    ticket = Ticket.objects.select_related("requester").get(pk=payload["ticket_id"])
-    if not ticket.requester.email:
-        return
-    subject, body = render_template(
-        "auto_ack",
-        ticket,
-        "We received your request [#{ticket_number}]",
-        "Hello {customer_name},\n\nThank you for contacting us. Your request #{ticket_number} "
-        '("{subject}") has been received and our team will reply soon.\n\nTo add information, just reply to this email.',
-    )
-    first = ticket.messages.order_by("id").first()
-    note = Message(
-        ticket=ticket, body_text=body, channel=Channel.EMAIL, author_kind=AuthorKind.SYSTEM
-    )
-    email = build_email(first or note, auto=True, subject=subject, body=body)
-    email.send(fail_silently=False)
-    tickets.record_event(
-        ticket,
-        EventKind.DELIVERY,
-        tickets.Actor.system("mailer"),
-        auto_ack=True,
-        message_id_header=email.extra_headers["Message-ID"],
-    )
+def _legacy_send_auto_ack(payload: dict[str, Any]) -> None:
+    from caredesk.channels.email.transport import acknowledgement
 
-
-def queue_replies(changes: list[TicketChange]) -> None:
-    """The change contract's receiver: queue delivery of the public agent and bot replies added
-    to email tickets (most messages are the customers' own, and need no look-up at all)."""
-    for change in changes:
-        if change.channel != Channel.EMAIL:
-            continue
-        reply_ids = change.public_messages_by({AuthorKind.AGENT, AuthorKind.BOT})
-        if not reply_ids:
-            continue
-        for message_id in Message.objects.filter(
-            pk__in=reply_ids, delivery_status=DeliveryStatus.QUEUED
-        ).values_list("pk", flat=True):
-            jobs.enqueue(
-                "email.send", {"message_id": message_id}, dedupe_key=f"email.send:{message_id}"
-            )
+    outbox.queue_many([acknowledgement(payload["ticket_id"])])

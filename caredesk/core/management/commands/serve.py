@@ -26,11 +26,12 @@ def start_job_worker(options: dict[str, Any]) -> Any:
         return None
     from huey.contrib.djhuey import HUEY
 
-    from caredesk.core import jobs
+    from caredesk.core import jobs, outbox
 
     consumer = HUEY.create_consumer(workers=2, worker_type="thread", periodic=True)
     consumer.start()
     jobs.sweep()
+    outbox.sweep()
     logger.info("in-process job worker started (2 threads)")
 
     class Worker:

@@ -13,7 +13,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
         extra = ["--workers", str(options["workers"])] if options["workers"] else []
         # Jobs left behind by a worker that died are handed out again at start.
-        from caredesk.core import jobs
+        from caredesk.core import jobs, outbox
 
         jobs.sweep()
+        outbox.sweep()
         call_command("run_huey", *extra)
