@@ -341,6 +341,7 @@ AXES_FAILURE_LIMIT = env_int("CAREDESK_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("CAREDESK_LOGIN_LOCKOUT_MINUTES", 15) / 60
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "caredesk.accounts.backends.login_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "caredesk.accounts.backends.lockout_response"
 AXES_VERBOSE = False

@@ -25,6 +25,20 @@ class LoginThrottleBackend(AxesStandaloneBackend):
         return super().authenticate(request, username=username, password=password, **kwargs)
 
 
+def login_username(request: HttpRequest | None, credentials: dict[str, Any] | None) -> str:
+    """The address a sign-in attempt counts against (AXES_USERNAME_CALLABLE): lower-cased, as
+    sign-in ignores letter case, so "Ann@x" and "ann@x" share one failure count and lockout."""
+    from django.conf import settings
+
+    field = settings.AXES_USERNAME_FORM_FIELD
+    if credentials:
+        value = credentials.get(field) or ""
+    else:
+        data = getattr(request, "data", None) or getattr(request, "POST", {})
+        value = data.get(field) or ""
+    return str(value).strip().lower()
+
+
 def lockout_response(
     request: HttpRequest,
     original_response: Any = None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
@@ -66,6 +68,18 @@ class UserManager(BaseUserManager["User"]):
         user.save(using=self._db)
         return user
 
+    def get_by_natural_key(self, username: str | None) -> User:
+        """The agent signing in: the address in any letter case (addresses are stored lower-cased;
+        a row saved before that, differing only in case, is still found)."""
+        address = (username or "").strip()
+        try:
+            return self.get(email=address.lower())
+        except self.model.DoesNotExist:
+            older = list(self.filter(email__iexact=address)[:2])
+            if len(older) != 1:  # none, or two old rows differing only in case: ambiguous
+                raise
+            return older[0]
+
     def create_superuser(self, email: str, password: str | None = None, **fields: object) -> User:
         fields.setdefault("role", Role.ADMIN)
         fields.setdefault("tier", Tier.LEAD)
@@ -107,6 +121,16 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.name or self.email
+
+    def clean(self) -> None:
+        # Before a form's uniqueness check, so "Ann@x" is refused where "ann@x" exists.
+        super().clean()
+        self.email = (self.email or "").strip().lower()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # One account per address whatever its letter case: the unique index sees lower case only.
+        self.email = (self.email or "").strip().lower()
+        super().save(*args, **kwargs)
 
     @property
     def is_admin(self) -> bool:

@@ -597,7 +597,26 @@ def messages_with_external_ids(
     ).exclude(external_id="")
 
 
+def is_participant(
+    customer_id: int | None, requester_id: int | None, cc_ids: Iterable[int]
+) -> bool:
+    """The participant rule: who may add a message to an existing ticket by naming it (a ticket
+    tag, References or In-Reply-To, a chat session, any thread key). Only its requester (every
+    address and identity of that customer resolves to the same customer) and the customers on
+    its CC list, which come from the requester's own mail or an agent. Ticket numbers are
+    sequential and Message-IDs travel in every quote, so naming a ticket proves nothing: anyone
+    else's message opens a ticket of its own, linked to the one it named (`_ingest`).
+
+    cc_ids is read only when the writer is not the requester (a lazy query set will do); a fast
+    path that knows only the requester passes an empty tuple and leaves CC writers to `ingest`."""
+    if customer_id is None:
+        return False
+    return customer_id == requester_id or customer_id in cc_ids
+
+
 def _thread(inbound: InboundMessage, customer: Customer) -> Ticket | None:
+    """The ticket the inbound names (references, then ticket hint, then thread key), whoever
+    wrote it: `_ingest` asks `is_participant` before adding to it."""
     if inbound.references:
         refs = [r[:255] for r in inbound.references if r][-50:]
         hit = (
@@ -703,9 +722,26 @@ def _ingest(inbound: InboundMessage, external_id: str) -> IngestResult:
         customer=customer if inbound.author_kind == AuthorKind.CUSTOMER else None,
         name=inbound.sender.name,
     )
-    ticket = _thread(inbound, customer)
-    if ticket is not None:
-        ticket = _follow_merges(ticket)
+    claimed = _thread(inbound, customer)
+    if claimed is not None:
+        claimed = _follow_merges(claimed)
+    ticket = claimed
+    thread_key = inbound.thread_key
+    metadata = {**inbound.metadata, **_dropped_attachments(inbound)}
+    if claimed is not None and not is_participant(
+        customer.pk, claimed.requester_id, claimed.cc.values_list("pk", flat=True)
+    ):
+        # A stranger naming a ticket gets one of their own; the agent may merge them by hand.
+        # It does not take the key it claimed either, or the next look-up would find it.
+        ticket = None
+        if thread_key[:255] == claimed.thread_key:
+            thread_key = ""
+        metadata["warnings"] = [
+            *metadata.get("warnings", []),
+            f"The sender is not on ticket #{claimed.pk} (requester or CC) but wrote as a reply "
+            "to it: kept apart in a ticket of its own, linked to it. Merge them if it belongs "
+            "there.",
+        ]
     created = False
     if ticket is None or ticket.status == Status.CLOSED:
         previous = ticket
@@ -723,17 +759,20 @@ def _ingest(inbound: InboundMessage, external_id: str) -> IngestResult:
             attachments=_acceptable_attachments(inbound),
             author_kind=inbound.author_kind,
             external_id=external_id,
-            thread_key=inbound.thread_key,
+            thread_key=thread_key,
             raw=raw,
-            metadata={**inbound.metadata, **_dropped_attachments(inbound)},
+            metadata=metadata,
             always_message=True,
         )
         if previous is not None:
             TicketLink.objects.create(source=ticket, target=previous, kind=LinkKind.FOLLOW_UP)
+        elif claimed is not None:
+            link(actor, ticket, claimed, LinkKind.RELATED)
         created = True
     else:
         message = _add_inbound_message(ticket, inbound, customer, actor, raw, external_id)
-    if inbound.cc:
+    # CCs come from the requester's own mail (or an agent), never from another participant's.
+    if inbound.cc and customer.pk == ticket.requester_id:
         _add_cc(ticket, inbound.cc, actor)
     if raw is not None:
         RawInbound.objects.filter(pk=raw.pk).update(
@@ -799,9 +838,6 @@ def _add_inbound_message(
     if inbound.author_kind == AuthorKind.CUSTOMER:
         ticket.last_customer_message_at = message.created_at
         fields.append("last_customer_message_at")
-        if customer.pk != ticket.requester_id and not ticket.cc.filter(pk=customer.pk).exists():
-            ticket.cc.add(customer)
-            batch.add(EventKind.CC_ADDED, customer_id=customer.pk)
         # A customer writing back reopens a solved ticket and takes a pending one off hold.
         if ticket.status in (Status.SOLVED, Status.PENDING):
             old = ticket.status
@@ -864,7 +900,8 @@ def find_threads(inbounds: Sequence[InboundMessage]) -> list[bool]:
     """For each inbound, whether `ingest` would do more than open a plain new ticket for it, as
     the database stands: a reference to a stored message, a ticket hint, or an open ticket with
     its thread key. `_thread`'s look-ups for a whole batch, one query per kind (and chunk); a
-    ticket hint always counts (such mail goes through `ingest` one at a time)."""
+    ticket hint always counts (such mail goes through `ingest` one at a time). Who wrote it does
+    not matter here: `ingest` asks `is_participant`, and a stranger's ticket is linked."""
     refs_of = [set([r[:255] for r in inbound.references if r][-50:]) for inbound in inbounds]
     wanted = sorted(set().union(*refs_of) - {""}) if refs_of else []
     stored = {row[0] for row in _REFERENCED_TICKETS.rows(external_ids=wanted)}
@@ -1853,9 +1890,12 @@ def plain_replies(inbounds: Sequence[InboundMessage]) -> list[CustomerLine | Non
     }
     for i, ticket_id in ticket_of.items():
         writer = senders.get(normalized.get(i, ("", "")))
-        # A reply on another channel's ticket (mail into a chat) stays with `ingest`: that
-        # channel's receivers take one message at a time (live chat shows it in the widget).
-        if writer is None or plain.get(ticket_id) != (writer, inbounds[i].channel):
+        requester_id, ticket_channel = plain.get(ticket_id, (None, ""))
+        # Only the requester is known here: anyone else (a CC, a stranger) goes through `ingest`,
+        # which asks the participant rule with the CC list. A reply on another channel's ticket
+        # (mail into a chat) stays with `ingest` too: that channel's receivers take one message
+        # at a time (live chat shows it in the widget).
+        if not is_participant(writer, requester_id, ()) or ticket_channel != inbounds[i].channel:
             continue
         inbound = inbounds[i]
         lines[i] = CustomerLine(
@@ -1933,7 +1973,7 @@ def add_customer_lines(lines: list[CustomerLine]) -> list[StoredLine | None]:
         if (
             status not in PLAIN_LINE_STATUSES
             or merged_into_id is not None
-            or requester_id != line.customer_id
+            or not is_participant(line.customer_id, requester_id, ())
         ):
             continue
         text, html = _bodies(_strip_nul(line.body_text), _strip_nul(line.body_html))

@@ -364,6 +364,8 @@ def run_replies(bulk: bool, capture) -> tuple[list, dict, dict]:
         Ticket.objects.filter(pk=by_subject["Parcel late again"].pk).update(
             status="closed", merged_into=by_subject["Parcel late"]
         )
+        # As `merge` does: the merged ticket's requester is on the target's CC list.
+        by_subject["Parcel late"].cc.add(by_subject["Parcel late again"].requester_id)
         batch = [
             reply_to(
                 "<t1@example.test>", subject="Re: Parcel late", body="One", message_id="<a1@x>"
@@ -371,7 +373,7 @@ def run_replies(bulk: bool, capture) -> tuple[list, dict, dict]:
             reply_to(
                 "<t1@example.test>", subject="Re: Parcel late", body="Two", message_id="<a2@x>"
             ),
-            # A new participant on the thread: becomes a cc, one at a time.
+            # Someone not on the thread: a ticket of their own (linked), one at a time.
             reply_to(
                 "<t1@example.test>",
                 sender="ann@example.test",
@@ -448,11 +450,13 @@ def test_replies_in_a_batch_leave_the_same_rows_as_one_message_at_a_time(
     )
     assert replies == []
     batch_outcomes, batched, batched_order = run_replies(True, django_capture_on_commit_callbacks)
-    # a1 and a2 together, then a4 after the cc's message (order kept), then a9 after the
+    # a1 and a2 together, then a4 after the stranger's message (order kept), then a9 after the
     # attachment; every other reply went through `ingest`.
     assert replies == [2, 1, 1]
     assert batch_outcomes == one_by_one_outcomes
-    assert batch_outcomes == ["threaded"] * 5 + ["created"] + ["threaded"] * 4 + ["duplicate"]
+    assert batch_outcomes == (
+        ["threaded"] * 2 + ["created"] + ["threaded"] * 2 + ["created"] + ["threaded"] * 4
+    ) + ["duplicate"]
     # The one difference: a batch bumps each ticket's version once for all its lines (any change
     # bumps it; edits made against an older version are refused either way).
     versions = {t[0]: t[11] for t in batched["tickets"]}
@@ -461,9 +465,10 @@ def test_replies_in_a_batch_leave_the_same_rows_as_one_message_at_a_time(
         "Re: Login": 1,
         "Refund": 2,
         "Parcel late again": 1,
-        "Parcel late": 8,
+        "Parcel late": 7,
+        "Re: Parcel late": 1,  # the stranger's own ticket
     }
-    assert {t[0]: t[11] for t in one_by_one["tickets"]}["Parcel late"] == 9
+    assert {t[0]: t[11] for t in one_by_one["tickets"]}["Parcel late"] == 8
     for table in one_by_one:
         if table == "tickets":
             for mine, theirs in zip(batched[table], one_by_one[table], strict=True):
@@ -473,8 +478,9 @@ def test_replies_in_a_batch_leave_the_same_rows_as_one_message_at_a_time(
     assert batched_order == one_by_one_order
     assert batched_order["Parcel late"] == [
         "<t1@example.test>",
-        *(f"<a{n}@x>" for n in (1, 2, 3, 4, 7, 8, 9, 10)),
+        *(f"<a{n}@x>" for n in (1, 2, 4, 7, 8, 9, 10)),
     ]
+    assert batched_order["Re: Parcel late"] == ["<a3@x>"]
 
 
 def test_statements_of_a_batch_of_replies_do_not_grow_with_its_replies(

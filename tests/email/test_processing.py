@@ -82,7 +82,7 @@ def test_fallback_threads_same_sender_and_subject_to_the_open_ticket(mailbox, pe
     assert third.ticket_id != first.ticket_id
 
 
-def test_new_participant_on_thread_becomes_cc(mailbox):
+def test_someone_not_on_the_thread_opens_a_linked_ticket(mailbox):
     first = receive(make(message_id="<t1@example.test>"))
     other = receive(
         make(
@@ -92,8 +92,9 @@ def test_new_participant_on_thread_becomes_cc(mailbox):
         )
     )
     ticket = Ticket.objects.get(pk=first.ticket_id)
-    assert other.ticket_id == ticket.pk
-    assert "boss@example.test" in ticket.cc.values_list("email", flat=True)
+    assert other.outcome == "created"
+    assert other.ticket_id != ticket.pk
+    assert not ticket.cc.exists()
 
 
 def test_quoted_history_is_hidden_and_the_original_kept(mailbox):

@@ -75,7 +75,7 @@ def test_reply_to_closed_ticket_opens_a_linked_follow_up(personas):
     assert reply.ticket.links_out.get().target_id == first.ticket.pk
 
 
-def test_new_participant_on_thread_becomes_cc_not_new_ticket():
+def test_someone_not_on_the_thread_gets_a_linked_ticket_not_a_cc():
     first = ingest(inbound())
     other = ingest(
         inbound(
@@ -84,8 +84,10 @@ def test_new_participant_on_thread_becomes_cc_not_new_ticket():
             references=["<m1@example.test>"],
         )
     )
-    assert other.ticket.pk == first.ticket.pk
-    assert list(other.ticket.cc.values_list("email", flat=True)) == ["sam@example.test"]
+    assert other.created_ticket
+    assert other.ticket.pk != first.ticket.pk
+    assert other.ticket.links_out.get().target_id == first.ticket.pk
+    assert not first.ticket.cc.exists()
 
 
 def test_card_numbers_are_redacted_everywhere_including_raw():

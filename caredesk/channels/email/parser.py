@@ -10,6 +10,7 @@ from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.policy import EmailPolicy
+from email.header import decode_header, make_header
 from email.utils import getaddresses, parseaddr
 
 
@@ -38,6 +39,8 @@ MAX_PARTS = 200
 MAX_DEPTH = 20
 TICKET_TAG = re.compile(r"\[#(\d{1,12})\]")
 MSGID = re.compile(r"<[^<>\s]{1,250}>")
+BRACKETED_ADDRESS = re.compile(r"<\s*([^<>\s@]+@[^<>\s@]+)\s*>")
+ADDRESS_LIKE = re.compile(r"[^\s<>@\"'(),;:]+@[^\s<>@\"'(),;:]+\.[^\s<>@\"'(),;:]+")
 
 
 @dataclass
@@ -68,6 +71,9 @@ class ParsedEmail:
     bounced_message_id: str = ""
     bounce_status: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    # An address shown in the From display name that is not the sender's ("alice@example.com
+    # <bob@example.com>" is from bob): a spoofing sign the agent is warned about.
+    display_name_address: str = ""
 
     @property
     def ticket_hint(self) -> int | None:
@@ -103,6 +109,35 @@ def _decode(part: Message) -> str:
         return payload.decode("utf-8", errors="replace")
 
 
+def _raw_header(msg: Message, name: str) -> str:
+    """A header's value as it came, unfolded (encoded words not decoded)."""
+    for key, value in msg.raw_items() if hasattr(msg, "raw_items") else msg.items():
+        if key.lower() == name.lower():
+            return " ".join(str(value).split())[:2000]
+    return ""
+
+
+def _decoded_words(value: str) -> str:
+    try:
+        return str(make_header(decode_header(value)))
+    except Exception:  # a broken encoded word: the text as it came
+        return value
+
+
+def _sender(msg: Message, name: str) -> tuple[str, str]:
+    """The display name and address of a From (or Sender) header. The address in angle brackets
+    is the sender: parseaddr, and policy.default too, take an unquoted display name that is itself
+    an address ("alice@example.com <bob@example.com>") for the sender, and replies would go to
+    the wrong person."""
+    display, address = parseaddr(_header(msg, name))
+    raw = _raw_header(msg, name)
+    bracketed = BRACKETED_ADDRESS.findall(raw)
+    if bracketed and address.lower() not in {b.lower() for b in bracketed}:
+        address = bracketed[0]
+        display = _decoded_words(raw[: raw.find("<")]).strip().strip('"').strip()
+    return display, address
+
+
 def _msgids(value: str) -> list[str]:
     return MSGID.findall(value or "")[:100]
 
@@ -122,9 +157,9 @@ def _walk(msg: Message, depth: int = 0):  # type: ignore[no-untyped-def]
 
 def parse(raw: bytes) -> ParsedEmail:
     msg: EmailMessage = BytesParser(policy=PARSE_POLICY).parsebytes(raw)  # type: ignore[assignment]
-    from_name, from_address = parseaddr(_header(msg, "From"))
+    from_name, from_address = _sender(msg, "From")
     if not from_address:
-        from_name, from_address = parseaddr(_header(msg, "Sender") or _header(msg, "Return-Path"))
+        from_name, from_address = _sender(msg, "Sender" if msg.get("Sender") else "Return-Path")
     to = [
         addr.lower()
         for _, addr in getaddresses([_header(msg, "To"), _header(msg, "Delivered-To")])
@@ -204,6 +239,7 @@ def parse(raw: bytes) -> ParsedEmail:
         # Some servers quote the original message instead of attaching its headers.
         quoted = re.search(r"Message-ID:\s*(<[^>]+>)", "\n".join(text_parts), re.I)
         bounced_id = quoted.group(1) if quoted else ""
+    shown = [a for a in ADDRESS_LIKE.findall(from_name) if a.lower() != sender]
     return ParsedEmail(
         message_id=(_msgids(_header(msg, "Message-ID")) or [""])[0],
         subject=_header(msg, "Subject")[:255],
@@ -223,4 +259,5 @@ def parse(raw: bytes) -> ParsedEmail:
         bounced_message_id=bounced_id,
         bounce_status=bounce_status,
         headers={"date": _header(msg, "Date"), "to": _header(msg, "To")[:500]},
+        display_name_address=shown[0][:254] if shown else "",
     )

@@ -158,9 +158,18 @@ def to_inbound(parsed: ParsedEmail, raw_id: int, mailbox: Mailbox | None) -> tic
         metadata["html_with_images"] = sanitize_html(parsed.html, allow_remote_images=True)
     if parsed.text and parsed.text.strip() != _visible_text(parsed):
         metadata["quoted_text_hidden"] = True
+    sender_name = parsed.from_name
+    if parsed.display_name_address:
+        # The name claims another address: the customer is not named after it, and the agent is
+        # told on the message (replies go to the real sender, the address in angle brackets).
+        sender_name = ""
+        metadata["warnings"] = [
+            f"The sender's name shows the address {parsed.display_name_address}, but the mail "
+            f"came from {parsed.from_address}: replies go to {parsed.from_address}."
+        ]
     return tickets.InboundMessage(
         channel=Channel.EMAIL,
-        sender=tickets.SenderIdentity("email", parsed.from_address, parsed.from_name),
+        sender=tickets.SenderIdentity("email", parsed.from_address, sender_name),
         subject=re.sub(r"\s*\[#\d+\]", "", parsed.subject).strip() or "(no subject)",
         body_text=_visible_text(parsed),
         body_html=parsed.html,
