@@ -311,7 +311,7 @@ def _redact_mime_parts(raw: bytes) -> bytes:
 
 
 def _redact_headers(part: EmailMessage) -> bool:
-    from email.header import Header, decode_header, make_header
+    from email.header import decode_header, make_header
 
     items = part.items()
     clean_items = []
@@ -325,7 +325,7 @@ def _redact_headers(part: EmailMessage) -> bool:
                 decoded = text
             clean = redact(decoded)
             if clean != decoded:
-                text = Header(clean, "utf-8").encode() if not clean.isascii() else clean
+                text = _encoded_header(name, decoded)
                 changed = True
         clean_items.append((name, text))
     if changed:
@@ -334,6 +334,28 @@ def _redact_headers(part: EmailMessage) -> bool:
         for name, text in clean_items:
             part[name] = text
     return changed
+
+
+# Headers holding addresses: only their display names are text (and encoded words).
+_ADDRESS_HEADERS = frozenset(
+    {"from", "to", "cc", "bcc", "reply-to", "sender", "resent-from", "resent-to", "resent-cc"}
+)
+
+
+def _encoded_header(name: str, decoded: str) -> str:
+    """A decoded header value redacted and encoded back (RFC 2047 where it is not ASCII); in an
+    address header only the display names are redacted, the addresses are kept."""
+    from email.header import Header
+    from email.utils import formataddr, getaddresses
+
+    if name.lower() in _ADDRESS_HEADERS:
+        with contextlib.suppress(Exception):  # an unparseable list is encoded as plain text
+            return ", ".join(
+                formataddr((redact(display), address), charset="utf-8")
+                for display, address in getaddresses([decoded])
+            )
+    clean = redact(decoded)
+    return clean if clean.isascii() else Header(clean, "utf-8").encode()
 
 
 def _redact_part_body(part: EmailMessage) -> bool:
