@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 
 from caredesk.accounts.models import User
+from caredesk.assist.redaction import redact
 from caredesk.core.bulk import insert_rows
 from caredesk.core.errors import Conflict, NotFound, ValidationFailed
 from caredesk.core.prepared import PreparedInQuery
@@ -89,6 +90,7 @@ def create_customer(
         pairs.append((kind, normalize_identity(kind, value)))
     if len(name) > 200:
         raise ValidationFailed("name is at most 200 characters.")
+    name = redact(name)  # a card number typed as a name (a form, a chat's pre-chat name)
     for kind, value in pairs:
         if Identity.objects.filter(kind=kind, value=value).exists():
             raise Conflict(
@@ -176,7 +178,7 @@ def find_or_create_customers(
         if (kind, value) not in found and (kind, value) not in missing:
             if len(name) > 200:
                 raise ValidationFailed("name is at most 200 characters.")
-            missing[(kind, value)] = name.strip()
+            missing[(kind, value)] = redact(name.strip())
     if missing:
         domains = {v.rsplit("@", 1)[-1] for k, v in missing if k == IdentityKind.EMAIL}
         organizations: dict[str, int] = {}

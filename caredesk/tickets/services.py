@@ -20,7 +20,12 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from caredesk.accounts.models import Role, Team, User
-from caredesk.assist.redaction import redact, redact_bytes
+from caredesk.assist.redaction import (
+    redact,
+    redact_attachment,
+    redact_inbound,
+    redact_raw,
+)
 from caredesk.core import outbox
 from caredesk.core.bulk import insert_rows, update_by_ids
 from caredesk.core.errors import (
@@ -152,6 +157,8 @@ class InboundMessage:
     priority: int | None = None
     team: Team | None = None
     tags: list[str] = field(default_factory=list)
+    # Set by `redact_inbound`, which every entry of the inbound pipeline calls first.
+    redacted: bool = False
 
 
 @dataclass
@@ -266,19 +273,22 @@ def _clean_filename(filename: str) -> str:
 
 
 def store_attachment(message: Message | None, upload: InboundAttachment) -> Attachment:
-    filename = _clean_filename(upload.filename)
-    check_attachment(filename, len(upload.content))
-    digest = hashlib.sha256(upload.content).hexdigest()
+    """Write an attachment, its name and (when it is text) its content redacted."""
+    filename, content = redact_attachment(
+        _clean_filename(upload.filename), upload.content_type, upload.content
+    )
+    check_attachment(filename, len(content))
+    digest = hashlib.sha256(content).hexdigest()
     attachment = Attachment(
         message=message,
         filename=filename,
         content_type=(upload.content_type or "application/octet-stream")[:100],
-        size=len(upload.content),
+        size=len(content),
         sha256=digest,
         content_id=upload.content_id[:255],
         inline=upload.inline,
     )
-    attachment.file.save(f"{digest[:16]}-{filename}", ContentFile(upload.content), save=False)
+    attachment.file.save(f"{digest[:16]}-{filename}", ContentFile(content), save=False)
     attachment.save()
     return attachment
 
@@ -369,7 +379,7 @@ def validate_custom_fields(values: dict[str, Any]) -> dict[str, Any]:
             raise ValidationFailed(
                 f"Custom field {key!r} expects a {kind} value.", code="bad_field_value"
             )
-        cleaned[key] = value
+        cleaned[key] = redact(value) if kind == FieldType.TEXT else value
     return cleaned
 
 
@@ -507,7 +517,7 @@ def store_raw(
     channel: str, payload: bytes, *, external_id: str = "", metadata: dict[str, Any] | None = None
 ) -> RawInbound:
     """Keep an inbound payload (redacted of card numbers, compressed) before anything else."""
-    clean = redact_bytes(payload)
+    clean = redact_raw(channel, payload)
     return RawInbound.objects.create(
         channel=channel,
         external_id=external_id[:255],
@@ -525,7 +535,7 @@ def store_raw_many(
     now = timezone.now()
     records = []
     for payload, external_id, metadata in payloads:
-        clean = redact_bytes(payload)
+        clean = redact_raw(channel, payload)
         records.append(
             RawInbound(
                 channel=channel,
@@ -561,7 +571,7 @@ def quarantine(
     if raw is None:
         raw = store_raw(channel, payload, external_id=external_id, metadata=metadata)
     raw.state = RawInbound.State.QUARANTINED
-    raw.error = error[:10_000]
+    raw.error = redact(error[:10_000])
     raw.save(update_fields=["state", "error"])
     return raw
 
@@ -580,7 +590,9 @@ def reprocess(raw_id: int) -> IngestResult:
         inbound.raw_id = raw.pk
         result = ingest(inbound)
     except Exception as exc:  # the error is kept on the quarantined payload for the admin
-        RawInbound.objects.filter(pk=raw.pk).update(error=f"{type(exc).__name__}: {exc}"[:10_000])
+        RawInbound.objects.filter(pk=raw.pk).update(
+            error=redact(f"{type(exc).__name__}: {exc}"[:10_000])
+        )
         raise
     return result
 
@@ -667,6 +679,7 @@ def ingest(inbound: InboundMessage) -> IngestResult:
     """
     if inbound.channel not in Channel.values:
         raise ValidationFailed(f"Unknown channel {inbound.channel!r}.", code="bad_channel")
+    redact_inbound(inbound)
     external_id = (inbound.external_id or "")[:255]
     # No look-up for a duplicate first: the unique (channel, external_id) constraint refuses the
     # second copy and everything it wrote is rolled back, which costs a duplicate more than a
@@ -902,6 +915,8 @@ def find_threads(inbounds: Sequence[InboundMessage]) -> list[bool]:
     its thread key. `_thread`'s look-ups for a whole batch, one query per kind (and chunk); a
     ticket hint always counts (such mail goes through `ingest` one at a time). Who wrote it does
     not matter here: `ingest` asks `is_participant`, and a stranger's ticket is linked."""
+    for inbound in inbounds:
+        redact_inbound(inbound)  # thread keys are looked up as they are stored
     refs_of = [set([r[:255] for r in inbound.references if r][-50:]) for inbound in inbounds]
     wanted = sorted(set().union(*refs_of) - {""}) if refs_of else []
     stored = {row[0] for row in _REFERENCED_TICKETS.rows(external_ids=wanted)}
@@ -939,6 +954,7 @@ def ingest_new_many(inbounds: Sequence[InboundMessage]) -> list[IngestResult]:
         return []
     now = timezone.now()
     for inbound in inbounds:
+        redact_inbound(inbound)
         if inbound.channel not in Channel.values:
             raise ValidationFailed(f"Unknown channel {inbound.channel!r}.", code="bad_channel")
         if inbound.cc or inbound.attachments or inbound.ticket_hint:
@@ -1840,6 +1856,8 @@ def plain_replies(inbounds: Sequence[InboundMessage]) -> list[CustomerLine | Non
     it. None for the others: what else `ingest` does (reopen, follow-up, merge, cc) stays there.
     Four look-ups for all of them; `add_customer_lines` checks the tickets again under their row
     locks."""
+    for inbound in inbounds:
+        redact_inbound(inbound)
     lines: list[CustomerLine | None] = [None] * len(inbounds)
     wanted: list[int] = []
     for i, inbound in enumerate(inbounds):

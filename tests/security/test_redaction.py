@@ -2,7 +2,7 @@
 
 import pytest
 
-from caredesk.assist.redaction import redact
+from caredesk.assist.redaction import redact, redact_attachment, redact_mime
 from caredesk.tickets.services import InboundMessage, SenderIdentity, ingest
 
 
@@ -68,3 +68,44 @@ def test_card_number_never_reaches_the_database_on_any_field():
         [ticket.subject, message.body_text, message.body_html, message.raw.payload.decode()]
     )
     assert "4111" not in stored
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<p><b>4111</b> 1111 <i>1111</i> 1111</p>", "<p><b>[redacted card]</b><i></i></p>"),
+        ("card &#52;111&nbsp;1111 1111 1111", "card [redacted card]"),
+        ("call 555 4111 1111 1111 1111 today", "call 555 [redacted card] today"),
+        ("4111 1111 1111 1111 cvv 123", "[redacted card] cvv [redacted cvv]"),
+        ("CVC: 737 for 5555-5555-5555-4444", "CVC: [redacted cvv] for [redacted card]"),
+        ("4111111111111111 5555555555554444", "[redacted card] [redacted card]"),
+    ],
+)
+def test_cards_hidden_by_tags_neighbours_or_a_cvv_are_redacted(text, expected):
+    assert redact(text) == expected
+
+
+def test_a_security_code_far_from_any_card_is_kept():
+    assert redact("cvv 123 means nothing here") == "cvv 123 means nothing here"
+
+
+def test_mail_without_a_card_is_stored_byte_for_byte():
+    from tests.email.mail import make
+
+    raw = make(
+        body="Order 12345, thanks",
+        html="<p>Order 12345</p>",
+        attachments=[("a.png", "image/png", bytes(range(256)))],
+    )
+    assert redact_mime(raw) == raw
+
+
+def test_binary_attachments_are_kept_and_text_ones_redacted():
+    assert redact_attachment("a.png", "image/png", b"\x894111111111111111") == (
+        "a.png",
+        b"\x894111111111111111",
+    )
+    assert redact_attachment("notes.txt", "application/octet-stream", b"4111111111111111") == (
+        "notes.txt",
+        b"[redacted card]",
+    )

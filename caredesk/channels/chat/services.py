@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from caredesk.accounts.models import Presence, Team, User
+from caredesk.assist.redaction import redact
 from caredesk.channels.chat.models import ChatSession, ChatStatus, ChatWidget
 from caredesk.core import jobs
 from caredesk.core.errors import (
@@ -332,7 +333,7 @@ def start_chat(
             customer=result.ticket.requester,
             ticket=result.ticket,
             team=ctx.widget.team,
-            topic=topic,
+            topic=redact(topic),
         )
         _remember_identities(session, ctx, email)
         offer(session)

@@ -24,7 +24,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 from django.db.models.signals import post_delete, post_save
 from email_reply_parser import EmailReplyParser
 
-from caredesk.assist.redaction import redact_bytes
+from caredesk.assist.redaction import redact_mime
 from caredesk.channels.email.models import EmailTemplate, Mailbox
 from caredesk.channels.email.parser import ParsedEmail, parse
 from caredesk.core import jobs, outbox
@@ -296,7 +296,7 @@ def receive_batch(
             arrival.parse_error = f"Unparseable message: {type(exc).__name__}: {exc}"
             continue
         if not arrival.parsed.message_id:
-            arrival.parsed.message_id = _content_hash(redact_bytes(arrival.raw))
+            arrival.parsed.message_id = _content_hash(redact_mime(arrival.raw))
     with transaction.atomic():
         records = tickets.store_raw_many(
             Channel.EMAIL,
