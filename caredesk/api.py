@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
 
 from caredesk.core.api_auth import agent_auth
 from caredesk.core.errors import DomainError
@@ -37,6 +38,21 @@ ERROR_SCHEMA = {
         }
     },
 }
+
+
+class BodyNotAnObject(ValueError):
+    """A JSON body that is an array, string, number or null: every operation takes an object."""
+
+
+class ObjectBodyParser(Parser):
+    """Only a JSON object is a request body. Without this, `[null, null]` validated as an object
+    with every field left at its default (ninja reads fields as attributes), and made a token."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        data = super().parse_body(request)
+        if not isinstance(data, dict):
+            raise BodyNotAnObject(type(data).__name__)
+        return data
 
 
 class CaredeskAPI(NinjaAPI):
@@ -68,6 +84,7 @@ api = CaredeskAPI(
     version="1",
     description="Tickets, messages, customers and the rest of caredesk. Authenticate with `Authorization: Bearer <token>`.",
     auth=agent_auth,
+    parser=ObjectBodyParser(),
     urls_namespace="api",
     openapi_url="/openapi.json",
     docs_url="/docs",
@@ -143,6 +160,10 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         429: "rate_limited",
     }
     message = str(exc)
+    if exc.status_code == 400 and isinstance(exc.__cause__, BodyNotAnObject):
+        return error_response(
+            request, 400, "body_not_object", "The request body must be a JSON object ({...})."
+        )
     if exc.status_code == 400 and message.startswith("Cannot parse request body"):
         return error_response(request, 400, "malformed_json", "The request body is not valid JSON.")
     return error_response(request, exc.status_code, codes.get(exc.status_code, "error"), message)

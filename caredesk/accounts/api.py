@@ -12,6 +12,7 @@ from ninja import Field, Router, Schema
 from caredesk.accounts import services
 from caredesk.accounts.models import ApiToken, Skill, Team, User
 from caredesk.core.api_auth import require_admin
+from caredesk.core.api_types import DbId, omittable
 from caredesk.core.errors import Conflict, NotFound, ValidationFailed
 
 router = Router(tags=["agents and teams"])
@@ -62,15 +63,15 @@ class AgentIn(Schema):
 
 
 class AgentPatch(Schema):
-    name: str | None = Field(None, min_length=1, max_length=150)
-    role: RoleName | None = None
-    tier: TierName | None = None
-    teams: list[int] | None = None
-    skills: list[str] | None = Field(None, max_length=100)
-    languages: list[str] | None = Field(None, max_length=50)
-    capacity: int | None = Field(None, ge=0, le=1000)
-    time_zone: str | None = Field(None, max_length=64)
-    is_active: bool | None = None
+    name: str = omittable(min_length=1, max_length=150)
+    role: RoleName = omittable()
+    tier: TierName = omittable()
+    teams: list[int] = omittable()
+    skills: list[str] = omittable(max_length=100)
+    languages: list[str] = omittable(max_length=50)
+    capacity: int = omittable(ge=0, le=1000)
+    time_zone: str = omittable(max_length=64)
+    is_active: bool = omittable()
 
 
 class TeamIn(Schema):
@@ -131,7 +132,7 @@ def _skills(names: list[str]) -> list[Skill]:
 
 @router.get("/agents", response=list[AgentOut])
 def list_agents(
-    request: HttpRequest, team: int | None = None, active: bool = True
+    request: HttpRequest, team: DbId | None = None, active: bool = True
 ) -> QuerySet[User]:
     qs = _agents().filter(is_active=active)
     if team is not None:

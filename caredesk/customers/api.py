@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
+from caredesk.core.api_types import omittable
 from caredesk.core.errors import NotFound, ValidationFailed
 from caredesk.core.pagination import paginate
 from caredesk.customers import services
@@ -47,12 +48,12 @@ class CustomerIn(Schema):
 
 
 class CustomerPatch(Schema):
-    name: str | None = Field(None, max_length=200)
-    organization: int | None = None
-    language: str | None = Field(None, max_length=10)
-    vip: bool | None = None
-    notes: str | None = Field(None, max_length=20_000)
-    custom_fields: dict[str, Any] | None = None
+    name: str = omittable(max_length=200)
+    organization: int | None = Field(None, description="null detaches the customer")
+    language: str = omittable(max_length=10)
+    vip: bool = omittable()
+    notes: str = omittable(max_length=20_000)
+    custom_fields: dict[str, Any] = omittable()
 
 
 class CustomerOut(Schema):
@@ -97,11 +98,11 @@ class OrganizationIn(Schema):
 
 
 class OrganizationPatch(Schema):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    domain: str | None = Field(None, max_length=200)
-    notes: str | None = Field(None, max_length=20_000)
-    shared_tickets: bool | None = None
-    custom_fields: dict[str, Any] | None = None
+    name: str = omittable(min_length=1, max_length=200)
+    domain: str = omittable(max_length=200)
+    notes: str = omittable(max_length=20_000)
+    shared_tickets: bool = omittable()
+    custom_fields: dict[str, Any] = omittable()
 
 
 class OrganizationOut(Schema):
@@ -227,11 +228,7 @@ def list_organizations(
 
 @organizations_router.post("", response={201: OrganizationOut})
 def create_organization(request: HttpRequest, payload: OrganizationIn) -> tuple[int, Organization]:
-    from caredesk.core.errors import Conflict
-
-    if Organization.objects.filter(name=payload.name).exists():
-        raise Conflict(f"An organization named {payload.name!r} exists.")
-    return 201, Organization.objects.create(**payload.dict())
+    return 201, services.create_organization(**payload.dict())
 
 
 @organizations_router.get("/{org_id}", response=OrganizationOut)
@@ -249,7 +246,4 @@ def update_organization(
     org = Organization.objects.filter(pk=org_id).first()
     if org is None:
         raise NotFound(f"Organization {org_id} does not exist.")
-    for key, value in payload.dict(exclude_unset=True).items():
-        setattr(org, key, value)
-    org.save()
-    return org
+    return services.update_organization(org, payload.dict(exclude_unset=True))

@@ -267,6 +267,47 @@ def update_customer(customer: Customer, changes: dict[str, Any]) -> Customer:
     return customer
 
 
+ORGANIZATION_FIELDS = {"name", "domain", "notes", "shared_tickets", "custom_fields"}
+
+
+def _check_organization_name(name: str, *, exclude: int | None = None) -> None:
+    taken = Organization.objects.filter(name=name)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude)
+    if taken.exists():
+        raise Conflict(f"An organization named {name!r} exists.")
+
+
+def create_organization(**fields: Any) -> Organization:
+    """A new organization; 409 when the name is taken (names are unique)."""
+    unknown = set(fields) - ORGANIZATION_FIELDS
+    if unknown:
+        raise ValidationFailed(f"Unknown organization fields: {', '.join(sorted(unknown))}.")
+    _check_organization_name(fields["name"])
+    try:
+        with transaction.atomic():
+            return Organization.objects.create(**fields)
+    except IntegrityError as exc:  # created by someone else between the check and the insert
+        raise Conflict(f"An organization named {fields['name']!r} exists.") from exc
+
+
+def update_organization(org: Organization, changes: dict[str, Any]) -> Organization:
+    """Change an organization; renaming it to another organization's name is a 409."""
+    unknown = set(changes) - ORGANIZATION_FIELDS
+    if unknown:
+        raise ValidationFailed(f"Unknown organization fields: {', '.join(sorted(unknown))}.")
+    if "name" in changes:
+        _check_organization_name(changes["name"], exclude=org.pk)
+    for field, value in changes.items():
+        setattr(org, field, value)
+    try:
+        with transaction.atomic():
+            org.save()
+    except IntegrityError as exc:
+        raise Conflict(f"An organization named {changes.get('name')!r} exists.") from exc
+    return org
+
+
 def get_customer(customer_id: int) -> Customer:
     try:
         return Customer.objects.select_related("organization").get(pk=customer_id)

@@ -304,7 +304,8 @@ def article_by_reference(reference: str) -> Article:
     ref = ref.rsplit("/", 1)[-1]
     article = (
         Article.objects.filter(pk=int(ref)).first()
-        if ref.isdigit()
+        # isdigit() alone also accepts "²", which int() refuses; ids beyond 64 bits exist nowhere.
+        if ref.isascii() and ref.isdigit() and len(ref) < 19
         else Article.objects.filter(slug=ref).order_by("id").first()
         if ref
         else None

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from ninja import Field, Schema
 from pydantic import field_validator, model_validator
 
+from caredesk.core.api_types import omittable
 from caredesk.tickets.models import Priority, Ticket
 
 StatusName = Literal["new", "open", "pending", "on_hold", "solved", "closed"]
@@ -244,11 +245,11 @@ class CustomFieldIn(Schema):
 
 
 class CustomFieldPatch(Schema):
-    label: str | None = Field(None, min_length=1, max_length=100)
-    choices: list[str] | None = Field(None, max_length=200)
-    required: bool | None = None
-    active: bool | None = None
-    position: int | None = Field(None, ge=0, le=1000)
+    label: str = omittable(min_length=1, max_length=100)
+    choices: list[str] = omittable(max_length=200)
+    required: bool = omittable()
+    active: bool = omittable()
+    position: int = omittable(ge=0, le=1000)
 
 
 class CustomFieldOut(Schema):

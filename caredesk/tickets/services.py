@@ -268,8 +268,24 @@ def check_attachment(filename: str, size: int) -> None:
 
 
 def _clean_filename(filename: str) -> str:
+    """The name shown and offered on download (up to 255 characters, its extension kept)."""
     name = os.path.basename((filename or "attachment").replace("\\", "/")).strip() or "attachment"
-    return "".join(ch for ch in name if ch.isprintable())[:255]
+    name = "".join(ch for ch in name if ch.isprintable())
+    if len(name) > 255:
+        stem, extension = os.path.splitext(name)
+        extension = extension if len(extension) <= 16 else ""
+        name = stem[: 255 - len(extension)] + extension
+    return name
+
+
+def _storage_name(digest: str, filename: str) -> str:
+    """The file's name on disk: generated, never the sender's. Real names (a court letter's runs
+    past 100 characters, with a dozen dots) broke the path limit and reached the storage layer
+    as a path; only a short plain extension is kept, so served files keep their type."""
+    extension = os.path.splitext(filename)[1].lower()
+    if not (1 < len(extension) <= 10 and extension[1:].isascii() and extension[1:].isalnum()):
+        extension = ""
+    return f"{digest[:32]}{extension}"
 
 
 def store_attachment(message: Message | None, upload: InboundAttachment) -> Attachment:
@@ -288,7 +304,7 @@ def store_attachment(message: Message | None, upload: InboundAttachment) -> Atta
         content_id=upload.content_id[:255],
         inline=upload.inline,
     )
-    attachment.file.save(f"{digest[:16]}-{filename}", ContentFile(content), save=False)
+    attachment.file.save(_storage_name(digest, filename), ContentFile(content), save=False)
     attachment.save()
     return attachment
 
