@@ -28,7 +28,14 @@ from caredesk.accounts.models import Role, Skill, Team, Tier, User
 from caredesk.accounts.services import create_agent
 from caredesk.customers.models import Customer, Organization
 from caredesk.customers.services import create_customer
-from caredesk.tickets.models import Message, Priority, Status, Ticket, TicketEvent
+from caredesk.tickets.models import (
+    AuthorKind,
+    Message,
+    Priority,
+    Status,
+    Ticket,
+    TicketEvent,
+)
 from caredesk.tickets.services import Actor, assign, change_status, create_ticket, post_message
 
 DEMO_DOMAIN = "demo.caredesk.test"
@@ -507,34 +514,56 @@ def load_demo(
 
 
 def _spread_over_time(created: list[tuple[Ticket, int]], now: Any, rng: random.Random) -> None:
-    """Move each ticket's history back in time so the demo has 90 days of activity."""
+    """Move each ticket's history back in time so the demo has 90 days of activity.
+
+    The last message of every ticket lands in the past (the newest a few minutes ago), its earlier
+    messages before it, and each event at the time of the message it followed: nothing is dated
+    in the future, and "Last updated" sorts the way a real week's work would."""
     for ticket, _ in created:
-        shift = timedelta(days=rng.uniform(0, 90), minutes=rng.uniform(0, 600))
+        # The copy in hand may predate the status changes made through other copies.
+        ticket.refresh_from_db(fields=["status"])
         if ticket.status in (Status.NEW, Status.OPEN):
-            shift = timedelta(hours=rng.uniform(0, 72))
+            # Active work: the last word came in the past three days.
+            age = timedelta(minutes=rng.uniform(3, 72 * 60))
+        else:
+            age = timedelta(days=rng.uniform(0.2, 90), minutes=rng.uniform(0, 600))
         messages = list(
-            Message.objects.filter(ticket=ticket).order_by("id").values_list("id", flat=True)
+            Message.objects.filter(ticket=ticket)
+            .order_by("id")
+            .values_list("id", "created_at", "author_kind", "internal")
         )
         step = timedelta(minutes=rng.uniform(20, 240))
-        base = now - shift
-        for offset, message_id in enumerate(messages):
-            Message.objects.filter(pk=message_id).update(created_at=base + step * offset)
-        TicketEvent.objects.filter(ticket=ticket).update(created_at=base)
-        end = base + step * max(len(messages) - 1, 0)
+        end = now - age
+        base = end - step * max(len(messages) - 1, 0)
+        moved = [(old, base + step * offset) for offset, (_, old, _, _) in enumerate(messages)]
+        for (message_id, *_), (_, new) in zip(messages, moved, strict=True):
+            Message.objects.filter(pk=message_id).update(created_at=new)
+        for event_id, old in TicketEvent.objects.filter(ticket=ticket).values_list(
+            "id", "created_at"
+        ):
+            # At the time of the newest message written before the event (else the ticket's start).
+            at = max((new for was, new in moved if was <= old), default=base)
+            TicketEvent.objects.filter(pk=event_id).update(created_at=at)
+        public = [
+            (kind, new)
+            for (_, _, kind, internal), (_, new) in zip(messages, moved, strict=True)
+            if not internal
+        ]
+        agent_times = [new for kind, new in public if kind == AuthorKind.AGENT]
+        customer_times = [new for kind, new in public if kind == AuthorKind.CUSTOMER]
         fields: dict[str, Any] = {"created_at": base, "updated_at": end}
-        names = (
-            "first_response_at",
-            "last_customer_message_at",
-            "last_agent_message_at",
-            "solved_at",
-            "closed_at",
+        current = (
+            Ticket.objects.filter(pk=ticket.pk)
+            .values("first_response_at", "last_agent_message_at", "solved_at", "closed_at")
+            .get()
         )
-        current = Ticket.objects.filter(pk=ticket.pk).values(*names).get()
-        for name in names:
+        if current["first_response_at"] is not None and agent_times:
+            fields["first_response_at"] = agent_times[0]
+        if current["last_agent_message_at"] is not None and agent_times:
+            fields["last_agent_message_at"] = agent_times[-1]
+        if customer_times:
+            fields["last_customer_message_at"] = customer_times[-1]
+        for name in ("solved_at", "closed_at"):
             if current[name] is not None:
-                fields[name] = (
-                    end
-                    if name in ("solved_at", "closed_at", "last_customer_message_at")
-                    else base + step
-                )
+                fields[name] = end
         Ticket.objects.filter(pk=ticket.pk).update(**fields)
