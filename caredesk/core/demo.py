@@ -503,6 +503,8 @@ def load_demo(
             created.append((ticket, index))
         progress("tickets")
         _spread_over_time(created, now, rng)
+        _configure_workflow(teams, now)
+        progress("SLA policies, business hours, macros and snippets")
         for loader in EXTRA_LOADERS:
             loader()
     return {
@@ -511,6 +513,100 @@ def load_demo(
         "customers": len(people),
         "tickets": len(created),
     }
+
+
+# Weekday hours (and Saturday mornings for Orders) in the team's zone.
+DEMO_HOURS = {
+    "billing": ("America/New_York", {str(d): [["08:00", "18:00"]] for d in range(5)}),
+    "technical": ("America/New_York", {str(d): [["07:00", "22:00"]] for d in range(5)}),
+    "orders": (
+        "America/New_York",
+        {**{str(d): [["08:00", "20:00"]] for d in range(5)}, "5": [["09:00", "13:00"]]},
+    ),
+}
+# (name, conditions, first response, next response, resolution) in business minutes.
+DEMO_POLICIES = [
+    ("Urgent", {"priority": ["urgent"]}, 30, 60, 8 * 60),
+    ("VIP customers", {"vip": True}, 60, 2 * 60, 16 * 60),
+    ("High priority", {"priority": ["high"]}, 2 * 60, 4 * 60, 24 * 60),
+    ("Standard", {}, 8 * 60, 8 * 60, 4 * 8 * 60),
+]
+DEMO_MACROS = [
+    (
+        "Refund issued",
+        "Hi {{customer.first_name}}, I've issued your refund; it shows on your statement within"
+        " 5-7 business days. Is there anything else I can help with?",
+        {"status": "solved", "tags": ["refund"]},
+    ),
+    (
+        "Ask for the order number",
+        "Hi {{customer.first_name}}, could you send me your order number (it starts with CD- and"
+        " is in your confirmation email)? Then I can look into this straight away.",
+        {"status": "pending"},
+    ),
+    (
+        "Password reset sent",
+        "Hi {{customer.first_name}}, I've sent a fresh password reset link to {{customer.email}}."
+        " It is valid for one hour; check your spam folder if it doesn't arrive.",
+        {"status": "pending", "tags": ["account-access"]},
+    ),
+    (
+        "Escalate to billing lead",
+        "Passing this to the billing lead for approval.",
+        {"priority": "high", "tags": ["needs-approval"]},
+    ),
+]
+DEMO_SNIPPETS = [
+    ("thanks", "Thanks for waiting", "Thanks for your patience, {{customer.first_name}}."),
+    (
+        "returns",
+        "Return policy",
+        "You can return any unworn item within 30 days for a full refund; sale items within 14"
+        " days for store credit.",
+    ),
+    (
+        "shipping",
+        "Shipping times",
+        "Standard shipping takes 3-5 business days, express 1-2. You'll get a tracking link by"
+        " email as soon as your parcel leaves the warehouse.",
+    ),
+    ("bye", "Sign-off", "Have a great day!\n{{agent.first_name}} from the support team"),
+]
+
+
+def _configure_workflow(teams: dict[str, Team], now: Any) -> None:
+    """What a real team has set up: business hours, SLA policies (applied to the open tickets, so
+    the SLA views have real numbers), shared macros and snippets."""
+    from caredesk.automation.models import CannedResponse, Macro
+    from caredesk.automation.services import save_macro, save_snippet
+    from caredesk.sla.models import BusinessHours, SlaPolicy
+    from caredesk.sla.services import apply_policies, validate_policy
+
+    for slug, (zone, schedule) in DEMO_HOURS.items():
+        BusinessHours.objects.create(
+            name=f"{teams[slug].name} hours",
+            team=teams[slug],
+            time_zone=zone,
+            schedule=schedule,
+            country="US",
+        )
+    for position, (name, conditions, first, following, resolution) in enumerate(DEMO_POLICIES):
+        policy = SlaPolicy(
+            name=name,
+            position=position,
+            conditions=conditions,
+            first_response_minutes=first,
+            next_response_minutes=following,
+            resolution_minutes=resolution,
+            pause_statuses=[Status.PENDING, Status.ON_HOLD],
+        )
+        validate_policy(policy)
+        policy.save()
+    apply_policies(now)
+    for name, reply, changes in DEMO_MACROS:
+        save_macro(Macro(name=name, reply=reply, changes=changes))
+    for shortcut, title, body in DEMO_SNIPPETS:
+        save_snippet(CannedResponse(shortcut=shortcut, title=title, body=body))
 
 
 def _spread_over_time(created: list[tuple[Ticket, int]], now: Any, rng: random.Random) -> None:

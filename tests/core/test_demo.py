@@ -52,3 +52,27 @@ def test_open_work_is_recent_and_history_goes_back_weeks(demo):
     assert not active.filter(updated_at__lt=demo - timedelta(days=3, minutes=1)).exists()
     oldest = Ticket.objects.aggregate(n=Min("created_at"))["n"]
     assert oldest < demo - timedelta(days=30)
+
+
+def test_open_tickets_have_sla_clocks_and_the_team_has_its_tools(demo):
+    from datetime import timedelta
+
+    from caredesk.automation.models import CannedResponse, Macro
+    from caredesk.sla.models import BusinessHours, TicketSla
+    from caredesk.sla.services import overdue
+    from caredesk.tickets.models import ACTIVE_STATUSES
+
+    active = Ticket.objects.filter(status__in=ACTIVE_STATUSES)
+    clocks = TicketSla.objects.filter(ticket__in=active)
+    assert clocks.count() == active.count() > 0
+    paused = {
+        s
+        for s in clocks.filter(paused_since__isnull=False).values_list("ticket__status", flat=True)
+    }
+    assert paused == {Status.PENDING, Status.ON_HOLD}
+    assert not clocks.filter(
+        paused_since__isnull=True, next_due__isnull=True, ticket__status=Status.NEW
+    ).exists()
+    assert overdue(active, now=demo + timedelta(days=14)).exists()
+    assert BusinessHours.objects.count() == 3
+    assert Macro.objects.count() >= 3 and CannedResponse.objects.count() >= 3
