@@ -10,8 +10,17 @@ missing=""
 [ -x /usr/sbin/nginx ] || missing="$missing nginx-light"
 [ -x /usr/sbin/dovecot ] || missing="$missing dovecot-imapd dovecot-pop3d"
 if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null && (pkill -x nginx || true; pkill -x dovecot || true)) \
+  # The tests start nginx and dovecot themselves, on free ports, and stop them by PID: keep the
+  # packages from starting their system services (Debian's policy-rc.d: 101 = do not start).
+  # Nothing running on the machine is ever stopped by name.
+  made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null) \
     || echo "WARNING: could not install$missing; browser and proxy tests will fail" >&2
+  [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"

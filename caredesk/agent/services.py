@@ -28,10 +28,12 @@ from caredesk.tickets.models import (
     PRIORITY_BY_NAME,
     Channel,
     CustomField,
+    EventKind,
     LinkKind,
     Priority,
     Status,
     Ticket,
+    TicketEvent,
     TicketLink,
 )
 
@@ -349,17 +351,22 @@ def view_nav(agent: User, current: str) -> list[dict[str, Any]]:
     ]
 
 
-# The newest change to any ticket, which keys the cached view counts: asked by every inbox load.
+# What keys the cached view counts, asked by every inbox load: the newest ticket event (every
+# change records one, and its id only grows, whatever the clocks say) and the newest updated_at
+# (for changes written without an event). Two index look-ups in one statement.
 _NEWEST_CHANGE = PreparedQuery(
-    lambda: Ticket.objects.order_by("-updated_at").values_list("updated_at")[:1]
+    lambda: TicketEvent.objects.order_by("-id").values_list(
+        "id",
+        Subquery(Ticket.objects.order_by("-updated_at").values("updated_at")[:1]),
+    )[:1]
 )
 
 
 def view_counts(agent: User) -> dict[str, str]:
     """Counts per view, capped at 1,000 and cached until any ticket changes."""
     row = _NEWEST_CHANGE.first()
-    # Only compared, so the database's own type will do (digits only: a clean cache key).
-    stamp = "".join(ch for ch in str(row[0]) if ch.isdigit()) if row else "0"
+    # Only compared, so the database's own types will do (digits only: a clean cache key).
+    stamp = "-".join("".join(ch for ch in str(v) if ch.isdigit()) for v in row) if row else "0"
     key = f"caredesk:inbox-counts:{agent.pk}:{agent.role}:{'-'.join(map(str, agent.team_ids()))}:{stamp}"
     cached = cache.get(key)
     if cached is not None:
@@ -389,6 +396,78 @@ def save_view(agent: User, name: str, view: str, filters: dict[str, str]) -> Sav
 
 
 # --- ticket page ---------------------------------------------------------------------------
+
+
+# Events whose data names people (agent ids) or teams (team ids), by the keys that hold them.
+_AGENT_KEYS = ("from_agent", "to_agent", "agent")
+_TEAM_KEYS = ("from_team", "to_team")
+
+
+def _names(ids: set[int], model: type[User] | type[Team]) -> dict[int, str]:
+    return dict(model.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+
+
+def describe_events(events: list[Any]) -> None:
+    """Set `detail` on each ticket event: what changed in words, for the timeline (names, not
+    ids; the tags added and removed; an escalation's reason). Two queries at most."""
+    agent_ids: set[int] = set()
+    team_ids: set[int] = set()
+    for e in events:
+        data = e.data or {}
+        if e.kind == EventKind.ASSIGNED:
+            agent_ids.update(v for v in (data.get("old"), data.get("new")) if isinstance(v, int))
+        elif e.kind == EventKind.TEAM_CHANGED:
+            team_ids.update(v for v in (data.get("old"), data.get("new")) if isinstance(v, int))
+        agent_ids.update(data[k] for k in _AGENT_KEYS if isinstance(data.get(k), int))
+        team_ids.update(data[k] for k in _TEAM_KEYS if isinstance(data.get(k), int))
+    agents = _names(agent_ids, User)
+    teams = _names(team_ids, Team)
+    statuses = dict(Status.choices)
+
+    def agent(pk: Any) -> str:
+        return "nobody" if pk is None else agents.get(pk, "a removed agent")
+
+    def team(pk: Any) -> str:
+        return "no team" if pk is None else teams.get(pk, "a removed team")
+
+    for e in events:
+        data = e.data or {}
+        old, new = data.get("old"), data.get("new")
+        detail = ""
+        if e.kind == EventKind.ASSIGNED:
+            detail = f"{agent(old)} → {agent(new)}"
+        elif e.kind == EventKind.TEAM_CHANGED:
+            detail = f"{team(old)} → {team(new)}"
+        elif e.kind == EventKind.STATUS_CHANGED:
+            detail = f"{statuses.get(old, old or '—')} → {statuses.get(new, new or '—')}"
+        elif e.kind == EventKind.TAGS_CHANGED:
+            parts = []
+            if data.get("added"):
+                parts.append("added " + ", ".join(map(str, data["added"])))
+            if data.get("removed"):
+                parts.append("removed " + ", ".join(map(str, data["removed"])))
+            detail = "; ".join(parts)
+        elif e.kind == EventKind.ESCALATED:
+            moves = []
+            if data.get("to_team") is not None and data.get("to_team") != data.get("from_team"):
+                moves.append(f"to {team(data['to_team'])}")
+            if data.get("to_agent") is not None:
+                moves.append(f"to {agent(data['to_agent'])}")
+            if data.get("to_tier"):
+                moves.append(f"(tier {data['to_tier']})")
+            reason = str(data.get("reason") or "").strip()
+            detail = " ".join(moves) + (f": {reason}" if reason else "")
+        elif e.kind in (EventKind.FOLLOWER_ADDED, EventKind.FOLLOWER_REMOVED):
+            detail = agent(data.get("agent"))
+        elif e.kind == EventKind.REOPENED:
+            detail = str(data.get("reason") or "")
+        elif e.kind == EventKind.SLA:
+            target = str(data.get("target") or "").removesuffix("_due").replace("_", " ")
+            detail = f"{target} {data.get('state') or ''}"
+        elif old is not None or new is not None:
+            field = f"{data['field']}: " if data.get("field") else ""
+            detail = f"{field}{old if old not in (None, '') else '—'} → {new if new not in (None, '') else '—'}"
+        e.detail = detail.strip()
 
 
 @dataclass

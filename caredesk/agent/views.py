@@ -230,7 +230,9 @@ def _timeline(ticket: Ticket) -> list[dict[str, Any]]:
         .select_related("actor_agent")
         .only(*EVENT_COLUMNS, "actor_agent__id", "actor_agent__name")
     )
-    items += [{"kind": "event", "at": e.created_at, "id": e.pk, "event": e} for e in events]
+    shown = list(events)
+    workspace.describe_events(shown)
+    items += [{"kind": "event", "at": e.created_at, "id": e.pk, "event": e} for e in shown]
     return sorted(items, key=lambda i: (i["at"], 0 if i["kind"] == "message" else 1, i["id"]))
 
 

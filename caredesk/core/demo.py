@@ -28,7 +28,14 @@ from caredesk.accounts.models import Role, Skill, Team, Tier, User
 from caredesk.accounts.services import create_agent
 from caredesk.customers.models import Customer, Organization
 from caredesk.customers.services import create_customer
-from caredesk.tickets.models import Message, Priority, Status, Ticket, TicketEvent
+from caredesk.tickets.models import (
+    AuthorKind,
+    Message,
+    Priority,
+    Status,
+    Ticket,
+    TicketEvent,
+)
 from caredesk.tickets.services import Actor, assign, change_status, create_ticket, post_message
 
 DEMO_DOMAIN = "demo.caredesk.test"
@@ -497,6 +504,8 @@ def load_demo(
         progress("tickets")
         _spread_over_time(created, now, rng)
         _history_already_sent([ticket.pk for ticket, _ in created])
+        _configure_workflow(teams, now)
+        progress("SLA policies, business hours, macros and snippets")
         for loader in EXTRA_LOADERS:
             loader()
     return {
@@ -518,35 +527,151 @@ def _history_already_sent(ticket_ids: list[int]) -> None:
     )
 
 
+# Weekday hours (and Saturday mornings for Orders) in the team's zone.
+DEMO_HOURS = {
+    "billing": ("America/New_York", {str(d): [["08:00", "18:00"]] for d in range(5)}),
+    "technical": ("America/New_York", {str(d): [["07:00", "22:00"]] for d in range(5)}),
+    "orders": (
+        "America/New_York",
+        {**{str(d): [["08:00", "20:00"]] for d in range(5)}, "5": [["09:00", "13:00"]]},
+    ),
+}
+# (name, conditions, first response, next response, resolution) in business minutes.
+DEMO_POLICIES = [
+    ("Urgent", {"priority": ["urgent"]}, 30, 60, 8 * 60),
+    ("VIP customers", {"vip": True}, 60, 2 * 60, 16 * 60),
+    ("High priority", {"priority": ["high"]}, 2 * 60, 4 * 60, 24 * 60),
+    ("Standard", {}, 8 * 60, 8 * 60, 4 * 8 * 60),
+]
+DEMO_MACROS = [
+    (
+        "Refund issued",
+        "Hi {{customer.first_name}}, I've issued your refund; it shows on your statement within"
+        " 5-7 business days. Is there anything else I can help with?",
+        {"status": "solved", "tags": ["refund"]},
+    ),
+    (
+        "Ask for the order number",
+        "Hi {{customer.first_name}}, could you send me your order number (it starts with CD- and"
+        " is in your confirmation email)? Then I can look into this straight away.",
+        {"status": "pending"},
+    ),
+    (
+        "Password reset sent",
+        "Hi {{customer.first_name}}, I've sent a fresh password reset link to {{customer.email}}."
+        " It is valid for one hour; check your spam folder if it doesn't arrive.",
+        {"status": "pending", "tags": ["account-access"]},
+    ),
+    (
+        "Escalate to billing lead",
+        "Passing this to the billing lead for approval.",
+        {"priority": "high", "tags": ["needs-approval"]},
+    ),
+]
+DEMO_SNIPPETS = [
+    ("thanks", "Thanks for waiting", "Thanks for your patience, {{customer.first_name}}."),
+    (
+        "returns",
+        "Return policy",
+        "You can return any unworn item within 30 days for a full refund; sale items within 14"
+        " days for store credit.",
+    ),
+    (
+        "shipping",
+        "Shipping times",
+        "Standard shipping takes 3-5 business days, express 1-2. You'll get a tracking link by"
+        " email as soon as your parcel leaves the warehouse.",
+    ),
+    ("bye", "Sign-off", "Have a great day!\n{{agent.first_name}} from the support team"),
+]
+
+
+def _configure_workflow(teams: dict[str, Team], now: Any) -> None:
+    """What a real team has set up: business hours, SLA policies (applied to the open tickets, so
+    the SLA views have real numbers), shared macros and snippets."""
+    from caredesk.automation.models import CannedResponse, Macro
+    from caredesk.automation.services import save_macro, save_snippet
+    from caredesk.sla.models import BusinessHours, SlaPolicy
+    from caredesk.sla.services import apply_policies, validate_policy
+
+    for slug, (zone, schedule) in DEMO_HOURS.items():
+        BusinessHours.objects.create(
+            name=f"{teams[slug].name} hours",
+            team=teams[slug],
+            time_zone=zone,
+            schedule=schedule,
+            country="US",
+        )
+    for position, (name, conditions, first, following, resolution) in enumerate(DEMO_POLICIES):
+        policy = SlaPolicy(
+            name=name,
+            position=position,
+            conditions=conditions,
+            first_response_minutes=first,
+            next_response_minutes=following,
+            resolution_minutes=resolution,
+            pause_statuses=[Status.PENDING, Status.ON_HOLD],
+        )
+        validate_policy(policy)
+        policy.save()
+    apply_policies(now)
+    for name, reply, changes in DEMO_MACROS:
+        save_macro(Macro(name=name, reply=reply, changes=changes))
+    for shortcut, title, body in DEMO_SNIPPETS:
+        save_snippet(CannedResponse(shortcut=shortcut, title=title, body=body))
+
+
 def _spread_over_time(created: list[tuple[Ticket, int]], now: Any, rng: random.Random) -> None:
-    """Move each ticket's history back in time so the demo has 90 days of activity."""
+    """Move each ticket's history back in time so the demo has 90 days of activity.
+
+    The last message of every ticket lands in the past (the newest a few minutes ago), its earlier
+    messages before it, and each event at the time of the message it followed: nothing is dated
+    in the future, and "Last updated" sorts the way a real week's work would."""
     for ticket, _ in created:
-        shift = timedelta(days=rng.uniform(0, 90), minutes=rng.uniform(0, 600))
+        # The copy in hand may predate the status changes made through other copies.
+        ticket.refresh_from_db(fields=["status"])
         if ticket.status in (Status.NEW, Status.OPEN):
-            shift = timedelta(hours=rng.uniform(0, 72))
+            # Active work: the last word came in the past three days.
+            age = timedelta(minutes=rng.uniform(3, 72 * 60))
+        else:
+            age = timedelta(days=rng.uniform(0.2, 90), minutes=rng.uniform(0, 600))
         messages = list(
-            Message.objects.filter(ticket=ticket).order_by("id").values_list("id", flat=True)
+            Message.objects.filter(ticket=ticket)
+            .order_by("id")
+            .values_list("id", "created_at", "author_kind", "internal")
         )
         step = timedelta(minutes=rng.uniform(20, 240))
-        base = now - shift
-        for offset, message_id in enumerate(messages):
-            Message.objects.filter(pk=message_id).update(created_at=base + step * offset)
-        TicketEvent.objects.filter(ticket=ticket).update(created_at=base)
-        end = base + step * max(len(messages) - 1, 0)
+        end = now - age
+        base = end - step * max(len(messages) - 1, 0)
+        moved = [(old, base + step * offset) for offset, (_, old, _, _) in enumerate(messages)]
+        for (message_id, *_), (_, new) in zip(messages, moved, strict=True):
+            Message.objects.filter(pk=message_id).update(created_at=new)
+        for event_id, old in TicketEvent.objects.filter(ticket=ticket).values_list(
+            "id", "created_at"
+        ):
+            # At the time of the newest message written before the event (else the ticket's start).
+            at = max((new for was, new in moved if was <= old), default=base)
+            TicketEvent.objects.filter(pk=event_id).update(created_at=at)
+        public = [
+            (kind, new)
+            for (_, _, kind, internal), (_, new) in zip(messages, moved, strict=True)
+            if not internal
+        ]
+        agent_times = [new for kind, new in public if kind == AuthorKind.AGENT]
+        customer_times = [new for kind, new in public if kind == AuthorKind.CUSTOMER]
         fields: dict[str, Any] = {"created_at": base, "updated_at": end}
-        names = (
-            "first_response_at",
-            "last_customer_message_at",
-            "last_agent_message_at",
-            "solved_at",
-            "closed_at",
+        current = (
+            Ticket.objects.filter(pk=ticket.pk)
+            .values("first_response_at", "last_agent_message_at", "solved_at", "closed_at")
+            .get()
         )
-        current = Ticket.objects.filter(pk=ticket.pk).values(*names).get()
-        for name in names:
+        if current["first_response_at"] is not None and agent_times:
+            fields["first_response_at"] = agent_times[0]
+        if current["last_agent_message_at"] is not None and agent_times:
+            fields["last_agent_message_at"] = agent_times[-1]
+        if customer_times:
+            fields["last_customer_message_at"] = customer_times[-1]
+        for name in ("solved_at", "closed_at"):
             if current[name] is not None:
-                fields[name] = (
-                    end
-                    if name in ("solved_at", "closed_at", "last_customer_message_at")
-                    else base + step
-                )
+                fields[name] = end
         Ticket.objects.filter(pk=ticket.pk).update(**fields)

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from caredesk.core import jobs
 from caredesk.core.prepared import PreparedInQuery, PreparedQuery
 from caredesk.sla.hours import Hours, add_business_minutes, business_minutes_between
 from caredesk.sla.models import BusinessHours, SlaPolicy, TicketSla
@@ -91,6 +92,8 @@ def validate_policy(policy: SlaPolicy) -> None:
 def save_policy(policy: SlaPolicy) -> SlaPolicy:
     validate_policy(policy)
     policy.save()
+    # Open tickets are re-clocked by a job (there may be many), after this commit.
+    jobs.enqueue("sla.apply_policies")
     return policy
 
 
@@ -135,8 +138,14 @@ def _refresh_next_due(sla: TicketSla) -> None:
 
 
 @transaction.atomic
-def start(ticket: Ticket, now: datetime | None = None) -> TicketSla | None:
+def start(
+    ticket: Ticket, now: datetime | None = None, *, since: datetime | None = None
+) -> TicketSla | None:
+    """(Re)start the ticket's clocks under the policy that matches it now. The targets run from
+    `since` (default: now); a ticket already in one of the policy's pause statuses starts
+    paused, and a solved or closed one gets no targets."""
     now = now or timezone.now()
+    since = since or now
     ticket = Ticket.objects.select_related("requester").get(pk=ticket.pk)
     policy = policy_for(ticket)
     if policy is None:
@@ -145,20 +154,70 @@ def start(ticket: Ticket, now: datetime | None = None) -> TicketSla | None:
     hours = hours_for(policy, ticket)
     sla, _ = TicketSla.objects.get_or_create(ticket=ticket)
     sla.policy = policy
+    done = ticket.status in (Status.SOLVED, Status.CLOSED)
     sla.first_response_due = (
-        add_business_minutes(now, policy.first_response_minutes, hours)
-        if policy.first_response_minutes and ticket.first_response_at is None
+        add_business_minutes(since, policy.first_response_minutes, hours)
+        if policy.first_response_minutes and ticket.first_response_at is None and not done
         else None
     )
     sla.resolution_due = (
-        add_business_minutes(now, policy.resolution_minutes, hours)
-        if policy.resolution_minutes
+        add_business_minutes(since, policy.resolution_minutes, hours)
+        if policy.resolution_minutes and not done
         else None
     )
-    sla.next_response_due = None
+    # Answered once, and the customer wrote since the last answer: a reply is owed.
+    waiting = (
+        ticket.first_response_at is not None
+        and ticket.last_customer_message_at is not None
+        and (
+            ticket.last_agent_message_at is None
+            or ticket.last_customer_message_at > ticket.last_agent_message_at
+        )
+    )
+    sla.next_response_due = (
+        add_business_minutes(
+            max(since, ticket.last_customer_message_at),  # type: ignore[type-var]
+            policy.next_response_minutes,
+            hours,
+        )
+        if policy.next_response_minutes and waiting and not done
+        else None
+    )
+    sla.paused_since = now if ticket.status in (policy.pause_statuses or []) else None
     _refresh_next_due(sla)
     sla.save()
     return sla
+
+
+# Open tickets re-clocked per query when policies change.
+APPLY_CHUNK = 200
+
+
+def apply_policies(now: datetime | None = None) -> int:
+    """Give every ticket still being worked the clocks of the policy that matches it now,
+    measured from when the ticket was opened (what its customer has waited): run after a policy
+    is created or changed, so existing tickets are held to it, not only new ones. Returns how
+    many tickets have a clock afterwards."""
+    now = now or timezone.now()
+    clocked = 0
+    last_id = 0
+    while True:
+        chunk = list(
+            Ticket.objects.filter(status__in=ACTIVE_STATUSES, pk__gt=last_id)
+            .order_by("pk")
+            .only("pk", "created_at")[:APPLY_CHUNK]
+        )
+        if not chunk:
+            return clocked
+        for ticket in chunk:
+            if start(ticket, now, since=ticket.created_at) is not None:
+                clocked += 1
+        last_id = chunk[-1].pk
+
+
+@jobs.job_handler("sla.apply_policies")
+def _apply_policies_job(payload: dict[str, Any]) -> None:
+    apply_policies()
 
 
 @cache

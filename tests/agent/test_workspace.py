@@ -556,3 +556,45 @@ def test_view_counts_are_cached_until_a_ticket_changes(alice_client, personas):
     Ticket.objects.filter(pk=second.pk).update(team=personas.technical)  # no updated_at change
     # Cached: nothing the stamp sees has changed (every service stamps updated_at).
     assert 'data-view-count="unassigned">1<' in alice_client.get("/agent/").content.decode()
+
+
+def test_view_counts_follow_a_change_older_than_the_newest_updated_at(alice_client, personas):
+    """A ticket stamped in the future (a skewed clock, an import) must not freeze the counts."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from caredesk.tickets.services import assign
+
+    future = factories.ticket(team=personas.billing)
+    Ticket.objects.filter(pk=future.pk).update(updated_at=timezone.now() + timedelta(hours=5))
+    waiting = factories.ticket(team=personas.billing)
+    Ticket.objects.filter(pk=waiting.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    assert 'data-view-count="unassigned">2<' in alice_client.get("/agent/").content.decode()
+    assign(personas.alice, waiting, personas.alice)
+    page = alice_client.get("/agent/").content.decode()
+    assert 'data-view-count="unassigned">1<' in page and 'data-view-count="mine">1<' in page
+
+
+def test_timeline_says_who_which_tags_and_why_in_words(client, personas):
+    from caredesk.routing.services import escalate
+    from caredesk.tickets.services import assign, update_ticket
+
+    ticket = factories.ticket(team=personas.billing, subject="Words not ids")
+    assign(personas.alice, ticket, personas.bob)
+    update_ticket(personas.alice, ticket, {"tags": ["refund", "vip"]})
+    update_ticket(personas.alice, ticket, {"tags": ["vip", "urgent-call"]})
+    escalate(
+        personas.alice, ticket, reason="Customer threatens chargeback", to_team=personas.technical
+    )
+    client.force_login(personas.admin)  # the escalation took it out of Alice's teams
+    page = client.get(f"/agent/tickets/{ticket.pk}/").content.decode()
+    events = page[
+        page.index('<ol class="timeline"') : page.index("</ol>", page.index('<ol class="timeline"'))
+    ]
+    assert "nobody → Bob" in events
+    assert f"→ {personas.bob.pk}<" not in events and f"— → {personas.bob.pk}" not in events
+    assert "added refund, vip" in events
+    assert "added urgent-call; removed refund" in events
+    assert "to Technical" in events and "Customer threatens chargeback" in events
+    assert "Billing → Technical" in events

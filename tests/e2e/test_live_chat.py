@@ -153,6 +153,7 @@ def test_the_workspace_updates_live_and_shows_who_else_is_on_a_ticket(browser, s
         sign_in(ben, server, "ben@example.test")
         ava.goto(server.url + "/agent/?view=team")
         expect(ava.locator("body")).to_have_class(re.compile(r"\blive\b"), timeout=20000)
+        expect(ava.locator('aside.views [data-view-count="team"]')).to_have_text("0")
         created = api.post(
             "/api/v1/tickets",
             json={
@@ -166,6 +167,9 @@ def test_the_workspace_updates_live_and_shows_who_else_is_on_a_ticket(browser, s
         number = created.json()["id"]
         # The new ticket appears in the open inbox without a reload.
         ava.locator("#ticket-rows").get_by_text("Arrived while I was looking").wait_for()
+        # And the sidebar's view counts follow.
+        expect(ava.locator('aside.views [data-view-count="team"]')).to_have_text("1")
+        expect(ava.locator('aside.views [data-view-count="unassigned"]')).to_have_text("1")
 
         ava.goto(f"{server.url}/agent/tickets/{number}/")
         expect(ava.locator("body")).to_have_class(re.compile(r"\blive\b"), timeout=20000)

@@ -29,6 +29,7 @@ class Dovecot:
                 "dovecot is not installed (scripts/test.sh installs dovecot-imapd and dovecot-pop3d)"
             )
         self.dir = Path(tempfile.mkdtemp(prefix="caredesk-dovecot-"))
+        self.process: subprocess.Popen | None = None
         self.dir.chmod(0o755)
         for sub in ("run", "mail", "home"):
             (self.dir / sub).mkdir()
@@ -74,17 +75,31 @@ service pop3-login {{
 """)
 
     def start(self):
-        subprocess.run([DOVECOT, "-c", str(self.dir / "dovecot.conf")], check=True)
+        # In the foreground (-F), as this test's child: stopped by its own PID, never by name.
+        self.process = subprocess.Popen(
+            [DOVECOT, "-F", "-c", str(self.dir / "dovecot.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(50):
             try:
                 socket.create_connection(("127.0.0.1", self.imap_port), timeout=1).close()
                 return
             except OSError:
                 time.sleep(0.1)
+        self.stop()
         raise RuntimeError((self.dir / "dovecot.log").read_text())
 
     def stop(self):
-        subprocess.run([DOVECOT, "-c", str(self.dir / "dovecot.conf"), "stop"], check=False)
+        if self.process is None:
+            return
+        self.process.terminate()  # dovecot's master stops its children on SIGTERM
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
         for _ in range(50):
             try:
                 socket.create_connection(("127.0.0.1", self.imap_port), timeout=1).close()
