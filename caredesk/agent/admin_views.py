@@ -25,6 +25,7 @@ from caredesk.automation.models import Automation, CannedResponse, Macro, Trigge
 from caredesk.channels.chat.models import ChatWidget
 from caredesk.channels.email.models import Mailbox
 from caredesk.core.errors import DomainError
+from caredesk.customers.models import Organization
 from caredesk.sla import services as sla
 from caredesk.sla.models import BusinessHours, SlaPolicy
 from caredesk.tickets.models import Channel, CustomField, Priority, Status, Tag
@@ -144,6 +145,13 @@ class AgentForm(forms.Form):
     is_active = forms.BooleanField(required=False, initial=True)
 
 
+class PickedMany(forms.ModelMultipleChoiceField):
+    """A multiple picker that reads an empty value (a client posting "") as nothing picked."""
+
+    def clean(self, value: Any) -> Any:
+        return super().clean([v for v in value or [] if v not in ("", None)])
+
+
 class FlowForm(forms.ModelForm):
     """A rule form whose instance is checked by the domain's validation before anything is
     saved: a refused rule shows the service's message on the form."""
@@ -191,10 +199,11 @@ class SlaPolicyForm(FlowForm):
     if_tags = forms.CharField(
         required=False, label="If tagged", help_text="Any of these tags, separated by commas."
     )
-    if_organization = forms.CharField(
+    if_organization = PickedMany(
+        queryset=Organization.objects.order_by("name"),
         required=False,
         label="If organization is",
-        help_text="Organization ids, separated by commas.",
+        help_text="None picked: any organization.",
     )
     if_vip = forms.ChoiceField(
         choices=[("", "VIP or not"), ("yes", "VIP customers only"), ("no", "Not VIP customers")],
@@ -242,16 +251,10 @@ class SlaPolicyForm(FlowForm):
                 "if_channel": conditions.get("channel", []),
                 "if_team": conditions.get("team", []),
                 "if_tags": ", ".join(conditions.get("tags", [])),
-                "if_organization": ", ".join(str(o) for o in conditions.get("organization", [])),
+                "if_organization": conditions.get("organization", []),
                 "if_vip": {True: "yes", False: "no"}.get(conditions.get("vip"), ""),
             }
         )
-
-    def clean_if_organization(self) -> list[int]:
-        items = [item.strip() for item in self.cleaned_data["if_organization"].split(",")]
-        if not all(item.isdigit() for item in items if item):
-            raise forms.ValidationError("Organizations are given by their ids (numbers).")
-        return [int(item) for item in items if item]
 
     def clean(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -260,7 +263,7 @@ class SlaPolicyForm(FlowForm):
             "channel": data.get("if_channel") or [],
             "team": [team.pk for team in data.get("if_team") or []],
             "tags": [t.strip() for t in (data.get("if_tags") or "").split(",") if t.strip()],
-            "organization": data.get("if_organization") or [],
+            "organization": [org.pk for org in data.get("if_organization") or []],
         }
         conditions = {key: value for key, value in conditions.items() if value}
         if data.get("if_vip"):

@@ -1,19 +1,18 @@
 // The rule builder: "Add a condition/action" appends an empty row from the page's template
 // (without this script the button asks the server for one), and the "field to set" select only
-// shows for "Set field" actions. In rows with pickers (data-picker-row), only the value picker
+// shows for "Set field" actions. In rows with pickers, only the value picker
 // for the chosen field or action is shown (data-value-for lists the choices it serves); without
 // this script every picker shows and the server reads the one that matches.
 (function () {
   "use strict";
 
   function showPickers(row) {
-    if (!row || !row.hasAttribute("data-picker-row")) return;
+    if (!row || !row.querySelector("[data-value-for]")) return;
     const chooser = row.querySelector("select[name$='-field'], select[name$='-type']");
     const typeSelect = row.querySelector("select[name$='-type']");
     const fieldSelect = row.querySelector("select[name$='-field']");
     const keys = [chooser && chooser.value];
     if (typeSelect) keys.push(typeSelect.value + ":" + (fieldSelect ? fieldSelect.value : ""));
-    if (fieldSelect && typeSelect === null) keys.push(fieldSelect.value);
     let anyPicker = false;
     row.querySelectorAll("[data-value-for]").forEach(function (label) {
       const serves = label.dataset.valueFor.split(" ");
@@ -60,5 +59,5 @@
   });
 
   document.querySelectorAll("#rule-actions .rule-row").forEach(showSetField);
-  document.querySelectorAll("[data-picker-row]").forEach(showPickers);
+  document.querySelectorAll(".rule-row").forEach(showPickers);
 })();
