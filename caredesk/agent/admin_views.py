@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from caredesk.accounts import services as accounts
 from caredesk.accounts.models import Role, Skill, Team, Tier, User
-from caredesk.agent import setup_forms
+from caredesk.agent import checklist, setup_forms
 from caredesk.agent.rule_builder import RuleBuilder
 from caredesk.agent.setup_forms import time_zone_choices
 from caredesk.agent.views import agent_view
@@ -373,9 +373,38 @@ def _require_lead(request: HttpRequest) -> None:
 
 @agent_view
 def admin_home(request: HttpRequest) -> HttpResponse:
+    """An admin's home is the first-run checklist until every step is done or they hide it."""
     _require_lead(request)
+    if checklist.checklist_for(request.user) is not None:  # type: ignore[arg-type]
+        return _setup(request)
     first = "agents" if request.user.is_admin else "triggers"  # type: ignore[union-attr]
     return redirect("agent:admin-section", section=first)
+
+
+def _setup(request: HttpRequest) -> HttpResponse:
+    """The checklist page (also reachable once hidden or done): hide it, or bring it back."""
+    admin: User = request.user  # type: ignore[assignment]
+    if request.method == "POST":
+        if request.POST.get("checklist") == "hide":
+            checklist.dismiss(admin)
+            messages.success(request, "Checklist hidden. It stays under Admin → Setup checklist.")
+            return redirect("agent:admin")
+        if request.POST.get("checklist") == "show":
+            checklist.restore(admin)
+            return redirect("agent:admin")
+    steps = checklist.setup_steps()
+    return render(
+        request,
+        "agent/admin_setup.html",
+        {
+            "sections": _nav(request),
+            "section": "setup",
+            "title": "Setup checklist",
+            "steps": steps,
+            "done": sum(step.done for step in steps),
+            "dismissed": checklist.is_dismissed(admin),
+        },
+    )
 
 
 @agent_view
@@ -384,6 +413,8 @@ def admin_section(request: HttpRequest, section: str, item_id: int | None = None
         _require_lead(request)
         return _flow(request, section, item_id)
     _require_admin(request)
+    if section == "setup":
+        return _setup(request)
     if section == "agents":
         return _agents(request, item_id)
     if section == "macros":
@@ -598,7 +629,11 @@ def _nav(request: HttpRequest) -> list[tuple[str, str]]:
     flow = [(k, v["title"]) for k, v in FLOW_SECTIONS.items()]
     if not getattr(request.user, "is_admin", False):
         return flow
-    return [("agents", "Agents")] + [(k, v["title"]) for k, v in SECTIONS.items()] + flow
+    return (
+        [("setup", "Setup checklist"), ("agents", "Agents")]
+        + [(k, v["title"]) for k, v in SECTIONS.items()]
+        + flow
+    )
 
 
 def _agents(request: HttpRequest, item_id: int | None) -> HttpResponse:
