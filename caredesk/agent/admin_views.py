@@ -1,6 +1,7 @@
-"""Admin pages in the workspace: teams, agents (roles, tiers, teams, skills), skills, tags and
-custom fields (admins), and the flow: triggers, time-based automations and SLA policies (team
-leads and admins). Nobody needs the Django admin."""
+"""Admin pages in the workspace: teams, agents (roles, tiers, teams, skills), skills, tags,
+custom fields, chat widgets, mailboxes, business hours, macros and snippets (admins), and the
+flow: triggers, time-based automations and SLA policies (team leads and admins). Nobody needs the
+Django admin. The admin's home is the first-run checklist (`setup_checklist`)."""
 
 from __future__ import annotations
 
@@ -15,18 +16,24 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from caredesk.accounts import services as accounts
 from caredesk.accounts.models import Role, Skill, Team, Tier, User
+from caredesk.agent import checklist, setup_forms
 from caredesk.agent.rule_builder import RuleBuilder
+from caredesk.agent.setup_forms import time_zone_choices
 from caredesk.agent.views import agent_view
 from caredesk.automation import services as automation
-from caredesk.automation.models import Automation, Trigger
+from caredesk.automation.models import Automation, CannedResponse, Macro, Trigger
 from caredesk.channels.chat.models import ChatWidget
+from caredesk.channels.email.models import Mailbox
 from caredesk.core.errors import DomainError
+from caredesk.customers.models import Organization
 from caredesk.sla import services as sla
-from caredesk.sla.models import SlaPolicy
+from caredesk.sla.models import BusinessHours, SlaPolicy
 from caredesk.tickets.models import Channel, CustomField, Priority, Status, Tag
 
 
 class TeamForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(choices=time_zone_choices, initial="UTC")
+
     class Meta:
         model = Team
         fields = ["name", "slug", "description", "time_zone", "email_address"]
@@ -138,6 +145,13 @@ class AgentForm(forms.Form):
     is_active = forms.BooleanField(required=False, initial=True)
 
 
+class PickedMany(forms.ModelMultipleChoiceField):
+    """A multiple picker that reads an empty value (a client posting "") as nothing picked."""
+
+    def clean(self, value: Any) -> Any:
+        return super().clean([v for v in value or [] if v not in ("", None)])
+
+
 class FlowForm(forms.ModelForm):
     """A rule form whose instance is checked by the domain's validation before anything is
     saved: a refused rule shows the service's message on the form."""
@@ -185,10 +199,11 @@ class SlaPolicyForm(FlowForm):
     if_tags = forms.CharField(
         required=False, label="If tagged", help_text="Any of these tags, separated by commas."
     )
-    if_organization = forms.CharField(
+    if_organization = PickedMany(
+        queryset=Organization.objects.order_by("name"),
         required=False,
         label="If organization is",
-        help_text="Organization ids, separated by commas.",
+        help_text="None picked: any organization.",
     )
     if_vip = forms.ChoiceField(
         choices=[("", "VIP or not"), ("yes", "VIP customers only"), ("no", "Not VIP customers")],
@@ -236,16 +251,10 @@ class SlaPolicyForm(FlowForm):
                 "if_channel": conditions.get("channel", []),
                 "if_team": conditions.get("team", []),
                 "if_tags": ", ".join(conditions.get("tags", [])),
-                "if_organization": ", ".join(str(o) for o in conditions.get("organization", [])),
+                "if_organization": conditions.get("organization", []),
                 "if_vip": {True: "yes", False: "no"}.get(conditions.get("vip"), ""),
             }
         )
-
-    def clean_if_organization(self) -> list[int]:
-        items = [item.strip() for item in self.cleaned_data["if_organization"].split(",")]
-        if not all(item.isdigit() for item in items if item):
-            raise forms.ValidationError("Organizations are given by their ids (numbers).")
-        return [int(item) for item in items if item]
 
     def clean(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -254,7 +263,7 @@ class SlaPolicyForm(FlowForm):
             "channel": data.get("if_channel") or [],
             "team": [team.pk for team in data.get("if_team") or []],
             "tags": [t.strip() for t in (data.get("if_tags") or "").split(",") if t.strip()],
-            "organization": data.get("if_organization") or [],
+            "organization": [org.pk for org in data.get("if_organization") or []],
         }
         conditions = {key: value for key, value in conditions.items() if value}
         if data.get("if_vip"):
@@ -315,6 +324,39 @@ SECTIONS: dict[str, dict[str, Any]] = {
         "model": ChatWidget,
         "form": ChatWidgetForm,
         "columns": ["name", "key", "team", "active"],
+        "related": ["team"],
+    },
+    "mailboxes": {
+        "title": "Mailboxes",
+        "model": Mailbox,
+        "form": setup_forms.MailboxForm,
+        "columns": ["address", "name", "team", "protocol", "active"],
+        "related": ["team"],
+        "delete": True,
+    },
+    "hours": {
+        "title": "Business hours",
+        "model": BusinessHours,
+        "form": setup_forms.BusinessHoursForm,
+        "columns": ["name", "team", "time_zone", "country"],
+        "related": ["team"],
+        "delete": True,
+        "template": "agent/admin_hours.html",
+    },
+    "macros": {
+        "title": "Macros",
+        "model": Macro,
+        "columns": ["name", "owner", "internal"],
+        "related": ["owner"],
+    },
+    "snippets": {
+        "title": "Snippets",
+        "model": CannedResponse,
+        "form": setup_forms.SnippetForm,
+        "save": automation.save_snippet,
+        "columns": ["shortcut", "title", "owner"],
+        "related": ["owner"],
+        "delete": True,
     },
 }
 
@@ -331,9 +373,38 @@ def _require_lead(request: HttpRequest) -> None:
 
 @agent_view
 def admin_home(request: HttpRequest) -> HttpResponse:
+    """An admin's home is the first-run checklist until every step is done or they hide it."""
     _require_lead(request)
+    if checklist.checklist_for(request.user) is not None:  # type: ignore[arg-type]
+        return _setup(request)
     first = "agents" if request.user.is_admin else "triggers"  # type: ignore[union-attr]
     return redirect("agent:admin-section", section=first)
+
+
+def _setup(request: HttpRequest) -> HttpResponse:
+    """The checklist page (also reachable once hidden or done): hide it, or bring it back."""
+    admin: User = request.user  # type: ignore[assignment]
+    if request.method == "POST":
+        if request.POST.get("checklist") == "hide":
+            checklist.dismiss(admin)
+            messages.success(request, "Checklist hidden. It stays under Admin → Setup checklist.")
+            return redirect("agent:admin")
+        if request.POST.get("checklist") == "show":
+            checklist.restore(admin)
+            return redirect("agent:admin")
+    steps = checklist.setup_steps()
+    return render(
+        request,
+        "agent/admin_setup.html",
+        {
+            "sections": _nav(request),
+            "section": "setup",
+            "title": "Setup checklist",
+            "steps": steps,
+            "done": sum(step.done for step in steps),
+            "dismissed": checklist.is_dismissed(admin),
+        },
+    )
 
 
 @agent_view
@@ -342,43 +413,119 @@ def admin_section(request: HttpRequest, section: str, item_id: int | None = None
         _require_lead(request)
         return _flow(request, section, item_id)
     _require_admin(request)
+    if section == "setup":
+        return _setup(request)
     if section == "agents":
         return _agents(request, item_id)
+    if section == "macros":
+        return _macro(request, item_id)
     config = SECTIONS.get(section)
     if config is None:
         raise PermissionDenied("Unknown section")
     model = config["model"]
     instance = get_object_or_404(model, pk=item_id) if item_id else None
     form = config["form"](request.POST or None, instance=instance)
+    status = 200
     if request.method == "POST":
         if request.POST.get("delete") and instance is not None:
-            if model is Tag:
+            if model is Tag or config.get("delete"):
                 instance.delete()
-                messages.success(request, "Deleted.")
+                messages.success(request, f"Deleted “{instance}”.")
             elif model is CustomField:
                 CustomField.objects.filter(pk=instance.pk).update(active=False)
                 messages.success(request, "Deactivated (values on tickets are kept).")
             return redirect("agent:admin-section", section=section)
         if form.is_valid():
-            form.save()
-            messages.success(request, "Saved.")
-            return redirect("agent:admin-section", section=section)
-    rows = [
-        [getattr(obj, c) for c in config["columns"]] + [obj.pk] for obj in model.objects.all()[:500]
-    ]
+            try:
+                if "save" in config:
+                    saved = config["save"](form.save(commit=False))
+                else:
+                    saved = form.save()
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, f"Saved “{saved}”.")
+                return redirect("agent:admin-section", section=section)
+        messages.error(request, "Not saved: see the errors below.")
+        status = 422
     return render(
         request,
-        "agent/admin.html",
+        config.get("template", "agent/admin.html"),
         {
             "sections": _nav(request),
             "section": section,
             "title": config["title"],
-            "columns": config["columns"],
-            "rows": rows,
+            "columns": [c.replace("_", " ") for c in config["columns"]],
+            "rows": _rows(config),
             "form": form,
             "editing": instance,
-            "delete_label": {"tags": "Delete", "fields": "Deactivate"}.get(section),
+            "delete_label": "Delete"
+            if model is Tag or config.get("delete")
+            else {"fields": "Deactivate"}.get(section),
         },
+        status=status,
+    )
+
+
+def _rows(config: dict[str, Any]) -> list[list[Any]]:
+    """The section's table: the configured columns of up to 500 objects, then the id (for the
+    Edit link). Choice fields show their labels; booleans are shown by the template as Yes/No."""
+    model = config["model"]
+    objects = model.objects.select_related(*config.get("related", []))[:500]
+
+    def cell(obj: Any, column: str) -> Any:
+        display = getattr(obj, f"get_{column}_display", None)
+        value = display() if display is not None else getattr(obj, column)
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value)
+        return "" if value is None else value
+
+    return [[cell(obj, c) for c in config["columns"]] + [obj.pk] for obj in objects]
+
+
+def _macro(request: HttpRequest, item_id: int | None) -> HttpResponse:
+    """A macro: name, owner, reply text, and its changes as "set field → value" rows."""
+    macro = get_object_or_404(Macro, pk=item_id) if item_id else None
+    data = request.POST if request.method == "POST" else None
+    adding_row = data is not None and data.get("add_row") == "changes"
+    if adding_row and data is not None:
+        # Without the page's script, "add a row" comes back here: one more empty row.
+        data = data.copy()
+        data["changes-TOTAL_FORMS"] = str(int(data.get("changes-TOTAL_FORMS") or 0) + 1)
+    form = setup_forms.MacroForm(data, instance=macro)
+    rows = setup_forms.macro_change_rows(data, macro)
+    status = 200
+    if data is not None and not adding_row:
+        if data.get("delete") and macro is not None:
+            macro.delete()
+            messages.success(request, f"Deleted “{macro.name}”.")
+            return redirect("agent:admin-section", section="macros")
+        if form.is_valid() & rows.is_valid():
+            candidate = form.save(commit=False)
+            candidate.changes = rows.changes()
+            try:
+                saved = automation.save_macro(candidate)
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, f"Saved “{saved.name}”.")
+                return redirect("agent:admin-section", section="macros")
+        messages.error(request, "Not saved: see the errors below.")
+        status = 422
+    return render(
+        request,
+        "agent/admin_macro.html",
+        {
+            "sections": _nav(request),
+            "section": "macros",
+            "title": "Macros",
+            "columns": SECTIONS["macros"]["columns"],
+            "rows": _rows(SECTIONS["macros"]),
+            "form": form,
+            "change_rows": rows,
+            "editing": macro,
+        },
+        status=status,
     )
 
 
@@ -485,7 +632,12 @@ def _nav(request: HttpRequest) -> list[tuple[str, str]]:
     from caredesk.channels.email.sink import sink_active
 
     sink = [("sent-mail", "Sent mail")] if sink_active() else []  # the demo's mail sink
-    return [("agents", "Agents")] + [(k, v["title"]) for k, v in SECTIONS.items()] + flow + sink
+    return (
+        [("setup", "Setup checklist"), ("agents", "Agents")]
+        + [(k, v["title"]) for k, v in SECTIONS.items()]
+        + flow
+        + sink
+    )
 
 
 def _agents(request: HttpRequest, item_id: int | None) -> HttpResponse:
@@ -545,7 +697,7 @@ def _agents(request: HttpRequest, item_id: int | None) -> HttpResponse:
             a.get_role_display(),
             a.get_tier_display(),
             ", ".join(t.name for t in a.teams.all()),
-            "yes" if a.is_active else "no",
+            a.is_active,
             a.pk,
         ]
         for a in User.objects.prefetch_related("teams").order_by("name")

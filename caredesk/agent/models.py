@@ -1,4 +1,4 @@
-"""Workspace-only records: an agent's saved inbox views."""
+"""Workspace-only records: an agent's saved inbox views, an admin's hidden setup checklist."""
 
 from django.conf import settings
 from django.db import models
@@ -21,3 +21,13 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ChecklistDismissal(models.Model):
+    """An admin hid the first-run checklist. Only the hiding is stored: whether each step is
+    done is always read from the data itself (`agent.checklist`)."""
+
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="checklist_dismissal"
+    )
+    dismissed_at = models.DateTimeField(auto_now_add=True)

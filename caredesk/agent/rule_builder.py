@@ -3,7 +3,10 @@
 
 Each row is checked as it is typed (`automation.condition_from_text` / `action_from_text`), its
 error shown next to it; the rule as a whole then goes through the same service validation as any
-other save (impossible conditions, no actions…), its error shown above the rows it concerns."""
+other save (impossible conditions, no actions…), its error shown above the rows it concerns.
+
+Teams, agents and organizations are picked by name (a select next to the row), or typed by name
+("Billing, Technical" for "is one of"); the rule stores their ids, as the evaluation compares."""
 
 from __future__ import annotations
 
@@ -12,17 +15,19 @@ from typing import Any
 from django import forms
 from django.http import HttpRequest, QueryDict
 
+from caredesk.accounts.models import Team, User
 from caredesk.automation import services as automation
 from caredesk.automation.models import Automation, Trigger
 from caredesk.core.errors import DomainError
+from caredesk.customers.models import Organization
 from caredesk.tickets.models import ACTIVE_STATUSES, EventKind, Status
 
 FIELD_LABELS = {
     "status": "Status",
     "priority": "Priority",
     "channel": "Channel",
-    "team": "Team (id)",
-    "assignee": "Assignee (agent id)",
+    "team": "Team",
+    "assignee": "Assignee",
     "tags": "Tags",
     "subject": "Subject",
     "category": "Category",
@@ -32,7 +37,7 @@ FIELD_LABELS = {
     "customer_vip": "Customer is VIP (yes/no)",
     "customer_email": "Customer email",
     "customer_language": "Customer language",
-    "organization": "Organization (id)",
+    "organization": "Organization",
     "reopened_count": "Times reopened",
 }
 OPERATOR_LABELS = {
@@ -47,8 +52,8 @@ OPERATOR_LABELS = {
 ACTION_LABELS = {
     "set": "Set field",
     "add_tags": "Add tags (a, b, …)",
-    "assign_team": "Move to team (id)",
-    "assign_agent": "Assign to agent (id)",
+    "assign_team": "Move to team",
+    "assign_agent": "Assign to agent",
     "reply": "Reply to the customer",
     "note": "Add an internal note",
     "escalate": "Escalate (reason)",
@@ -67,19 +72,101 @@ assert set(ACTION_LABELS) == automation.ACTION_TYPES
 assert set(SET_LABELS) == automation.SETTABLE
 
 
-class ConditionRow(forms.Form):
+# Which named things a condition field or an action type picks, and the picker it uses.
+PICKED_BY_CONDITION = {"team": "team", "assignee": "agent", "organization": "organization"}
+PICKED_BY_ACTION = {"assign_team": "team", "assign_agent": "agent"}
+
+
+class Names:
+    """Teams, agents and organizations by name for one page: each read once, not once a row."""
+
+    def __init__(self) -> None:
+        self.team = [
+            (str(pk), name) for pk, name in Team.objects.order_by("name").values_list("pk", "name")
+        ]
+        self.agent = [
+            (str(pk), f"{name} <{email}>")
+            for pk, name, email in User.objects.filter(is_active=True)
+            .order_by("name")
+            .values_list("pk", "name", "email")
+        ]
+        self.organization = [
+            (str(pk), name)
+            for pk, name in Organization.objects.order_by("name").values_list("pk", "name")[:1000]
+        ]
+
+    def choices(self, kind: str) -> list[tuple[str, str]]:
+        return [("", f"— {kind} —"), *getattr(self, kind)]
+
+    def label(self, kind: str, value: Any) -> str:
+        return dict(getattr(self, kind)).get(str(value), str(value))
+
+    def to_ids(self, kind: str, text: str) -> str:
+        """Typed names (separated by commas) as the ids the rule stores; numbers and "none"
+        pass as they are, an unknown name is left for the value check to refuse."""
+        by_name: dict[str, str] = {}
+        for pk, label in getattr(self, kind):
+            by_name.setdefault(label.lower(), pk)
+            if kind == "agent":  # "Name <address>": the name or the address alone too
+                name, _, email = label.rpartition(" <")
+                by_name.setdefault(name.lower(), pk)
+                by_name.setdefault(email.rstrip(">").lower(), pk)
+        items = [item.strip() for item in (text or "").split(",")]
+        return ", ".join(by_name.get(item.lower(), item) for item in items if item)
+
+    def text(self, kind: str, value: Any) -> str:
+        """A stored id (or list of ids) as names, for the typed box."""
+        if isinstance(value, list):
+            return ", ".join(self.text(kind, v) for v in value)
+        return "none" if value is None else self.label(kind, value)
+
+
+class PickerRow(forms.Form):
+    """A row with team, agent and organization pickers (choices from the page's `Names`)."""
+
+    team = forms.ChoiceField(required=False, label="Team")
+    agent = forms.ChoiceField(required=False, label="Agent")
+    organization = forms.ChoiceField(required=False, label="Organization")
+
+    def __init__(self, *args: Any, names: Names | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.names = names or Names()
+        for kind in ("team", "agent", "organization"):
+            self.fields[kind].choices = self.names.choices(kind)
+
+    def picked_value(self, kind: str | None, cleaned: dict[str, Any]) -> str | None:
+        """The value for the row: the pick, else the typed names as ids (None, with the error
+        on the row, when a typed name is unknown)."""
+        typed = (cleaned.get("value") or "").strip()
+        if kind is None:
+            return typed
+        if cleaned.get(kind) and not typed:
+            return str(cleaned[kind])
+        ids = self.names.to_ids(kind, typed)
+        unknown = [i for i in ids.split(", ") if i and not i.isdigit() and i.lower() != "none"]
+        if unknown:
+            self.add_error("value", f"There is no {kind} named “{unknown[0][:60]}”.")
+            return None
+        return ids
+
+
+class ConditionRow(PickerRow):
     field = forms.ChoiceField(
         choices=[("", "— field —"), *sorted(FIELD_LABELS.items(), key=lambda item: item[1])]
     )
     op = forms.ChoiceField(choices=list(OPERATOR_LABELS.items()), initial="is", label="Operator")
     value = forms.CharField(required=False, max_length=1000)
+    field_order = ["field", "op", "value"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if not self.errors:
+            value = self.picked_value(PICKED_BY_CONDITION.get(cleaned["field"]), cleaned)
+            if value is None:
+                return cleaned
             try:
                 cleaned["condition"] = automation.condition_from_text(
-                    cleaned["field"], cleaned["op"], cleaned.get("value", "")
+                    cleaned["field"], cleaned["op"], value
                 )
             except DomainError as exc:
                 target = "op" if exc.code == "bad_operator" else "value"
@@ -87,7 +174,7 @@ class ConditionRow(forms.Form):
         return cleaned
 
 
-class ActionRow(forms.Form):
+class ActionRow(PickerRow):
     type = forms.ChoiceField(choices=[("", "— action —"), *ACTION_LABELS.items()], label="Action")
     field = forms.ChoiceField(
         choices=[("", "— field —"), *SET_LABELS.items()], required=False, label="Field to set"
@@ -95,18 +182,33 @@ class ActionRow(forms.Form):
     value = forms.CharField(
         required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 1})
     )
+    field_order = ["type", "field", "value"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if not self.errors:
+            value = self.picked_value(PICKED_BY_ACTION.get(cleaned["type"]), cleaned)
+            if value is None:
+                return cleaned
             try:
                 cleaned["action"] = automation.action_from_text(
-                    cleaned["type"], cleaned.get("field", ""), cleaned.get("value", "")
+                    cleaned["type"], cleaned.get("field", ""), value
                 )
             except DomainError as exc:
                 target = "field" if exc.code == "unknown_field" else "value"
                 self.add_error(target, exc.message)
         return cleaned
+
+
+def _stored_row(names: Names, kind: str | None, stored: dict[str, Any]) -> dict[str, Any]:
+    """The initial picker and typed value of a stored condition or action: a single id shows in
+    its picker, a list of ids as names in the typed box."""
+    value = stored.get("value")
+    if kind is None:
+        return {"value": automation.value_text(value) if "value" in stored else ""}
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {kind: str(value), "value": ""}
+    return {"value": names.text(kind, value)}
 
 
 ConditionRows = forms.formset_factory(ConditionRow, extra=1, can_delete=True)
@@ -161,17 +263,19 @@ class RuleBuilder:
             total = f"{self.adding_row}-TOTAL_FORMS"
             data[total] = str(int(data.get(total) or 0) + 1)
         self.form = form_class(data, instance=instance)
+        names = Names()
         # The stored rows are the initial ones of the page; a posted form stands on its own
         # (rows equal to an initial one would otherwise count as untouched, and be dropped).
         stored = instance if data is None else None
         self.conditions = ConditionRows(
             data,
             prefix="conditions",
+            form_kwargs={"names": names},
             initial=[
                 {
                     "field": c.get("field"),
                     "op": c.get("op"),
-                    "value": automation.value_text(c.get("value")),
+                    **_stored_row(names, PICKED_BY_CONDITION.get(c.get("field", "")), c),
                 }
                 for c in (stored.conditions if stored is not None and self.has_conditions else [])
             ],
@@ -179,11 +283,12 @@ class RuleBuilder:
         self.actions = ActionRows(
             data,
             prefix="actions",
+            form_kwargs={"names": names},
             initial=[
                 {
                     "type": a.get("type"),
                     "field": a.get("field", ""),
-                    "value": automation.value_text(a.get("value")) if "value" in a else "",
+                    **_stored_row(names, PICKED_BY_ACTION.get(a.get("type", "")), a),
                 }
                 for a in (stored.actions if stored is not None else [])
             ],

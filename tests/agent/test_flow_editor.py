@@ -271,7 +271,7 @@ def test_sla_policy_is_built_with_checkboxes_and_validated(client, personas):
     assert no_targets.status_code == 422
     assert "Set at least one target" in errors_of(no_targets)
     bad_org = client.post("/agent/admin/sla/", {**policy, "if_organization": "acme"})
-    assert "Organizations are given by their ids (numbers)." in errors_of(bad_org)
+    assert "“acme” is not a valid value." in errors_of(bad_org)
     bad_priority = client.post("/agent/admin/sla/", {**policy, "if_priority": ["sky-high"]})
     assert "Select a valid choice. sky-high is not one of the available choices." in (
         errors_of(bad_priority)
