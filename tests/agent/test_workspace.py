@@ -347,7 +347,10 @@ def test_next_ticket_escalate_and_macro_buttons(alice_client, personas):
     assert f'hx-get="/agent/tickets/{ticket.pk}/workflow/" hx-trigger="load"' in page
     workflow = alice_client.get(f"/agent/tickets/{ticket.pk}/workflow/").content.decode()
     assert "Wait for customer" in workflow and 'action="/agent/tickets/' in workflow
-    alice_client.post(f"/agent/tickets/{ticket.pk}/macro/", {"macro": macro.pk})
+    alice_client.post(
+        f"/agent/tickets/{ticket.pk}/reply/",
+        {"body": "Photo please", "macro": macro.pk, "status_after": "pending"},
+    )
     ticket.refresh_from_db()
     assert ticket.status == "pending"
     alice_client.post(
