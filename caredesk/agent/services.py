@@ -22,6 +22,7 @@ from caredesk.core.pagination import Page, after_cursor, encode_cursor, paginate
 from caredesk.core.prepared import PreparedQuery
 from caredesk.core.snapshot import ProcessSnapshot
 from caredesk.customers.models import Identity, IdentityKind
+from caredesk.sla.badges import badge as sla_badge
 from caredesk.tickets import services as tickets
 from caredesk.tickets.models import (
     ACTIVE_STATUSES,
@@ -244,6 +245,11 @@ ROW_VALUES = (
     "assignee_id",
     "assignee__name",
     "assignee__email",
+    # The SLA badge: the clock's next target (one join on the ticket's unique key, no query
+    # per row).
+    "sla__next_due",
+    "sla__paused_since",
+    "sla__policy__warn_before_minutes",
 )
 
 
@@ -311,6 +317,11 @@ def inbox_rows(items: list[Any]) -> list[dict[str, Any]]:
                 "updated_iso": t.updated_at.isoformat(),
                 # time_strings only needs `%` (the stubs say str).
                 "updated_ago": timesince(t.updated_at, now, time_strings=time_strings),  # type: ignore[arg-type]
+                "sla": sla_badge(
+                    t.sla__next_due, t.sla__paused_since, t.sla__policy__warn_before_minutes, now
+                )
+                if t.status in ACTIVE_STATUSES
+                else None,
             }
         )
     return rows

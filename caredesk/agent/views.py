@@ -22,6 +22,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
@@ -33,9 +34,11 @@ from caredesk.core.errors import Conflict, DomainError, NotFound
 from caredesk.customers import services as crm
 from caredesk.customers.models import Customer, Organization
 from caredesk.search.services import search as run_search
+from caredesk.sla.badges import badge as sla_badge
 from caredesk.sla.models import TicketSla
 from caredesk.tickets import services as tickets
 from caredesk.tickets.models import (
+    ACTIVE_STATUSES,
     Attachment,
     Channel,
     CustomField,
@@ -321,12 +324,21 @@ def ticket_workflow(request: HttpRequest, number: int) -> HttpResponse:
     list of snippets: loaded after the page, as few agents use them on a given ticket."""
     agent: User = request.user  # type: ignore[assignment]
     ticket = tickets.access_ticket(agent, number)
+    sla = TicketSla.objects.select_related("policy").filter(ticket=ticket).first()
     return render(
         request,
         "agent/_ticket_workflow.html",
         {
             "ticket": ticket,
-            "sla": TicketSla.objects.select_related("policy").filter(ticket=ticket).first(),
+            "sla": sla,
+            "sla_badge": sla_badge(
+                sla.next_due,
+                sla.paused_since,
+                sla.policy.warn_before_minutes if sla.policy else None,
+                timezone.now(),
+            )
+            if sla and ticket.status in ACTIVE_STATUSES
+            else None,
             "macros": macros_for(agent),
             "snippets": snippets_for(agent),
             "escalation_teams": _options(workspace.TEAM_CHOICES.get(), ""),

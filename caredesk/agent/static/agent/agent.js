@@ -171,6 +171,32 @@
     document.getElementById("macro-pending").hidden = true;
   });
 
+  // SLA badges count down in place (the same phrases as caredesk/sla/badges.py): "breaches in
+  // 25 min" turns into "breached 1 min ago" without a reload.
+  function span(seconds) {
+    var minutes = Math.floor(Math.abs(seconds) / 60);
+    if (minutes < 1) return "less than 1 min";
+    if (minutes < 60) return minutes + " min";
+    var hours = Math.floor(minutes / 60); minutes = minutes % 60;
+    if (hours < 24) return minutes ? hours + " h " + minutes + " min" : hours + " h";
+    var days = Math.floor(hours / 24); hours = hours % 24;
+    return hours ? days + " d " + hours + " h" : days + " d";
+  }
+  function tickSla() {
+    var now = Date.now();
+    document.querySelectorAll("[data-sla-due]").forEach(function (badge) {
+      var left = (Date.parse(badge.getAttribute("data-sla-due")) - now) / 1000;
+      if (isNaN(left)) return;
+      var warn = Number(badge.getAttribute("data-sla-warn")) || 0;
+      var state = left <= 0 ? "breached" : left <= warn ? "warning" : "ok";
+      badge.textContent = left <= 0 ? "breached " + span(left) + " ago" : "breaches in " + span(left);
+      badge.classList.remove("sla-ok", "sla-warning", "sla-breached");
+      badge.classList.add("sla-" + state);
+    });
+  }
+  window.setInterval(tickSla, 15000);
+  document.addEventListener("htmx:afterSwap", tickSla);
+
   // Collision detection: tell the others when this agent starts typing.
   var body = document.getElementById("composer-body");
   if (body) {
