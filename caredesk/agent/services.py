@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Aggregate, CharField, OuterRef, Q, QuerySet, Subquery, Value
 from django.urls import reverse
 from django.utils import timezone
@@ -22,6 +22,7 @@ from caredesk.core.pagination import Page, after_cursor, encode_cursor, paginate
 from caredesk.core.prepared import PreparedQuery
 from caredesk.core.snapshot import ProcessSnapshot
 from caredesk.customers.models import Identity, IdentityKind
+from caredesk.sla.badges import badge as sla_badge
 from caredesk.tickets import services as tickets
 from caredesk.tickets.models import (
     ACTIVE_STATUSES,
@@ -240,6 +241,11 @@ ROW_VALUES = (
     "assignee_id",
     "assignee__name",
     "assignee__email",
+    # The SLA badge: the clock's next target (one join on the ticket's unique key, no query
+    # per row).
+    "sla__next_due",
+    "sla__paused_since",
+    "sla__policy__warn_before_minutes",
 )
 
 
@@ -307,6 +313,11 @@ def inbox_rows(items: list[Any]) -> list[dict[str, Any]]:
                 "updated_iso": t.updated_at.isoformat(),
                 # time_strings only needs `%` (the stubs say str).
                 "updated_ago": timesince(t.updated_at, now, time_strings=time_strings),  # type: ignore[arg-type]
+                "sla": sla_badge(
+                    t.sla__next_due, t.sla__paused_since, t.sla__policy__warn_before_minutes, now
+                )
+                if t.status in ACTIVE_STATUSES
+                else None,
             }
         )
     return rows
@@ -554,6 +565,60 @@ def ticket_facts(ticket: Ticket) -> TicketFacts:
             for _, kind, value, _, _ in sorted(by_part.get("identity", []))
         ],
     )
+
+
+# --- the composer ----------------------------------------------------------------------------
+
+
+@dataclass
+class ComposerResult:
+    message: Any  # the Message written, or None when only a macro's changes were applied
+    duplicate: bool  # this draft was already sent (a double click or a resubmitted form)
+
+
+@transaction.atomic
+def send_from_composer(
+    agent: User,
+    ticket: Ticket,
+    *,
+    body_text: str,
+    internal: bool = False,
+    attachments: list[tickets.InboundAttachment] | None = None,
+    status_after: str | None = None,
+    macro: Any = None,
+    draft_key: str = "",
+) -> ComposerResult:
+    """The ticket composer's submit: the reply or note, then the changes of the macro the agent
+    loaded into it, in one transaction. `draft_key` names one opening of the composer: a
+    second submit of the same draft sends nothing."""
+    from caredesk.automation.services import macro_changes
+    from caredesk.tickets.models import Message
+
+    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    draft_key = (draft_key or "")[:64]
+    if draft_key and Message.objects.filter(ticket=locked, metadata__draft_key=draft_key).exists():
+        return ComposerResult(message=None, duplicate=True)
+    changes = macro_changes(agent, locked, macro) if macro is not None else {}
+    # The composer showed the macro's status in "Then set": the agent's choice there wins.
+    changes.pop("status", None)
+    message = None
+    if (body_text or "").strip() or attachments or not changes and not status_after:
+        message = tickets.post_message(
+            agent,
+            locked,
+            body_text=body_text,
+            internal=internal,
+            attachments=attachments or [],
+            status_after=status_after,
+        )
+        if draft_key:
+            message.metadata = {**(message.metadata or {}), "draft_key": draft_key}
+            message.save(update_fields=["metadata"])
+    elif status_after:
+        changes["status"] = status_after
+    if changes:
+        tickets.update_ticket(agent, locked, changes)
+    return ComposerResult(message=message, duplicate=False)
 
 
 # --- collision detection ------------------------------------------------------------------

@@ -4,6 +4,7 @@ call services and render. Every ticket is loaded through access_ticket (404 outs
 from __future__ import annotations
 
 import html
+import uuid
 from functools import wraps
 from typing import Any
 
@@ -21,6 +22,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
@@ -32,9 +34,11 @@ from caredesk.core.errors import Conflict, DomainError, NotFound
 from caredesk.customers import services as crm
 from caredesk.customers.models import Customer, Organization
 from caredesk.search.services import search as run_search
+from caredesk.sla.badges import badge as sla_badge
 from caredesk.sla.models import TicketSla
 from caredesk.tickets import services as tickets
 from caredesk.tickets.models import (
+    ACTIVE_STATUSES,
     Attachment,
     Channel,
     CustomField,
@@ -45,6 +49,14 @@ from caredesk.tickets.models import (
     Ticket,
     TicketEvent,
 )
+
+# The composer's "Then set" choices (a macro may set any of them).
+STATUS_AFTER_CHOICES = [
+    (Status.OPEN, "Open"),
+    (Status.PENDING, "Pending"),
+    (Status.ON_HOLD, "On hold"),
+    (Status.SOLVED, "Solved"),
+]
 
 # Events already visible as messages in the timeline.
 MESSAGE_EVENTS = {EventKind.MESSAGE_ADDED, EventKind.NOTE_ADDED, EventKind.VIEWED}
@@ -276,6 +288,9 @@ def _ticket_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
         "priority_options": _options(
             [(label, label.title()) for _, label in Priority.choices], ticket.priority_name
         ),
+        # Names this opening of the composer, so a second submit of it sends nothing.
+        "draft_key": uuid.uuid4().hex,
+        "status_after_choices": STATUS_AFTER_CHOICES,
     }
 
 
@@ -293,6 +308,9 @@ def ticket_page(request: HttpRequest, number: int) -> HttpResponse:
         message.images_toggle = workspace.image_toggle_url(shown, message.pk)
         message.images_html = workspace.html_with_images(message) if message.pk in shown else ""
         loaded = loaded or bool(message.images_html)
+    if request.GET.get("macro"):
+        # The Apply button without its script: the page comes back with the macro in the composer.
+        context["draft"] = _macro_draft(request, ticket, request.GET["macro"])
     response = render(request, "agent/ticket.html", context)
     if loaded:
         # Only this response may fetch remote images, and without telling the sender's server
@@ -308,12 +326,21 @@ def ticket_workflow(request: HttpRequest, number: int) -> HttpResponse:
     list of snippets: loaded after the page, as few agents use them on a given ticket."""
     agent: User = request.user  # type: ignore[assignment]
     ticket = tickets.access_ticket(agent, number)
+    sla = TicketSla.objects.select_related("policy").filter(ticket=ticket).first()
     return render(
         request,
         "agent/_ticket_workflow.html",
         {
             "ticket": ticket,
-            "sla": TicketSla.objects.select_related("policy").filter(ticket=ticket).first(),
+            "sla": sla,
+            "sla_badge": sla_badge(
+                sla.next_due,
+                sla.paused_since,
+                sla.policy.warn_before_minutes if sla.policy else None,
+                timezone.now(),
+            )
+            if sla and ticket.status in ACTIVE_STATUSES
+            else None,
             "macros": macros_for(agent),
             "snippets": snippets_for(agent),
             "escalation_teams": _options(workspace.TEAM_CHOICES.get(), ""),
@@ -357,15 +384,22 @@ def reply(request: HttpRequest, number: int) -> HttpResponse:
     internal = request.POST.get("internal") == "1"
     status_after = request.POST.get("status_after") or None
     try:
-        tickets.post_message(
-            request.user,
+        result = workspace.send_from_composer(
+            request.user,  # type: ignore[arg-type]
             ticket,
             body_text=request.POST.get("body", ""),
-            internal=internal,  # type: ignore[arg-type]
+            internal=internal,
             attachments=_uploads(request),
             status_after=status_after,
+            macro=_chosen_macro(request.POST.get("macro", "")),
+            draft_key=request.POST.get("draft_key", ""),
         )
-        messages.success(request, "Note added." if internal else "Reply sent.")
+        if result.duplicate:
+            messages.info(request, "That was already sent; it was not sent again.")
+        elif result.message is None:
+            messages.success(request, "Macro changes applied.")
+        else:
+            messages.success(request, "Note added." if internal else "Reply sent.")
     except DomainError as exc:
         messages.error(request, exc.message)
         if exc.code == "ticket_closed":
@@ -655,19 +689,51 @@ def expand_snippet(request: HttpRequest, number: int) -> HttpResponse:
     return JsonResponse({"shortcut": shortcut, "text": text})
 
 
-@agent_view
-@require_POST
-def apply_macro(request: HttpRequest, number: int) -> HttpResponse:
+def _chosen_macro(value: str) -> Any:
+    """The macro a form names (None when it names none); an unknown id is a clear error."""
     from caredesk.automation.models import Macro
-    from caredesk.automation.services import apply_macro as do_apply
 
-    ticket = tickets.access_ticket(request.user, number)  # type: ignore[arg-type]
-    macro = Macro.objects.filter(pk=request.POST.get("macro") or 0).first()
+    if not value:
+        return None
+    macro = Macro.objects.filter(pk=int(value)).first() if value.isdigit() else None
+    if macro is None:
+        raise NotFound("That macro no longer exists; choose another.")
+    return macro
+
+
+def _macro_draft(request: HttpRequest, ticket: Ticket, value: str) -> Any:
+    """The macro filled in for the composer, or None with the reason shown on the page."""
+    from caredesk.automation.services import macro_draft
+
     try:
-        if macro is None:
-            raise NotFound("Choose a macro.")
-        do_apply(request.user, ticket, macro)  # type: ignore[arg-type]
-        messages.success(request, f"Applied “{macro.name}”.")
+        macro = _chosen_macro(value)
+        return macro_draft(request.user, ticket, macro) if macro else None  # type: ignore[arg-type]
     except DomainError as exc:
         messages.error(request, exc.message)
-    return redirect("agent:ticket", number=ticket.pk)
+        return None
+
+
+@agent_view
+def apply_macro(request: HttpRequest, number: int) -> HttpResponse:
+    """A macro's reply and changes for the composer to show, as JSON (the Apply button's
+    script). Nothing is written: the composer's Send applies them."""
+    from caredesk.automation.services import macro_draft
+
+    ticket = tickets.access_ticket(request.user, number)  # type: ignore[arg-type]
+    try:
+        macro = _chosen_macro(request.GET.get("macro", ""))
+        if macro is None:
+            raise NotFound("Choose a macro.")
+        draft = macro_draft(request.user, ticket, macro)  # type: ignore[arg-type]
+    except DomainError as exc:
+        return JsonResponse({"error": exc.message, "code": exc.code}, status=exc.status)
+    return JsonResponse(
+        {
+            "macro": draft.macro_id,
+            "name": draft.name,
+            "body": draft.body,
+            "internal": draft.internal,
+            "status": draft.status,
+            "changes": draft.changes,
+        }
+    )

@@ -149,10 +149,15 @@ def macros_for(agent: User) -> list[Macro]:
     return list(Macro.objects.filter(Q(owner__isnull=True) | Q(owner=agent)))
 
 
-@transaction.atomic
-def apply_macro(agent: User, ticket: Ticket, macro: Macro) -> Ticket:
+def check_macro(agent: User, macro: Macro) -> None:
+    """An agent may use the shared macros and their own."""
     if macro.owner_id and macro.owner_id != agent.pk:
         raise ValidationFailed("That macro belongs to another agent.", code="not_your_macro")
+
+
+def macro_changes(agent: User, ticket: Ticket, macro: Macro) -> dict[str, Any]:
+    """The macro's field changes as update_ticket takes them (tags are added to the ticket's)."""
+    check_macro(agent, macro)
     changes: dict[str, Any] = {}
     for key, value in (macro.changes or {}).items():
         if key == "team":
@@ -163,6 +168,56 @@ def apply_macro(agent: User, ticket: Ticket, macro: Macro) -> Ticket:
             changes["tags"] = sorted(set(ticket.tags.values_list("name", flat=True)) | set(value))
         else:
             changes[key] = value
+    return changes
+
+
+@dataclass(frozen=True)
+class MacroDraft:
+    """What a macro puts into the composer for the agent to review before sending."""
+
+    macro_id: int
+    name: str
+    body: str
+    internal: bool
+    status: str  # "" when the macro leaves the status alone
+    changes: list[str]  # the other changes, as sentences ("Add tags refund")
+
+
+def macro_draft(agent: User, ticket: Ticket, macro: Macro) -> MacroDraft:
+    """The macro filled in for this ticket; nothing is written (the composer's submit does)."""
+    check_macro(agent, macro)
+    changes = macro.changes or {}
+    described: list[str] = []
+    if changes.get("priority"):
+        described.append(f"Set priority to {changes['priority']}")
+    if changes.get("tags"):
+        described.append(f"Add tags {', '.join(changes['tags'])}")
+    if "team" in changes:
+        team = Team.objects.filter(pk=changes["team"]).first()
+        described.append(f"Move to team {team.name}" if team else "Remove the team")
+    if "assignee" in changes:
+        if changes["assignee"] == "me":
+            described.append("Assign to you")
+        else:
+            assignee = User.objects.filter(pk=changes["assignee"]).first()
+            described.append(f"Assign to {assignee.name}" if assignee else "Unassign")
+    if "category" in changes:
+        described.append(f"Set category to {changes['category'] or '(none)'}")
+    return MacroDraft(
+        macro_id=macro.pk,
+        name=macro.name,
+        body=render(macro.reply, ticket, agent) if macro.reply.strip() else "",
+        internal=macro.internal,
+        status=changes.get("status") or "",
+        changes=described,
+    )
+
+
+@transaction.atomic
+def apply_macro(agent: User, ticket: Ticket, macro: Macro) -> Ticket:
+    """Apply a macro at once (the API's explicit call; the workspace loads it into the
+    composer instead, see agent.services.send_from_composer)."""
+    changes = macro_changes(agent, ticket, macro)
     status_after = changes.pop("status", None)
     if macro.reply.strip():
         post_message(

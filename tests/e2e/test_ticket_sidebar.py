@@ -30,7 +30,12 @@ def test_macro_and_customer_form_load_after_the_page(page, live_server):
     expect(page.locator("#workflow")).not_to_have_attribute("aria-busy", "true")
     macro.select_option(label="Wait for customer")
     page.get_by_role("button", name="Apply").click()
-    page.wait_for_selector("text=Applied “Wait for customer”.")
+    # Applying only loads the macro into the composer; Send applies it.
+    expect(page.locator("#macro-pending")).to_be_visible()
+    expect(page.locator("#composer-status")).to_have_value("pending")
+    assert Ticket.objects.get(pk=ticket.pk).status != Status.PENDING
+    page.locator("#composer-submit").click()
+    page.wait_for_selector("text=Macro changes applied.")
     assert Ticket.objects.get(pk=ticket.pk).status == Status.PENDING
 
     # "Edit customer" opened with the keyboard loads its form; Tab reaches the first field.

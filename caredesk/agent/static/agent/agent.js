@@ -110,6 +110,93 @@
     });
   }
 
+  // Macros: Apply fills the composer (text, note or reply, "Then set", the other changes listed)
+  // for the agent to review; Send applies it. Applying again replaces the macro loaded before.
+  var macroInput = document.getElementById("composer-macro");
+  var loadedMacroText = macroInput && macroInput.value ? document.getElementById("composer-body").value : "";
+  function showMacro(draft) {
+    var box = document.getElementById("composer-body");
+    var form = document.getElementById("composer-form");
+    if (!box || !form) return;
+    if (loadedMacroText && box.value.indexOf(loadedMacroText) !== -1) {
+      box.value = box.value.replace(loadedMacroText, draft.body);
+    } else if (draft.body) {
+      box.value = box.value.trim() ? box.value + "\n\n" + draft.body : draft.body;
+    }
+    loadedMacroText = draft.body;
+    box.required = !draft.body && !draft.changes.length && !draft.status;
+    document.getElementById("composer-macro").value = String(draft.macro);
+    composer(draft.internal ? "note" : "reply");
+    if (draft.status) { document.getElementById("composer-status").value = draft.status; }
+    var list = document.getElementById("macro-pending-changes");
+    list.textContent = "";
+    draft.changes.forEach(function (text) {
+      var item = document.createElement("li");
+      item.textContent = text;
+      list.appendChild(item);
+    });
+    document.getElementById("macro-pending-name").textContent = draft.name;
+    document.getElementById("macro-pending").hidden = false;
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.id === "macro-form" && form.getAttribute("data-draft-url")) {
+      event.preventDefault();
+      var url = form.getAttribute("data-draft-url") + "?macro=" + encodeURIComponent(form.elements.macro.value);
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+        })
+        .then(function (result) {
+          var hint = document.getElementById("composer-hint");
+          if (!result.ok) { hint.textContent = result.data.error || "Could not load the macro."; return; }
+          showMacro(result.data);
+        });
+    }
+    if (form.id === "composer-form") {
+      // One click sends once (the server also refuses a second submit of the same draft).
+      var button = document.getElementById("composer-submit");
+      if (button.disabled) { event.preventDefault(); return; }
+      button.disabled = true;
+    }
+  });
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest("[data-macro-clear]")) return;
+    var box = document.getElementById("composer-body");
+    if (loadedMacroText) { box.value = box.value.replace(loadedMacroText, "").trim(); }
+    loadedMacroText = "";
+    box.required = true;
+    document.getElementById("composer-macro").value = "";
+    document.getElementById("composer-status").value = "";
+    document.getElementById("macro-pending").hidden = true;
+  });
+
+  // SLA badges count down in place (the same phrases as caredesk/sla/badges.py): "breaches in
+  // 25 min" turns into "breached 1 min ago" without a reload.
+  function span(seconds) {
+    var minutes = Math.floor(Math.abs(seconds) / 60);
+    if (minutes < 1) return "less than 1 min";
+    if (minutes < 60) return minutes + " min";
+    var hours = Math.floor(minutes / 60); minutes = minutes % 60;
+    if (hours < 24) return minutes ? hours + " h " + minutes + " min" : hours + " h";
+    var days = Math.floor(hours / 24); hours = hours % 24;
+    return hours ? days + " d " + hours + " h" : days + " d";
+  }
+  function tickSla() {
+    var now = Date.now();
+    document.querySelectorAll("[data-sla-due]").forEach(function (badge) {
+      var left = (Date.parse(badge.getAttribute("data-sla-due")) - now) / 1000;
+      if (isNaN(left)) return;
+      var warn = Number(badge.getAttribute("data-sla-warn")) || 0;
+      var state = left <= 0 ? "breached" : left <= warn ? "warning" : "ok";
+      badge.textContent = left <= 0 ? "breached " + span(left) + " ago" : "breaches in " + span(left);
+      badge.classList.remove("sla-ok", "sla-warning", "sla-breached");
+      badge.classList.add("sla-" + state);
+    });
+  }
+  window.setInterval(tickSla, 15000);
+  document.addEventListener("htmx:afterSwap", tickSla);
+
   // Collision detection: tell the others when this agent starts typing.
   var body = document.getElementById("composer-body");
   if (body) {
