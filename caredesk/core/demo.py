@@ -367,7 +367,8 @@ def is_loaded() -> bool:
     return User.objects.filter(email=ADMIN_EMAIL).exists()
 
 
-# Other parts of caredesk add their demo content (knowledge base, mailboxes, ...) here.
+# Other parts of caredesk add their demo content here (the knowledge base); channels give
+# theirs with their adapter (channels.base.ChannelAdapter.demo).
 EXTRA_LOADERS: list[Callable[[], None]] = []
 
 
@@ -506,7 +507,9 @@ def load_demo(
         _history_already_sent([ticket.pk for ticket, _ in created])
         _configure_workflow(teams, now)
         progress("SLA policies, business hours, macros and snippets")
-        for loader in EXTRA_LOADERS:
+        from caredesk.channels.base import demo_loaders
+
+        for loader in [*demo_loaders(), *EXTRA_LOADERS]:
             loader()
     return {
         "teams": len(teams),

@@ -26,6 +26,7 @@ from caredesk.assist.redaction import (
     redact_inbound,
     redact_raw,
 )
+from caredesk.channels.base import adapter_for, delivers_replies
 from caredesk.core import outbox
 from caredesk.core.bulk import insert_rows, update_by_ids
 from caredesk.core.errors import (
@@ -73,9 +74,6 @@ from caredesk.tickets.models import (
 
 MAX_SUBJECT = 255
 
-# Channels whose adapters deliver agent replies (they register themselves); replies on other
-# channels are read in the portal or by the API client and need no delivery.
-OUTBOUND_CHANNELS: set[str] = set()
 MAX_BODY = 1_000_000
 
 P = ParamSpec("P")
@@ -503,7 +501,6 @@ def _open_ticket(
 
 
 # Parsers that can turn a stored raw payload back into an InboundMessage (for re-processing).
-RAW_PARSERS: dict[str, Callable[[bytes, dict[str, Any]], InboundMessage]] = {}
 
 
 def _ticket_only(
@@ -521,12 +518,6 @@ def _ticket_only(
 
 # Open a ticket with its first message, in a transaction of its own (see `_open_ticket`).
 create_ticket = transaction.atomic(_ticket_only(_open_ticket, "create_ticket"))
-
-
-def register_raw_parser(
-    channel: str, parser: Callable[[bytes, dict[str, Any]], InboundMessage]
-) -> None:
-    RAW_PARSERS[channel] = parser
 
 
 def store_raw(
@@ -597,7 +588,8 @@ def reprocess(raw_id: int) -> IngestResult:
     raw = RawInbound.objects.filter(pk=raw_id).first()
     if raw is None:
         raise NotFound(f"Inbound payload {raw_id} does not exist.")
-    parser = RAW_PARSERS.get(raw.channel)
+    adapter = adapter_for(raw.channel)
+    parser = adapter.parse_raw if adapter is not None else None
     if parser is None:
         raise ValidationFailed(f"No parser is registered for the {raw.channel} channel.")
     RawInbound.objects.filter(pk=raw.pk).update(attempts=F("attempts") + 1)
@@ -1645,9 +1637,7 @@ def post_message(
         body_html=html,
         channel=ticket.channel,
         delivery_status=DeliveryStatus.QUEUED
-        if not internal
-        and author_kind != AuthorKind.CUSTOMER
-        and ticket.channel in OUTBOUND_CHANNELS
+        if not internal and author_kind != AuthorKind.CUSTOMER and delivers_replies(ticket.channel)
         else DeliveryStatus.NONE,
     )
     for upload in attachments:

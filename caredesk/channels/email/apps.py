@@ -6,18 +6,19 @@ class EmailChannelConfig(AppConfig):
     label = "email_channel"
 
     def ready(self) -> None:
-        from caredesk.channels.email import (  # noqa: F401  (job handlers, the transport)
-            services,
-            transport,
-            webhooks,
-        )
-        from caredesk.tickets.models import Channel
-        from caredesk.tickets.services import OUTBOUND_CHANNELS
-
-        OUTBOUND_CHANNELS.add(Channel.EMAIL)
-
+        from caredesk.channels.base import ChannelAdapter, register_channel
+        from caredesk.channels.email import services, webhooks  # noqa: F401  (job handlers)
         from caredesk.channels.email.demo import create_demo_mailboxes
-        from caredesk.core.demo import EXTRA_LOADERS
+        from caredesk.channels.email.transport import EmailTransport
+        from caredesk.tickets.models import Channel
 
-        if create_demo_mailboxes not in EXTRA_LOADERS:
-            EXTRA_LOADERS.append(create_demo_mailboxes)
+        register_channel(
+            ChannelAdapter(
+                name=Channel.EMAIL,
+                label="Email",
+                parse_raw=services.parse_raw,
+                transport=EmailTransport(),
+                settings_section="mailboxes",
+                demo=create_demo_mailboxes,
+            )
+        )

@@ -637,14 +637,12 @@ def _process(
     )
 
 
-def _reparse(payload: bytes, metadata: dict[str, Any]) -> tickets.InboundMessage:
+def parse_raw(payload: bytes, metadata: dict[str, Any]) -> tickets.InboundMessage:
+    """A stored raw mail (and the recipients it came for) as the inbound pipeline takes it."""
     parsed = parse(payload)
     if not parsed.message_id:
         parsed.message_id = _content_hash(payload)
     return to_inbound(parsed, 0, _mailbox_for(metadata.get("recipients") or parsed.to))
-
-
-tickets.register_raw_parser(Channel.EMAIL, _reparse)
 
 
 # --- outbound -------------------------------------------------------------------------------

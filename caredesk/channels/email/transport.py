@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
-from caredesk.channels.base import Transport, TransportError, register_transport
+from caredesk.channels.base import Transport, TransportError
 from caredesk.channels.email import services
 from caredesk.channels.email.sink import MailSinkBackend, sink_active
 from caredesk.core import outbox
@@ -154,6 +154,3 @@ class EmailTransport(Transport):
             message_id = delivery.payload.get("message_id") or make_msgid(domain=domain)
         email.extra_headers["Message-ID"] = message_id
         return email
-
-
-register_transport(EmailTransport())
