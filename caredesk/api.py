@@ -14,7 +14,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 
-from caredesk.core.api_auth import agent_auth
+from caredesk.accounts.api_auth import agent_auth
 from caredesk.core.errors import DomainError
 
 ERROR_STATUSES = {

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "caredesk.core",
+    "caredesk.operations",
     "caredesk.accounts",
     "caredesk.customers",
     "caredesk.tickets",

@@ -10,8 +10,8 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
 from caredesk.accounts import services
+from caredesk.accounts.api_auth import require_admin
 from caredesk.accounts.models import ApiToken, Skill, Team, User
-from caredesk.core.api_auth import require_admin
 from caredesk.core.api_types import DbId, omittable
 from caredesk.core.errors import Conflict, NotFound, ValidationFailed
 

@@ -9,8 +9,8 @@ from datetime import datetime
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
 
+from caredesk.accounts.api_auth import require_admin
 from caredesk.compliance.services import erase_customer, export_customer, search_audit
-from caredesk.core.api_auth import require_admin
 from caredesk.core.pagination import paginate
 from caredesk.customers.services import get_customer
 

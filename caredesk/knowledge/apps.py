@@ -6,8 +6,8 @@ class KnowledgeConfig(AppConfig):
     label = "knowledge"
 
     def ready(self) -> None:
-        from caredesk.core.demo import EXTRA_LOADERS
         from caredesk.knowledge.services import load_demo_knowledge
+        from caredesk.operations.demo import EXTRA_LOADERS
 
         if load_demo_knowledge not in EXTRA_LOADERS:
             EXTRA_LOADERS.append(load_demo_knowledge)

@@ -576,7 +576,7 @@ def load_demo_faq() -> int:
 
 
 def load_demo_knowledge() -> None:
-    from caredesk.core.demo import abcd_dir
+    from caredesk.operations.demo import abcd_dir
 
     folder = abcd_dir()
     if folder is not None:

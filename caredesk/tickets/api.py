@@ -14,8 +14,8 @@ from django.http import FileResponse, HttpRequest
 from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 
+from caredesk.accounts.api_auth import require_admin
 from caredesk.accounts.models import Team, User
-from caredesk.core.api_auth import require_admin
 from caredesk.core.errors import NotFound, PayloadTooLarge, ValidationFailed
 from caredesk.core.pagination import paginate
 from caredesk.customers.models import IdentityKind

@@ -69,7 +69,7 @@ def test_without_the_sink_there_is_no_sent_mail_page(personas, client, settings)
 
 def test_auto_uses_the_sink_only_when_the_demo_is_loaded(settings, personas):
     from caredesk.channels.email.sink import sink_active
-    from caredesk.core.demo import ADMIN_EMAIL
+    from caredesk.operations.demo import ADMIN_EMAIL
 
     settings.CAREDESK_EMAIL_SINK = "auto"
     assert not sink_active()

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from caredesk.accounts.models import ApiToken, User
-from caredesk.core.demo import load_demo
+from caredesk.operations.demo import load_demo
 from caredesk.tickets.models import Status, Ticket
 
 REPO = Path(__file__).resolve().parents[2]

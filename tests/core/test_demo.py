@@ -4,7 +4,7 @@ import pytest
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from caredesk.core.demo import load_demo
+from caredesk.operations.demo import load_demo
 from caredesk.tickets.models import EventKind, Message, Status, Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db

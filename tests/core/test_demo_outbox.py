@@ -2,8 +2,8 @@
 
 import pytest
 
-from caredesk.core.demo import load_demo
 from caredesk.core.models import Delivery
+from caredesk.operations.demo import load_demo
 from caredesk.tickets.models import AuthorKind, Channel, Message
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@
 
 import pytest
 
-from caredesk.core.demo import DEMO_PASSWORD, load_demo
+from caredesk.operations.demo import DEMO_PASSWORD, load_demo
 from caredesk.tickets.models import Message, Status, Ticket
 from tests.e2e import conftest
 from tests.e2e.conftest import screenshot

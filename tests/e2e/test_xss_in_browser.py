@@ -3,7 +3,7 @@ script runs (no dialog opens, no marker is set, no request leaves for an attacke
 
 import pytest
 
-from caredesk.core.demo import DEMO_PASSWORD
+from caredesk.operations.demo import DEMO_PASSWORD
 from caredesk.tickets.services import post_message
 from tests import factories
 from tests.e2e.conftest import sign_in

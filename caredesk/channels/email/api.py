@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from caredesk.core.api_auth import require_admin
+from caredesk.accounts.api_auth import require_admin
 from caredesk.core.errors import NotFound
 from caredesk.core.pagination import paginate
 from caredesk.tickets.models import Channel, RawInbound

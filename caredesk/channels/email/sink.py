@@ -34,7 +34,7 @@ def sink_active() -> bool:
         return True
     if mode != "auto":
         return False
-    from caredesk.core.demo import is_loaded
+    from caredesk.operations.demo import is_loaded
 
     return is_loaded()
 

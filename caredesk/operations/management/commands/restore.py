@@ -4,8 +4,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from caredesk.core.backup import restore_backup
 from caredesk.core.errors import DomainError
+from caredesk.operations.backup import restore_backup
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from caredesk.core.backup import create_backup
+from caredesk.operations.backup import create_backup
 
 
 class Command(BaseCommand):

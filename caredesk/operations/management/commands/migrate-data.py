@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from caredesk.core.datamove import migrate_data
 from caredesk.core.errors import DomainError
+from caredesk.operations.datamove import migrate_data
 
 
 class Command(BaseCommand):

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from caredesk.accounts.models import User
-from caredesk.core.demo import ADMIN_EMAIL, AGENTS, DEMO_DOMAIN, DEMO_PASSWORD, is_loaded
+from caredesk.operations.demo import ADMIN_EMAIL, AGENTS, DEMO_DOMAIN, DEMO_PASSWORD, is_loaded
 
 logger = logging.getLogger("caredesk.serve")
 

@@ -4,7 +4,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from caredesk.core.demo import ADMIN_EMAIL, DEMO_PASSWORD, is_loaded, load_demo
+from caredesk.operations.demo import ADMIN_EMAIL, DEMO_PASSWORD, is_loaded, load_demo
 
 
 class Command(BaseCommand):
