@@ -226,6 +226,12 @@ def redact(text: str) -> str:
     return _redact_cards(text)
 
 
+def redact_cut(text: str, limit: int) -> str:
+    """Text redacted, then cut to at most limit characters: cutting first could leave the first
+    digits of a card, which no longer pass its check."""
+    return redact(text)[:limit]
+
+
 def redact_bytes(payload: bytes) -> bytes:
     """Redact a raw payload byte-for-byte compatibly: UTF-8 text is read as such (so a no-break
     space between digit groups counts), and any other byte round-trips unchanged."""

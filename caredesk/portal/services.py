@@ -14,6 +14,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from caredesk.assist.redaction import redact_cut
 from caredesk.core.errors import DomainError, ValidationFailed
 from caredesk.customers.models import Customer, IdentityKind
 from caredesk.customers.services import find_by_identity, find_or_create_customer
@@ -142,11 +143,11 @@ def submit_request(submission: Submission, *, client_ip: str, session_key: str =
     if not submission.subject.strip() or not submission.body.strip():
         raise ValidationFailed("Please fill in a subject and describe your request.")
     customer, _ = find_or_create_customer(
-        IdentityKind.EMAIL, submission.email, name=submission.name[:200]
+        IdentityKind.EMAIL, submission.email, name=redact_cut(submission.name, 200)
     )
     ticket = create_ticket(
         Actor.of_customer(customer),
-        subject=submission.subject[:255],
+        subject=submission.subject,  # cut to the subject's length, after redaction
         requester=customer,
         body_text=submission.body,
         channel=Channel.WEB,

@@ -20,7 +20,13 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from caredesk.accounts.models import Role, Team, User
-from caredesk.assist.redaction import redact, redact_attachment, redact_inbound, redact_raw
+from caredesk.assist.redaction import (
+    redact,
+    redact_attachment,
+    redact_cut,
+    redact_inbound,
+    redact_raw,
+)
 from caredesk.core.bulk import insert_rows, update_by_ids
 from caredesk.core.errors import (
     Conflict,
@@ -345,7 +351,7 @@ def _clean_subject(subject: str, body_text: str) -> str:
     subject = " ".join((subject or "").split())
     if not subject:
         subject = " ".join(body_text.split())[:80] or "(no subject)"
-    return redact(subject[:MAX_SUBJECT])
+    return redact_cut(subject, MAX_SUBJECT)
 
 
 def _bodies(body_text: str, body_html: str) -> tuple[str, str]:

@@ -109,3 +109,22 @@ def test_binary_attachments_are_kept_and_text_ones_redacted():
         "notes.txt",
         b"[redacted card]",
     )
+
+
+@pytest.mark.django_db
+def test_a_card_cut_by_a_length_limit_is_redacted_before_the_cut():
+    """Cutting first would keep the card's first digits, which no longer pass the Luhn check."""
+    from caredesk.channels.email.parser import parse
+    from tests.email.mail import make
+
+    long_subject = "a" * 246 + " 4111111111111111"
+    assert "41111" not in parse(make(subject=long_subject)).subject
+    ticket = ingest(
+        InboundMessage(
+            channel="chat",
+            sender=SenderIdentity("email", "cut@example.test"),
+            subject=long_subject,
+            body_text="hello",
+        )
+    ).ticket
+    assert "41111" not in ticket.subject and "[redacte" in ticket.subject
