@@ -359,7 +359,8 @@ def _bodies(body_text: str, body_html: str) -> tuple[str, str]:
         raise PayloadTooLarge(
             "The message body is larger than 1,000,000 characters.", code="body_too_large"
         )
-    safe_html = sanitize_html(redact(body_html)) if body_html else ""
+    # Redacted after sanitizing: removing an element can bring the groups of a number together.
+    safe_html = redact(sanitize_html(body_html)) if body_html else ""
     text = redact(body_text) if body_text else html_to_text(safe_html)
     if not safe_html and text:
         safe_html = text_to_html(text)

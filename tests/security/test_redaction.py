@@ -136,3 +136,17 @@ def test_a_card_cut_by_a_length_limit_is_redacted_before_the_cut():
         )
     ).ticket
     assert "41111" not in ticket.subject and "[redacte" in ticket.subject
+
+
+@pytest.mark.django_db
+def test_a_card_joined_by_sanitizing_the_html_is_redacted():
+    """The sanitizer drops a script with its content, bringing the number's groups together."""
+    message = ingest(
+        InboundMessage(
+            channel="chat",
+            sender=SenderIdentity("email", "js@example.test"),
+            body_html="<p>4111<script>x</script>1111 1111 1111</p>",
+        )
+    ).message
+    assert "1111" not in message.body_html and "1111" not in message.body_text
+    assert "[redacted card]" in message.body_html
