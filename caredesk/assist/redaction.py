@@ -1,11 +1,16 @@
 """PII redaction applied at ingestion, before anything is written: card numbers never reach disk.
 
-- Payment card numbers: 13-19 digits (spaces/dashes between groups) passing the Luhn check.
+- Payment card numbers: 13-19 digits passing the Luhn check, in groups separated by spaces,
+  dashes or (in HTML) tags and character references; a CVV named next to one.
 - Bank accounts: IBANs passing the ISO 13616 mod-97 check.
 - National ids, per country listed in settings.CAREDESK_PII_NATIONAL_IDS:
   us (SSN), uk (National Insurance number), es (DNI/NIE with check letter),
   nl (BSN, 11-proof), fr (NIR with its mod-97 key).
 Checksums keep order numbers, phone numbers and dates from being redacted by mistake.
+
+`redact_inbound` applies it to an inbound message (every field, text attachments) once, at the
+entry of the inbound pipeline; `redact_raw` to the raw record (mail as decoded MIME, re-encoded
+as it came). docs/security.md#card-numbers says what is covered and what is not.
 """
 
 from __future__ import annotations
