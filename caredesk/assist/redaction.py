@@ -1,11 +1,16 @@
 """PII redaction applied at ingestion, before anything is written: card numbers never reach disk.
 
-- Payment card numbers: 13-19 digits (spaces/dashes between groups) passing the Luhn check.
+- Payment card numbers: 13-19 digits passing the Luhn check, in groups separated by spaces,
+  dashes or (in HTML) tags and character references; a CVV named next to one.
 - Bank accounts: IBANs passing the ISO 13616 mod-97 check.
 - National ids, per country listed in settings.CAREDESK_PII_NATIONAL_IDS:
   us (SSN), uk (National Insurance number), es (DNI/NIE with check letter),
   nl (BSN, 11-proof), fr (NIR with its mod-97 key).
 Checksums keep order numbers, phone numbers and dates from being redacted by mistake.
+
+`redact_inbound` applies it to an inbound message (every field, text attachments) once, at the
+entry of the inbound pipeline; `redact_raw` to the raw record (mail as decoded MIME, re-encoded
+as it came). docs/security.md#card-numbers says what is covered and what is not.
 """
 
 from __future__ import annotations
@@ -30,15 +35,12 @@ IBAN_MASK = "[redacted bank account]"
 ID_MASK = "[redacted id]"
 
 
+# Luhn: every second digit from the right is doubled, and 9 taken off above 9.
+_LUHN_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
+
 def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
+    total = sum(map(int, digits[-1::-2])) + sum(_LUHN_DOUBLED[int(ch)] for ch in digits[-2::-2])
     return total % 10 == 0
 
 
@@ -58,6 +60,8 @@ _DIGIT = r"(?:\d|&\#0*(?:4[89]|5[0-7]);|&\#[xX]0*3[0-9];)"
 # reader, and the search text derived from the HTML would join the groups).
 _SEPARATOR = r"(?:[\s\-]|&nbsp;|&\#0*160;|&\#[xX]0*[aA]0;|<[^<>]{0,200}>)"
 _DIGIT_RUN = re.compile(rf"(?<!\d){_DIGIT}+(?:{_SEPARATOR}{{1,8}}{_DIGIT}+)*(?!\d)")
+# The same for text with no markup or character reference in it (most text), which is quicker.
+_PLAIN_DIGIT_RUN = re.compile(r"(?<!\d)\d+(?:[\s\-]{1,8}\d+)*(?!\d)")
 _DIGIT_GROUP = re.compile(rf"{_DIGIT}+")
 _TAG = re.compile(r"<[^<>]{0,200}>")
 _ENTITY_DIGIT = re.compile(r"&#[xX]?0*([0-9a-fA-F]+);")
@@ -78,32 +82,41 @@ def _group_digits(group: str) -> str:
     )
 
 
-def _card_span(digits: list[str], *, whole_only: bool) -> tuple[int, int] | None:
-    """The longest range of digit groups that reads as a card number (13-19 digits, Luhn), as
-    (first, last + 1). Groups beside a card (a phone prefix, a CVV after it) do not hide it; such
-    a range is only taken from groups of three or more digits, as cards are written."""
+def _card_end(digits: list[str], first: int) -> int | None:
+    """The end (last group + 1) of the longest card number starting at group `first` of a run:
+    13-19 digits passing the Luhn check, from groups of three or more digits, as cards are
+    written (so a phone prefix before a card or a code after it does not hide it)."""
+    best = None
+    total = ""
+    for last in range(first, len(digits)):
+        if len(digits[last]) < 3:
+            break
+        total += digits[last]
+        if len(total) > 19:
+            break
+        if len(total) >= 13 and luhn_valid(total):
+            best = last + 1
+    return best
+
+
+def _card_spans(digits: list[str]) -> list[tuple[int, int]]:
+    """The card numbers of a run of digit groups, as (first group, last group + 1), left to
+    right; a group of three or four digits ending the run right after a card is its CVV."""
     whole = "".join(digits)
     if 13 <= len(whole) <= 19 and luhn_valid(whole):
-        return 0, len(digits)
-    if whole_only:
-        return None
-    best: tuple[int, int] | None = None
-    for first in range(len(digits)):
-        total = ""
-        for last in range(first, len(digits)):
-            if len(digits[last]) < 3:
-                break
-            total += digits[last]
-            if len(total) > 19:
-                break
-            if (
-                len(total) >= 13
-                and (last + 1 - first) < len(digits)
-                and luhn_valid(total)
-                and (best is None or last + 1 - first > best[1] - best[0])
-            ):
-                best = (first, last + 1)
-    return best
+        return [(0, len(digits))]
+    spans = []
+    first = 0
+    while len(digits) > 1 and first < len(digits):
+        end = _card_end(digits, first)
+        if end is None:
+            first += 1
+            continue
+        if end == len(digits) - 1 and len(digits[end]) in (3, 4):
+            end += 1
+        spans.append((first, end))
+        first = end
+    return spans
 
 
 def _redact_run(run: str) -> str:
@@ -111,26 +124,27 @@ def _redact_run(run: str) -> str:
     digits = [_group_digits(g.group(0)) for g in groups]
     if sum(len(d) for d in digits) < 13:
         return run
-    span = _card_span(digits, whole_only=len(groups) == 1)
-    if span is None:
-        return run
-    first, end = span
-    # A group of three or four digits right after the card is its security code.
-    if end == len(groups) - 1 and len(digits[end]) in (3, 4):
-        end += 1
-    start, stop = groups[first].start(), groups[end - 1].end()
-    # The tags inside the number stay, so the HTML keeps its shape.
-    kept_tags = "".join(_TAG.findall(run[start:stop]))
-    masked = run[:start] + CARD_MASK + kept_tags
-    if end < len(groups):
-        return masked + _redact_run(run[stop:])
-    return masked + run[stop:]
+    pieces = []
+    done = 0
+    for first, end in _card_spans(digits):
+        start, stop = groups[first].start(), groups[end - 1].end()
+        # The tags inside the number stay, so the HTML keeps its shape.
+        pieces += [run[done:start], CARD_MASK, *_TAG.findall(run[start:stop])]
+        done = stop
+    pieces.append(run[done:])
+    return "".join(pieces)
+
+
+def _redact_match(match: re.Match[str]) -> str:
+    run = match.group(0)
+    return run if len(run) < 13 else _redact_run(run)
 
 
 def _redact_cards(text: str) -> str:
     if not any(ch.isdigit() for ch in text):
         return text
-    text = _DIGIT_RUN.sub(lambda m: _redact_run(m.group(0)), text)
+    runs = _DIGIT_RUN if "<" in text or "&" in text else _PLAIN_DIGIT_RUN
+    text = runs.sub(_redact_match, text)
     if CARD_MASK not in text:
         return text
     masks = [m.start() for m in re.finditer(re.escape(CARD_MASK), text)]
@@ -226,6 +240,12 @@ def redact(text: str) -> str:
     return _redact_cards(text)
 
 
+def redact_cut(text: str, limit: int) -> str:
+    """Text redacted, then cut to at most limit characters: cutting first could leave the first
+    digits of a card, which no longer pass its check."""
+    return redact(text)[:limit]
+
+
 def redact_bytes(payload: bytes) -> bytes:
     """Redact a raw payload byte-for-byte compatibly: UTF-8 text is read as such (so a no-break
     space between digit groups counts), and any other byte round-trips unchanged."""
@@ -292,7 +312,24 @@ def redact_mime(raw: bytes) -> bytes:
         # Broken MIME is still redacted by the byte-level pass below.
         with contextlib.suppress(Exception):
             raw = _redact_mime_parts(raw)
-    return redact_bytes(raw)
+    return _redact_mail_bytes(raw)
+
+
+# Message ids and angle addresses (`<id@host>`), and MIME boundaries: identifiers that must
+# survive unchanged (a Python boundary carries 19 random digits, which pass Luhn one time in ten).
+_ANGLE_ID = rb"<[^<>\s]{1,250}@[^<>\s]{1,250}>"
+_BOUNDARY_PARAM = re.compile(rb'boundary\s*=\s*"?([^";\r\n]{1,200})"?', re.IGNORECASE)
+
+
+def _redact_mail_bytes(raw: bytes) -> bytes:
+    """The byte-level pass over a mail, leaving its identifiers as they are."""
+    boundaries = sorted({m.group(1) for m in _BOUNDARY_PARAM.finditer(raw)}, key=len, reverse=True)
+    kept = re.compile(b"(" + b"|".join([_ANGLE_ID, *map(re.escape, boundaries)]) + b")")
+    pieces = kept.split(raw)
+    # split() with one group alternates the text between identifiers and the identifiers.
+    return b"".join(
+        redact_bytes(piece) if index % 2 == 0 else piece for index, piece in enumerate(pieces)
+    )
 
 
 def _redact_mime_parts(raw: bytes) -> bytes:
@@ -402,11 +439,21 @@ def redact_raw(channel: str, payload: bytes) -> bytes:
     return redact_bytes(payload)
 
 
+# Metadata keys whose values are identifiers, matched later as they came (a chat's client id
+# pairs a visitor's line with its echo): kept, as message ids and addresses are.
+IDENTIFIER_KEYS = frozenset(
+    {"message_id", "client_id", "chat_session", "chat_widget", "external_id", "to", "recipients"}
+)
+
+
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {key: _redact_value(item) for key, item in value.items()}
+        return {
+            key: item if key in IDENTIFIER_KEYS else _redact_value(item)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         return [_redact_value(item) for item in value]
     return value

@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from caredesk.assist.redaction import redact_cut
 from caredesk.channels.email.transport import queue_mail
 from caredesk.core.errors import DomainError, ValidationFailed
 from caredesk.customers.models import Customer, IdentityKind
@@ -147,11 +148,11 @@ def submit_request(submission: Submission, *, client_ip: str, session_key: str =
     if not submission.subject.strip() or not submission.body.strip():
         raise ValidationFailed("Please fill in a subject and describe your request.")
     customer, _ = find_or_create_customer(
-        IdentityKind.EMAIL, submission.email, name=submission.name[:200]
+        IdentityKind.EMAIL, submission.email, name=redact_cut(submission.name, 200)
     )
     ticket = create_ticket(
         Actor.of_customer(customer),
-        subject=submission.subject[:255],
+        subject=submission.subject,  # cut to the subject's length, after redaction
         requester=customer,
         body_text=submission.body,
         channel=Channel.WEB,

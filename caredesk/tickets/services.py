@@ -23,6 +23,7 @@ from caredesk.accounts.models import Role, Team, User
 from caredesk.assist.redaction import (
     redact,
     redact_attachment,
+    redact_cut,
     redact_inbound,
     redact_raw,
 )
@@ -314,7 +315,7 @@ def _clean_subject(subject: str, body_text: str) -> str:
     subject = " ".join((subject or "").split())
     if not subject:
         subject = " ".join(body_text.split())[:80] or "(no subject)"
-    return redact(subject[:MAX_SUBJECT])
+    return redact_cut(subject, MAX_SUBJECT)
 
 
 def _bodies(body_text: str, body_html: str) -> tuple[str, str]:
@@ -322,7 +323,8 @@ def _bodies(body_text: str, body_html: str) -> tuple[str, str]:
         raise PayloadTooLarge(
             "The message body is larger than 1,000,000 characters.", code="body_too_large"
         )
-    safe_html = sanitize_html(redact(body_html)) if body_html else ""
+    # Redacted after sanitizing: removing an element can bring the groups of a number together.
+    safe_html = redact(sanitize_html(body_html)) if body_html else ""
     text = redact(body_text) if body_text else html_to_text(safe_html)
     if not safe_html and text:
         safe_html = text_to_html(text)

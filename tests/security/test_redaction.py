@@ -89,14 +89,22 @@ def test_a_security_code_far_from_any_card_is_kept():
     assert redact("cvv 123 means nothing here") == "cvv 123 means nothing here"
 
 
-def test_mail_without_a_card_is_stored_byte_for_byte():
+def test_mail_without_a_card_is_stored_byte_for_byte_identifiers_included():
+    """Message ids and MIME boundaries are identifiers: digits in them that pass the Luhn check
+    (a Python boundary has 19 random digits) are kept, or replies and parts would not match."""
+    import re
+
     from tests.email.mail import make
 
     raw = make(
         body="Order 12345, thanks",
         html="<p>Order 12345</p>",
         attachments=[("a.png", "image/png", bytes(range(256)))],
+        message_id="<4111111111111111.1@example.test>",
     )
+    boundaries = set(re.findall(rb'boundary="([^"]+)"', raw))
+    for n, boundary in enumerate(sorted(boundaries)):
+        raw = raw.replace(boundary, f"=={n}=4111111111111111==".encode())
     assert redact_mime(raw) == raw
 
 
@@ -109,3 +117,36 @@ def test_binary_attachments_are_kept_and_text_ones_redacted():
         "notes.txt",
         b"[redacted card]",
     )
+
+
+@pytest.mark.django_db
+def test_a_card_cut_by_a_length_limit_is_redacted_before_the_cut():
+    """Cutting first would keep the card's first digits, which no longer pass the Luhn check."""
+    from caredesk.channels.email.parser import parse
+    from tests.email.mail import make
+
+    long_subject = "a" * 246 + " 4111111111111111"
+    assert "41111" not in parse(make(subject=long_subject)).subject
+    ticket = ingest(
+        InboundMessage(
+            channel="chat",
+            sender=SenderIdentity("email", "cut@example.test"),
+            subject=long_subject,
+            body_text="hello",
+        )
+    ).ticket
+    assert "41111" not in ticket.subject and "[redacte" in ticket.subject
+
+
+@pytest.mark.django_db
+def test_a_card_joined_by_sanitizing_the_html_is_redacted():
+    """The sanitizer drops a script with its content, bringing the number's groups together."""
+    message = ingest(
+        InboundMessage(
+            channel="chat",
+            sender=SenderIdentity("email", "js@example.test"),
+            body_html="<p>4111<script>x</script>1111 1111 1111</p>",
+        )
+    ).message
+    assert "1111" not in message.body_html and "1111" not in message.body_text
+    assert "[redacted card]" in message.body_html

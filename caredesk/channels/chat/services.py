@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from caredesk.accounts.models import Presence, Team, User
-from caredesk.assist.redaction import redact
+from caredesk.assist.redaction import redact_cut
 from caredesk.channels.chat.models import ChatSession, ChatStatus, ChatWidget
 from caredesk.core import jobs
 from caredesk.core.errors import (
@@ -304,9 +304,9 @@ def start_chat(
         return existing, message
     text = _clean_text(text)
     client_id = _clean_client_id(client_id)
-    name = str(name or "").strip()[:MAX_NAME_CHARS]
+    name = redact_cut(str(name or "").strip(), MAX_NAME_CHARS)
     email = str(email or "").strip()
-    topic = str(topic or "").strip()[:TOPIC_CHARS]
+    topic = redact_cut(str(topic or "").strip(), TOPIC_CHARS)
     if email:
         email = normalize_identity(IdentityKind.EMAIL, email)
     elif ctx.widget.require_email and not ctx.external_user_id:
@@ -318,7 +318,7 @@ def start_chat(
             tickets.InboundMessage(
                 channel=Channel.CHAT,
                 sender=_sender(ctx, email, name),
-                subject=topic or text.splitlines()[0][:80],
+                subject=topic or redact_cut(text.splitlines()[0], 80),
                 body_text=text,
                 external_id=f"chat:{token.hex}:{client_id}",
                 thread_key=f"chat:{token.hex}",
@@ -333,7 +333,7 @@ def start_chat(
             customer=result.ticket.requester,
             ticket=result.ticket,
             team=ctx.widget.team,
-            topic=redact(topic),
+            topic=topic,
         )
         _remember_identities(session, ctx, email)
         offer(session)
@@ -617,9 +617,9 @@ def offline_request(
         tickets.InboundMessage(
             channel=Channel.EMAIL,
             sender=tickets.SenderIdentity(
-                IdentityKind.EMAIL, email, str(name or "")[:MAX_NAME_CHARS]
+                IdentityKind.EMAIL, email, redact_cut(str(name or ""), MAX_NAME_CHARS)
             ),
-            subject=text.splitlines()[0][:80],
+            subject=redact_cut(text.splitlines()[0], 80),
             body_text=text,
             external_id=f"chat-offline:{ctx.visitor_id}:{client_id}",
             team=ctx.widget.team,

@@ -13,6 +13,8 @@ from email.parser import BytesParser
 from email.policy import EmailPolicy
 from email.utils import getaddresses, parseaddr
 
+from caredesk.assist.redaction import redact_cut
+
 
 class _HeaderCachingPolicy(EmailPolicy):
     """policy.default, remembering parsed headers. The standard library parses a header again each
@@ -242,9 +244,9 @@ def parse(raw: bytes) -> ParsedEmail:
     shown = [a for a in ADDRESS_LIKE.findall(from_name) if a.lower() != sender]
     return ParsedEmail(
         message_id=(_msgids(_header(msg, "Message-ID")) or [""])[0],
-        subject=_header(msg, "Subject")[:255],
+        subject=redact_cut(_header(msg, "Subject"), 255),
         from_address=sender,
-        from_name=from_name[:200],
+        from_name=redact_cut(from_name, 200),
         to=to,
         cc=cc[:50],
         in_reply_to=_msgids(_header(msg, "In-Reply-To")),

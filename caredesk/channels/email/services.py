@@ -24,7 +24,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 from django.db.models.signals import post_delete, post_save
 from email_reply_parser import EmailReplyParser
 
-from caredesk.assist.redaction import redact_mime
+from caredesk.assist.redaction import redact, redact_inbound, redact_mime
 from caredesk.channels.email.models import EmailTemplate, Mailbox
 from caredesk.channels.email.parser import ParsedEmail, parse
 from caredesk.core import jobs, outbox
@@ -447,6 +447,8 @@ def _prepare_new_tickets(arrivals: list[_Arrival], known: dict[str, tuple[int, i
             mailbox = _mailbox_for(arrival.recipients or parsed.to)
             try:
                 inbound = to_inbound(parsed, arrival.record.pk if arrival.record else 0, mailbox)
+                # Thread keys are compared below as they are stored: redacted.
+                redact_inbound(inbound)
             except Exception:  # quarantined the one-at-a-time way, with its error
                 inbound = None
         if (
@@ -470,7 +472,7 @@ def _prepare_new_tickets(arrivals: list[_Arrival], known: dict[str, tuple[int, i
         elif parsed.from_address and THREAD_FALLBACK == "sender_subject":
             # A message not turned into an inbound here may still open a ticket with its key.
             earlier_keys.add(
-                f"email:{parsed.from_address}:{normalized_subject(parsed.subject)}"[:255]
+                redact(f"email:{parsed.from_address}:{normalized_subject(parsed.subject)}"[:255])
             )
     threaded = tickets.find_threads([a.inbound for a in candidates if a.inbound is not None])
     on_threads = [a for a, has_thread in zip(candidates, threaded, strict=True) if has_thread]
