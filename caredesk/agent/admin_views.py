@@ -65,16 +65,29 @@ class CustomFieldForm(forms.ModelForm):
         return [line.strip() for line in raw.splitlines() if line.strip()]
 
 
+class LinesField(forms.CharField):
+    """A list of short texts edited one a line (never as JSON)."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "spellcheck": "false"})
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value)
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 class ChatWidgetForm(forms.ModelForm):
-    allowed_origins = forms.JSONField(
-        required=False,
-        help_text='Sites that may embed the widget, e.g. ["https://shop.example"]',
-        widget=forms.Textarea(attrs={"rows": 2, "class": "code", "spellcheck": "false"}),
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.order_by("name"), required=False, empty_label="No team"
     )
-    topics = forms.JSONField(
+    allowed_origins = LinesField(
         required=False,
-        help_text='Choices for the topic field, e.g. ["Orders", "Billing"]',
-        widget=forms.Textarea(attrs={"rows": 2, "class": "code", "spellcheck": "false"}),
+        help_text="Sites that may embed the widget, one a line, e.g. https://shop.example",
+    )
+    topics = LinesField(
+        required=False, help_text="Choices for the topic field, one a line, e.g. Orders"
     )
     identity_secret = forms.CharField(
         required=False,
@@ -108,21 +121,18 @@ class ChatWidgetForm(forms.ModelForm):
 
     def clean_allowed_origins(self) -> list[str]:
         origins = self.cleaned_data.get("allowed_origins") or []
-        if not isinstance(origins, list) or not all(
-            isinstance(o, str) and (o == "*" or re.fullmatch(r"https?://[^/\s]+", o))
-            for o in origins
-        ):
-            raise forms.ValidationError(
-                'A list of origins like "https://shop.example" (scheme and host, no path).'
-            )
+        for origin in origins:
+            if not (origin == "*" or re.fullmatch(r"https?://[^/\s]+", origin)):
+                raise forms.ValidationError(
+                    f"“{origin[:80]}” is not an origin: one a line like https://shop.example "
+                    "(scheme and host, no path)."
+                )
         return origins
 
     def clean_topics(self) -> list[str]:
         topics = self.cleaned_data.get("topics") or []
-        if not isinstance(topics, list) or not all(
-            isinstance(t, str) and 0 < len(t) <= 100 for t in topics
-        ):
-            raise forms.ValidationError("A list of short texts.")
+        if any(len(t) > 100 for t in topics):
+            raise forms.ValidationError("A topic is at most 100 characters.")
         return topics
 
     def clean_identity_secret(self) -> str:
