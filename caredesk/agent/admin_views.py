@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 
 from caredesk.accounts import services as accounts
@@ -74,7 +74,7 @@ class LinesField(forms.CharField):
         return "\n".join(value) if isinstance(value, list) else value
 
     def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
-        text = super().to_python(value)
+        text = super().to_python(value) or ""
         return [line.strip() for line in text.splitlines() if line.strip()]
 
 
@@ -496,7 +496,7 @@ def _rows(config: dict[str, Any]) -> list[list[Any]]:
 def _macro(request: HttpRequest, item_id: int | None) -> HttpResponse:
     """A macro: name, owner, reply text, and its changes as "set field → value" rows."""
     macro = get_object_or_404(Macro, pk=item_id) if item_id else None
-    data = request.POST if request.method == "POST" else None
+    data: QueryDict | None = request.POST if request.method == "POST" else None
     adding_row = data is not None and data.get("add_row") == "changes"
     if adding_row and data is not None:
         # Without the page's script, "add a row" comes back here: one more empty row.
@@ -560,14 +560,6 @@ def _flow(request: HttpRequest, section: str, item_id: int | None) -> HttpRespon
                 messages.success(request, f"Saved “{saved.name}”.")
                 return redirect("agent:admin-section", section=section)
         messages.error(request, "Not saved: see the errors below.")
-    rows = [
-        [
-            ", ".join(v) if isinstance(v, list) else v
-            for v in (getattr(obj, c) for c in config["columns"])
-        ]
-        + [obj.pk]
-        for obj in model.objects.all()[:500]
-    ]
     return render(
         request,
         "agent/admin.html",
@@ -576,25 +568,13 @@ def _flow(request: HttpRequest, section: str, item_id: int | None) -> HttpRespon
             "section": section,
             "title": config["title"],
             "columns": [c.replace("_", " ") for c in config["columns"]],
-            "rows": rows,
+            "rows": _rows(config),
             "form": form,
             "editing": instance,
             "delete_label": "Delete",
         },
         status=422 if request.method == "POST" else 200,
     )
-
-
-def _flow_rows(section: str) -> list[list[Any]]:
-    config = FLOW_SECTIONS[section]
-    return [
-        [
-            ", ".join(v) if isinstance(v, list) else v
-            for v in (getattr(obj, c) for c in config["columns"])
-        ]
-        + [obj.pk]
-        for obj in config["model"].objects.all()[:500]
-    ]
 
 
 def _rule(request: HttpRequest, section: str, instance: Any) -> HttpResponse:
@@ -626,7 +606,7 @@ def _rule(request: HttpRequest, section: str, instance: Any) -> HttpResponse:
             "section": section,
             "title": config["title"],
             "columns": [c.replace("_", " ") for c in config["columns"]],
-            "rows": _flow_rows(section),
+            "rows": _rows(config),
             "builder": builder,
             "form": builder.form,
             "editing": instance,

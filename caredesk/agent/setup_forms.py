@@ -179,7 +179,7 @@ MacroChangeRows = forms.formset_factory(
 
 def macro_change_rows(data: Any, macro: Macro | None) -> BaseMacroChangeRows:
     stored = (macro.changes or {}) if macro is not None and data is None else {}
-    return MacroChangeRows(  # type: ignore[no-any-return]
+    return MacroChangeRows(  # type: ignore[return-value]
         data,
         prefix="changes",
         form_kwargs={"pickers": MacroPickerChoices()},
