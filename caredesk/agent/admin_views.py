@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 
 from caredesk.accounts import services as accounts
@@ -65,16 +65,29 @@ class CustomFieldForm(forms.ModelForm):
         return [line.strip() for line in raw.splitlines() if line.strip()]
 
 
+class LinesField(forms.CharField):
+    """A list of short texts edited one a line (never as JSON)."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "spellcheck": "false"})
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 class ChatWidgetForm(forms.ModelForm):
-    allowed_origins = forms.JSONField(
-        required=False,
-        help_text='Sites that may embed the widget, e.g. ["https://shop.example"]',
-        widget=forms.Textarea(attrs={"rows": 2, "class": "code", "spellcheck": "false"}),
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.order_by("name"), required=False, empty_label="No team"
     )
-    topics = forms.JSONField(
+    allowed_origins = LinesField(
         required=False,
-        help_text='Choices for the topic field, e.g. ["Orders", "Billing"]',
-        widget=forms.Textarea(attrs={"rows": 2, "class": "code", "spellcheck": "false"}),
+        help_text="Sites that may embed the widget, one a line, e.g. https://shop.example",
+    )
+    topics = LinesField(
+        required=False, help_text="Choices for the topic field, one a line, e.g. Orders"
     )
     identity_secret = forms.CharField(
         required=False,
@@ -108,21 +121,18 @@ class ChatWidgetForm(forms.ModelForm):
 
     def clean_allowed_origins(self) -> list[str]:
         origins = self.cleaned_data.get("allowed_origins") or []
-        if not isinstance(origins, list) or not all(
-            isinstance(o, str) and (o == "*" or re.fullmatch(r"https?://[^/\s]+", o))
-            for o in origins
-        ):
-            raise forms.ValidationError(
-                'A list of origins like "https://shop.example" (scheme and host, no path).'
-            )
+        for origin in origins:
+            if not (origin == "*" or re.fullmatch(r"https?://[^/\s]+", origin)):
+                raise forms.ValidationError(
+                    f"“{origin[:80]}” is not an origin: one a line like https://shop.example "
+                    "(scheme and host, no path)."
+                )
         return origins
 
     def clean_topics(self) -> list[str]:
         topics = self.cleaned_data.get("topics") or []
-        if not isinstance(topics, list) or not all(
-            isinstance(t, str) and 0 < len(t) <= 100 for t in topics
-        ):
-            raise forms.ValidationError("A list of short texts.")
+        if any(len(t) > 100 for t in topics):
+            raise forms.ValidationError("A topic is at most 100 characters.")
         return topics
 
     def clean_identity_secret(self) -> str:
@@ -486,7 +496,7 @@ def _rows(config: dict[str, Any]) -> list[list[Any]]:
 def _macro(request: HttpRequest, item_id: int | None) -> HttpResponse:
     """A macro: name, owner, reply text, and its changes as "set field → value" rows."""
     macro = get_object_or_404(Macro, pk=item_id) if item_id else None
-    data = request.POST if request.method == "POST" else None
+    data: QueryDict | None = request.POST if request.method == "POST" else None
     adding_row = data is not None and data.get("add_row") == "changes"
     if adding_row and data is not None:
         # Without the page's script, "add a row" comes back here: one more empty row.
@@ -550,14 +560,6 @@ def _flow(request: HttpRequest, section: str, item_id: int | None) -> HttpRespon
                 messages.success(request, f"Saved “{saved.name}”.")
                 return redirect("agent:admin-section", section=section)
         messages.error(request, "Not saved: see the errors below.")
-    rows = [
-        [
-            ", ".join(v) if isinstance(v, list) else v
-            for v in (getattr(obj, c) for c in config["columns"])
-        ]
-        + [obj.pk]
-        for obj in model.objects.all()[:500]
-    ]
     return render(
         request,
         "agent/admin.html",
@@ -566,25 +568,13 @@ def _flow(request: HttpRequest, section: str, item_id: int | None) -> HttpRespon
             "section": section,
             "title": config["title"],
             "columns": [c.replace("_", " ") for c in config["columns"]],
-            "rows": rows,
+            "rows": _rows(config),
             "form": form,
             "editing": instance,
             "delete_label": "Delete",
         },
         status=422 if request.method == "POST" else 200,
     )
-
-
-def _flow_rows(section: str) -> list[list[Any]]:
-    config = FLOW_SECTIONS[section]
-    return [
-        [
-            ", ".join(v) if isinstance(v, list) else v
-            for v in (getattr(obj, c) for c in config["columns"])
-        ]
-        + [obj.pk]
-        for obj in config["model"].objects.all()[:500]
-    ]
 
 
 def _rule(request: HttpRequest, section: str, instance: Any) -> HttpResponse:
@@ -616,7 +606,7 @@ def _rule(request: HttpRequest, section: str, instance: Any) -> HttpResponse:
             "section": section,
             "title": config["title"],
             "columns": [c.replace("_", " ") for c in config["columns"]],
-            "rows": _flow_rows(section),
+            "rows": _rows(config),
             "builder": builder,
             "form": builder.form,
             "editing": instance,

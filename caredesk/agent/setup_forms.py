@@ -86,6 +86,20 @@ class MacroForm(forms.ModelForm):
         fields = ["name", "owner", "reply", "internal"]
 
 
+class MacroPickerChoices:
+    """The teams, agents and tags a page of macro rows offers: each read once, not once a row."""
+
+    def __init__(self) -> None:
+        self.teams = [
+            (str(pk), name) for pk, name in Team.objects.order_by("name").values_list("pk", "name")
+        ]
+        self.agents = [
+            (str(pk), f"{name} <{email}>")
+            for pk, name, email in _agents().values_list("pk", "name", "email")
+        ]
+        self.tags = [(n, n) for n in Tag.objects.order_by("name").values_list("name", flat=True)]
+
+
 class MacroChangeRow(forms.Form):
     """One "set field → value" row; the value comes from the picker of the chosen field."""
 
@@ -95,22 +109,23 @@ class MacroChangeRow(forms.Form):
         choices=[("", "— priority —"), *((label, label) for _, label in Priority.choices)],
         required=False,
     )
-    team = forms.ModelChoiceField(
-        queryset=Team.objects.order_by("name"), required=False, empty_label="— team —"
-    )
+    team = forms.ChoiceField(required=False)
     assignee = forms.ChoiceField(required=False)
-    tags = forms.ModelMultipleChoiceField(
-        queryset=Tag.objects.order_by("name"), to_field_name="name", required=False
-    )
+    tags = forms.MultipleChoiceField(required=False)
     category = forms.CharField(required=False, max_length=100)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, pickers: MacroPickerChoices | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        pickers = pickers or MacroPickerChoices()
+        self.fields["team"].choices = [("", "— team —"), *pickers.teams]
         self.fields["assignee"].choices = [
             ("", "— agent —"),
             (ME, "The agent applying the macro"),
-            *((str(a.pk), f"{a.name} <{a.email}>") for a in _agents()),
+            *pickers.agents,
         ]
+        self.fields["tags"].choices = pickers.tags
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -118,12 +133,8 @@ class MacroChangeRow(forms.Form):
         if not field or self.errors:
             return cleaned
         value: Any = cleaned.get(field)
-        if field == "team":
-            value = value.pk if value is not None else None
-        elif field == "assignee" and value and value != ME:
+        if field == "team" and value or field == "assignee" and value and value != ME:
             value = int(value)
-        elif field == "tags":
-            value = [tag.name for tag in value or []]
         elif field == "category":
             value = (value or "").strip()
         if value in (None, "", []):
@@ -135,8 +146,8 @@ class MacroChangeRow(forms.Form):
     @staticmethod
     def initial_for(field: str, value: Any) -> dict[str, Any]:
         """The row showing a stored change."""
-        if field == "assignee":
-            return {"field": field, "assignee": str(value)}
+        if field in ("team", "assignee"):
+            return {"field": field, field: str(value)}
         return {"field": field, field: value}
 
 
@@ -168,9 +179,10 @@ MacroChangeRows = forms.formset_factory(
 
 def macro_change_rows(data: Any, macro: Macro | None) -> BaseMacroChangeRows:
     stored = (macro.changes or {}) if macro is not None and data is None else {}
-    return MacroChangeRows(  # type: ignore[no-any-return]
+    return MacroChangeRows(  # type: ignore[return-value]
         data,
         prefix="changes",
+        form_kwargs={"pickers": MacroPickerChoices()},
         initial=[MacroChangeRow.initial_for(k, v) for k, v in stored.items() if k in MACRO_FIELDS],
     )
 

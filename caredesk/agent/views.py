@@ -633,12 +633,34 @@ def search(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(
             reverse("agent:ticket", kwargs={"number": int(query.lstrip("#"))})
         )
+    from caredesk.agent.search_filters import SearchFilters
+    from caredesk.search.services import agent_results
+
+    filters = SearchFilters(request.GET or None)
+    if filters.is_bound and not filters.is_valid():
+        return render(
+            request,
+            "agent/search.html",
+            {"query": query, "results": [], "filters": filters},
+            status=400,
+        )
+    narrowed = filters.active()
     hits = (
-        run_search(query, agent=request.user, types=("ticket", "customer", "article"), limit=30)
+        run_search(
+            query,
+            agent=request.user,  # type: ignore[arg-type]
+            types=("ticket",) if narrowed else ("ticket", "customer", "article"),
+            limit=30,
+            ticket_filter=filters.ticket_filter() if narrowed else None,
+        )
         if query
         else []
-    )  # type: ignore[arg-type]
-    return render(request, "agent/search.html", {"query": query, "hits": hits})
+    )
+    return render(
+        request,
+        "agent/search.html",
+        {"query": query, "results": agent_results(hits), "filters": filters, "narrowed": narrowed},
+    )
 
 
 @agent_view

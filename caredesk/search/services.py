@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 from django.utils.html import escape
@@ -466,16 +466,18 @@ def search(
     customer: Customer | None = None,
     limit: int = 20,
     language: str = "",
+    ticket_filter: Q | None = None,
 ) -> list[SearchHit]:
     """Ranked hits the caller may see. Agents: their visible tickets, all customers, every
     published article. Customers and anonymous visitors: public published articles (and a
-    customer's own tickets)."""
+    customer's own tickets). `ticket_filter` narrows the tickets further (the agent search
+    page's status, channel, team and date filters): it is applied with the visibility rule."""
     words = tokens(query)
     if not words:
         return []
     token = _search_prefixes.set({})
     try:
-        return _search(query, words, types, agent, customer, limit)
+        return _search(query, words, types, agent, customer, limit, ticket_filter)
     finally:
         _search_prefixes.reset(token)
 
@@ -487,9 +489,14 @@ def _search(
     agent: User | None,
     customer: Customer | None,
     limit: int,
+    ticket_filter: Q | None = None,
 ) -> list[SearchHit]:
     from caredesk.knowledge.models import Article, ArticleStatus
     from caredesk.tickets.services import customer_tickets, visible_tickets
+
+    def ticket_scope() -> Any:
+        scope = visible_tickets(agent) if agent is not None else customer_tickets(customer)  # type: ignore[arg-type]
+        return scope.filter(ticket_filter) if ticket_filter is not None else scope
 
     limit = max(1, min(limit, 100))
     kinds = [k for k in types if k in ("ticket", "customer", "article")]
@@ -501,8 +508,7 @@ def _search(
     # Tickets by number first: "#123" or "123".
     if "ticket" in kinds and query.strip().lstrip("#").isdigit():
         number = int(query.strip().lstrip("#"))
-        scope = visible_tickets(agent) if agent is not None else customer_tickets(customer)  # type: ignore[arg-type]
-        ticket = scope.filter(pk=number).first()
+        ticket = ticket_scope().filter(pk=number).first()
         if ticket is not None:
             hits.append(
                 SearchHit(
@@ -522,8 +528,7 @@ def _search(
     ticket_ids = [m.object_id for m in matches if m.kind == "ticket"]
     allowed_tickets: set[int] = set()
     if ticket_ids:
-        scope = visible_tickets(agent) if agent is not None else customer_tickets(customer)  # type: ignore[arg-type]
-        allowed_tickets = set(scope.filter(pk__in=ticket_ids).values_list("pk", flat=True))
+        allowed_tickets = set(ticket_scope().filter(pk__in=ticket_ids).values_list("pk", flat=True))
     article_ids = [m.object_id for m in matches if m.kind == "article"]
     articles = {
         a.pk: a
@@ -554,6 +559,75 @@ def _search(
             SearchHit(match.kind, match.object_id, match.title, body or title, url, match.score)
         )
     return hits
+
+
+@dataclass
+class AgentResult:
+    """A row of the agent search page: the hit, with its ticket (requester and team loaded) or
+    its customer (organization loaded)."""
+
+    hit: SearchHit
+    ticket: Any = None
+    customer: Customer | None = None
+
+    @property
+    def customer_title(self) -> str:
+        c = self.customer
+        return (c.name or c.email or c.phone) if c is not None else ""
+
+    @property
+    def customer_details(self) -> list[str]:
+        """Address, phone and organization, each once, leaving out what the title already says."""
+        c = self.customer
+        if c is None:
+            return []
+        organization = c.organization.name if c.organization_id else ""  # type: ignore[union-attr]
+        title = self.customer_title
+        return [v for v in dict.fromkeys((c.email, c.phone, organization)) if v and v != title]
+
+
+def agent_results(hits: Sequence[SearchHit]) -> list[AgentResult]:
+    """The rows of the agent search page: each ticket hit with its number, status, channel,
+    requester, team and last update; each customer hit with its contact details. Two queries
+    whatever the number of hits."""
+    from caredesk.tickets.models import Ticket
+
+    ticket_ids = [h.id for h in hits if h.type == "ticket"]
+    customer_ids = [h.id for h in hits if h.type == "customer"]
+    tickets = (
+        Ticket.objects.filter(pk__in=ticket_ids)
+        .select_related("requester", "team")
+        .only(
+            "pk",
+            "subject",
+            "status",
+            "channel",
+            "updated_at",
+            "requester__name",
+            "requester__email",
+            "requester__phone",
+            "team__name",
+        )
+        .in_bulk()
+        if ticket_ids
+        else {}
+    )
+    customers = (
+        Customer.objects.filter(pk__in=customer_ids)
+        .select_related("organization")
+        .only("pk", "name", "email", "phone", "vip", "organization__name")
+        .in_bulk()
+        if customer_ids
+        else {}
+    )
+    return [
+        AgentResult(
+            hit,
+            ticket=tickets.get(hit.id) if hit.type == "ticket" else None,
+            customer=customers.get(hit.id) if hit.type == "customer" else None,
+        )
+        for hit in hits
+    ]
 
 
 def _title_hits(words: list[str], title: str) -> int:
@@ -703,13 +777,22 @@ def index_ticket(ticket_id: int) -> None:
     )
 
 
+def customer_body(customer: Customer, identity_values: Sequence[str]) -> str:
+    """A customer's document text: address, phone, the other identities, notes. An identity
+    that repeats the address or the phone (the usual email identity) is not written twice."""
+    known = {(customer.email or "").lower(), (customer.phone or "").lower(), ""}
+    others = [v for v in dict.fromkeys(identity_values) if v.lower() not in known]
+    return " ".join(
+        part for part in (customer.email, customer.phone, " ".join(others), customer.notes) if part
+    )
+
+
 def index_customer(customer: Customer) -> None:
-    identities = " ".join(customer.identities.values_list("value", flat=True))
     index_document(
         "customer",
         customer.pk,
         title=customer.name or customer.email or customer.phone,
-        body=f"{customer.email} {customer.phone} {identities} {customer.notes}",
+        body=customer_body(customer, list(customer.identities.values_list("value", flat=True))),
     )
 
 
@@ -723,9 +806,7 @@ def add_customers(customers: Sequence[tuple[Customer, list[str]]]) -> None:
                 "kind": "customer",
                 "object_id": customer.pk,
                 "title": (customer.name or customer.email or customer.phone)[:300],
-                "body": f"{customer.email} {customer.phone} {' '.join(values)} {customer.notes}"[
-                    :MAX_BODY
-                ],
+                "body": customer_body(customer, values)[:MAX_BODY],
             }
             for customer, values in customers
         ],

@@ -110,3 +110,22 @@ def test_admin_tables_say_yes_or_no(client, personas):
     assert '<td><span class="badge">No</span></td>' in triggers and "<td>False</td>" not in triggers
     agents = client.get("/agent/admin/agents/").content.decode()
     assert '<span class="badge yes">Yes</span>' in agents
+
+
+def test_a_team_picks_its_time_zone_from_the_list(client, personas):
+    from caredesk.accounts.models import Team
+
+    client.force_login(personas.admin)
+    page = client.get("/agent/admin/teams/").content.decode()
+    assert '<option value="America/New_York">America/New York</option>' in page
+    bad = client.post(
+        "/agent/admin/teams/", {"name": "Nights", "slug": "nights", "time_zone": "Moon/Base"}
+    )
+    assert bad.status_code == 422 and "Moon/Base is not one of the available choices" in (
+        bad.content.decode()
+    )
+    assert not Team.objects.filter(slug="nights").exists()
+    ok = client.post(
+        "/agent/admin/teams/", {"name": "Nights", "slug": "nights", "time_zone": "Asia/Tokyo"}
+    )
+    assert ok.status_code == 302 and Team.objects.get(slug="nights").time_zone == "Asia/Tokyo"

@@ -237,3 +237,35 @@ def test_mailbox_page_validates_and_keeps_the_password(admin_client, personas):
     assert '<span class="badge yes">Yes</span>' in listing and ">True<" not in listing
     dup = admin_client.post("/agent/admin/mailboxes/", {**good, "address": "help@shop.example"})
     assert dup.status_code == 422 and "already exists" in dup.content.decode()
+
+
+def test_macro_page_queries_do_not_grow_with_its_rows(admin_client, personas):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from caredesk.tickets.models import Tag
+
+    Tag.objects.create(name="refund")
+    few = Macro.objects.create(name="Few", changes={"status": "pending"})
+    many = Macro.objects.create(
+        name="Many",
+        changes={
+            "status": "pending",
+            "priority": "high",
+            "team": personas.billing.pk,
+            "assignee": personas.alice.pk,
+            "tags": ["refund"],
+            "category": "billing",
+        },
+    )
+    admin_client.get(f"/agent/admin/macros/{few.pk}/")
+
+    def count(macro):
+        with CaptureQueriesContext(connection) as queries:
+            page = admin_client.get(f"/agent/admin/macros/{macro.pk}/").content.decode()
+        return len(queries), page
+
+    few_count, _ = count(few)
+    many_count, page = count(many)
+    assert '<option value="refund" selected>refund</option>' in page
+    assert many_count == few_count, (few_count, many_count)

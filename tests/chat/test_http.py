@@ -188,24 +188,28 @@ def test_an_admin_configures_a_widget_in_the_workspace_and_bad_settings_are_refu
         "name": "Shop",
         "key": "shop-eu",
         "team": personas.billing.pk,
-        "allowed_origins": '["https://shop.example"]',
+        "allowed_origins": "https://shop.example\n",
         "identity_secret": "s3cret",
         "color": "#123456",
         "greeting": "Hi",
         "position": "left",
         "require_email": "on",
-        "topics": '["Orders"]',
+        "topics": "Orders\nBilling",
         "offline_message": "Away",
         "active": "on",
     }
-    bad = {**good, "key": "bad", "color": "red", "allowed_origins": '["https://shop.example/path"]'}
+    bad = {**good, "key": "bad", "color": "red", "allowed_origins": "https://shop.example/path"}
     refused = client.post("/agent/admin/widgets/", bad)
-    assert refused.status_code == 200 and not ChatWidget.objects.filter(key="bad").exists()
+    assert refused.status_code == 422 and not ChatWidget.objects.filter(key="bad").exists()
     body = refused.content.decode()
     assert "A colour like #1d4ed8." in body and "scheme and host, no path" in body
     assert client.post("/agent/admin/widgets/", good).status_code == 302
     widget = ChatWidget.objects.get(key="shop-eu")
     assert widget.allowed_origins == ["https://shop.example"] and widget.identity_secret == "s3cret"
+    assert widget.topics == ["Orders", "Billing"]
+    # Lists are edited one a line, not as JSON.
+    edit = client.get(f"/agent/admin/widgets/{widget.pk}/").content.decode()
+    assert "Orders\nBilling</textarea>" in edit and "[&quot;" not in edit
     # Saving again with the secret left blank keeps it.
     client.post(f"/agent/admin/widgets/{widget.pk}/", {**good, "identity_secret": ""})
     widget.refresh_from_db()
