@@ -200,6 +200,7 @@ def test_a_ticket_change_is_pushed_to_exactly_the_workspaces_that_may_see_it(
     the role may see. (The `ticket.<id>` group is joined only after access_ticket.)"""
     from caredesk.channels.chat import realtime_inbox
     from caredesk.channels.chat.consumers import AgentConsumer
+    from caredesk.tickets.changes import TicketChange
 
     consumer = AgentConsumer()
     consumer.agent = world.agents[role]
@@ -208,7 +209,10 @@ def test_a_ticket_change_is_pushed_to_exactly_the_workspaces_that_may_see_it(
     monkeypatch.setattr(realtime_inbox, "send_batch", lambda messages: sent.extend(messages))
     for key, ticket in world.tickets.items():
         sent.clear()
-        realtime_inbox.on_ticket_changed(None, ticket.pk, [], ["priority_changed"])
+        # A change announced without its audience fields: the live inbox reads them.
+        realtime_inbox.push_changes(
+            [TicketChange(ticket.pk, [], ["priority_changed"], [{}], "agent", ticket.channel)]
+        )
         [(groups, _payload)] = sent
         told = set(groups) - {f"ticket.{ticket.pk}"}
         assert bool(told & set(joined)) == (key in SEES[role]), (role, key, told, joined)
