@@ -117,7 +117,7 @@ class EmailTransport(Transport):
         if delivery.kind == "reply" and delivery.message is not None:
             return self._reply(delivery.message)
         if delivery.kind == "acknowledgement" and delivery.ticket is not None:
-            return self._acknowledgement(delivery)
+            return self._acknowledgement(delivery, delivery.ticket.pk)
         payload = delivery.payload
         return EmailMessage(
             subject=payload.get("subject", ""),
@@ -136,8 +136,8 @@ class EmailTransport(Transport):
         Message.objects.filter(pk=message.pk).update(external_id=email.extra_headers["Message-ID"])
         return email
 
-    def _acknowledgement(self, delivery: Delivery) -> EmailMessage:
-        ticket = Ticket.objects.select_related("requester").get(pk=delivery.ticket_id)
+    def _acknowledgement(self, delivery: Delivery, ticket_id: int) -> EmailMessage:
+        ticket = Ticket.objects.select_related("requester").get(pk=ticket_id)
         subject, body = services.render_template("auto_ack", ticket, ACK_SUBJECT, ACK_BODY)
         first = ticket.messages.order_by("id").first()
         note = Message(
