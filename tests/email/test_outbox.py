@@ -80,7 +80,9 @@ def test_a_temporary_failure_is_retried_and_logged_with_its_reason(
         delivery = Delivery.objects.get(message=reply)
         assert delivery.state == "pending" and delivery.attempts == 1
         assert "451" in delivery.last_error and delivery.next_attempt_at > timezone.now()
-        assert "451 4.3.0 Try again later" in caplog.text and f"delivery {delivery.pk}" in caplog.text
+        assert (
+            "451 4.3.0 Try again later" in caplog.text and f"delivery {delivery.pk}" in caplog.text
+        )
         reply.refresh_from_db()
         assert reply.delivery_status == "queued" and "451" in reply.delivery_error
         assert outbox.deliver(delivery.pk) == "skipped"  # not due yet
@@ -114,16 +116,15 @@ def test_a_permanent_failure_stops_at_once_and_shows_on_the_message(
 def test_the_ticket_page_says_why_a_delivery_failed(ticket, personas, client):
     reply = post_message(personas.alice, ticket, body_text="Undeliverable")
     Message.objects.filter(pk=reply.pk).update(
-        delivery_status="failed", delivery_error="The mail server answered 550 5.1.1 No such mailbox"
+        delivery_status="failed",
+        delivery_error="The mail server answered 550 5.1.1 No such mailbox",
     )
     client.force_login(personas.alice)
     page = client.get(f"/agent/tickets/{ticket.pk}/").content.decode()
     assert "Delivery failed: The mail server answered 550 5.1.1 No such mailbox" in page
 
 
-def test_the_sweep_sends_a_delivery_a_crash_left_pending(
-    ticket, personas, smtp_settings, settings
-):
+def test_the_sweep_sends_a_delivery_a_crash_left_pending(ticket, personas, smtp_settings, settings):
     # Committed without its after-commit hand-off (the process died right after the commit).
     reply = post_message(personas.alice, ticket, body_text="Sent by the sweep.")
     delivery = Delivery.objects.get(message=reply)
@@ -173,3 +174,18 @@ def test_one_transport_per_channel():
     with pytest.raises(ValueError, match="already has a transport"):
         register_transport(Another())
     assert TransportError("x").permanent is False
+
+
+def test_a_new_tickets_acknowledgement_is_queued_with_it_and_has_its_own_message_id(
+    mailbox, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    with django_capture_on_commit_callbacks(execute=True):
+        receive(make(message_id="<customer-1@example.test>"))
+    delivery = Delivery.objects.get(kind="acknowledgement")
+    assert (delivery.recipient, delivery.state) == ("jo@example.test", "sent")
+    (ack,) = mail.outbox
+    # Not the customer's own Message-ID (their mail program would take it for their own mail).
+    assert ack.extra_headers["Message-ID"] != "<customer-1@example.test>"
+    assert ack.extra_headers["Auto-Submitted"] == "auto-replied"

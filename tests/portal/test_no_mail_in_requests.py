@@ -66,9 +66,7 @@ def test_sign_in_answers_known_and_unknown_addresses_alike_without_a_mail_server
     assert link.recipient == "sam@example.test" and link.state == "pending"
 
 
-def test_a_sent_sign_in_link_is_not_kept_in_the_outbox(
-    client, django_capture_on_commit_callbacks
-):
+def test_a_sent_sign_in_link_is_not_kept_in_the_outbox(client, django_capture_on_commit_callbacks):
     factories.customer(email="sam@example.test")
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/help/signin/", {"email": "sam@example.test"})

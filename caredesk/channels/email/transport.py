@@ -57,9 +57,14 @@ def queue_mail(
     return outbox.queue(Channel.EMAIL, kind, ticket=ticket, recipient=to, payload=payload)
 
 
-def acknowledgement(ticket_id: int) -> Delivery:
+def acknowledgement(ticket_id: int, recipient: str = "") -> Delivery:
     """An unsaved acknowledgement delivery for a new ticket (the caller inserts it)."""
-    return Delivery(channel=Channel.EMAIL, kind="acknowledgement", ticket_id=ticket_id)
+    return Delivery(
+        channel=Channel.EMAIL,
+        kind="acknowledgement",
+        ticket_id=ticket_id,
+        recipient=recipient[:320],
+    )
 
 
 def classify(exc: Exception) -> TransportError:
