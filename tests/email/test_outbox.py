@@ -174,3 +174,32 @@ def test_one_transport_per_channel():
     with pytest.raises(ValueError, match="already has a transport"):
         register_transport(Another())
     assert TransportError("x").permanent is False
+
+
+def test_a_new_tickets_acknowledgement_is_queued_with_it_and_has_its_own_message_id(
+    mailbox, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    with django_capture_on_commit_callbacks(execute=True):
+        receive(make(message_id="<customer-1@example.test>"))
+    delivery = Delivery.objects.get(kind="acknowledgement")
+    assert (delivery.recipient, delivery.state) == ("jo@example.test", "sent")
+    (ack,) = mail.outbox
+    # Not the customer's own Message-ID (their mail program would take it for their own mail).
+    assert ack.extra_headers["Message-ID"] != "<customer-1@example.test>"
+    assert ack.extra_headers["Auto-Submitted"] == "auto-replied"
+
+
+def test_a_send_job_queued_before_the_outbox_becomes_one_delivery(ticket, personas):
+    from caredesk.core import jobs
+
+    reply = post_message(personas.alice, ticket, body_text="Queued before the upgrade.")
+    Delivery.objects.filter(message=reply).delete()  # as an installation before the outbox left it
+    job = jobs.enqueue("email.send", {"message_id": reply.pk})
+    assert jobs.run(job.pk) == "done"
+    job.refresh_from_db()
+    job.state = "pending"
+    job.save()
+    jobs.run(job.pk)  # run twice: still one delivery
+    assert Delivery.objects.filter(message=reply, kind="reply").count() == 1

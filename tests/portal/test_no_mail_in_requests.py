@@ -54,9 +54,7 @@ def test_sign_in_answers_known_and_unknown_addresses_alike_without_a_mail_server
         with django_capture_on_commit_callbacks(execute=True):
             response = Client().post("/help/signin/", {"email": email})
         # The CSRF token differs per response (it is masked anew each time).
-        page = re.sub(
-            r'[\w"-]*csrf\w*"?\s*[:=]\s*"[^"]+"', "", response.content.decode(), flags=re.I
-        )
+        page = re.sub(r"\b[A-Za-z0-9]{64}\b", "<csrf>", response.content.decode())
         return response.status_code, page
 
     known, unknown = answer("sam@example.test"), answer("nobody@example.test")

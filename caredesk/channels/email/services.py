@@ -499,7 +499,7 @@ def _write_new_tickets(
                 _link_inline_images(result.message)
                 assert arrival.parsed is not None
                 if _wants_acknowledgement(arrival.parsed, arrival.mailbox):
-                    acknowledged.append(result.ticket.pk)
+                    acknowledged.append((result.ticket.pk, arrival.parsed.from_address))
             _acknowledge(acknowledged)
     except (OperationalError, InterfaceError):
         raise  # the database is unavailable: the whole batch is answered "try again"
@@ -553,11 +553,12 @@ def _wants_acknowledgement(parsed: ParsedEmail, mailbox: Mailbox | None) -> bool
     )
 
 
-def _acknowledge(ticket_ids: list[int]) -> None:
-    """Queue the acknowledgements in the outbox, in the transaction that made the tickets."""
+def _acknowledge(new_tickets: list[tuple[int, str]]) -> None:
+    """Queue the acknowledgements (ticket id, sender) in the outbox, in the transaction that made
+    the tickets."""
     from caredesk.channels.email.transport import acknowledgement
 
-    outbox.queue_many([acknowledgement(ticket_id) for ticket_id in ticket_ids])
+    outbox.queue_many([acknowledgement(ticket_id, sender) for ticket_id, sender in new_tickets])
 
 
 def _process_in_savepoint(arrival: _Arrival, known: dict[str, tuple[int, int]]) -> ReceiveResult:
@@ -630,7 +631,7 @@ def _process(
         return ReceiveResult("duplicate", raw_record.pk, result.ticket.pk, result.message.pk)
     _link_inline_images(result.message)
     if result.created_ticket and _wants_acknowledgement(parsed, mailbox):
-        _acknowledge([result.ticket.pk])
+        _acknowledge([(result.ticket.pk, parsed.from_address)])
     return ReceiveResult(
         "created" if result.created_ticket else "threaded",
         raw_record.pk,

@@ -57,9 +57,14 @@ def queue_mail(
     return outbox.queue(Channel.EMAIL, kind, ticket=ticket, recipient=to, payload=payload)
 
 
-def acknowledgement(ticket_id: int) -> Delivery:
+def acknowledgement(ticket_id: int, recipient: str = "") -> Delivery:
     """An unsaved acknowledgement delivery for a new ticket (the caller inserts it)."""
-    return Delivery(channel=Channel.EMAIL, kind="acknowledgement", ticket_id=ticket_id)
+    return Delivery(
+        channel=Channel.EMAIL,
+        kind="acknowledgement",
+        ticket_id=ticket_id,
+        recipient=recipient[:320],
+    )
 
 
 def classify(exc: Exception) -> TransportError:
@@ -117,7 +122,7 @@ class EmailTransport(Transport):
         if delivery.kind == "reply" and delivery.message is not None:
             return self._reply(delivery.message)
         if delivery.kind == "acknowledgement" and delivery.ticket is not None:
-            return self._acknowledgement(delivery)
+            return self._acknowledgement(delivery, delivery.ticket.pk)
         payload = delivery.payload
         return EmailMessage(
             subject=payload.get("subject", ""),
@@ -136,8 +141,8 @@ class EmailTransport(Transport):
         Message.objects.filter(pk=message.pk).update(external_id=email.extra_headers["Message-ID"])
         return email
 
-    def _acknowledgement(self, delivery: Delivery) -> EmailMessage:
-        ticket = Ticket.objects.select_related("requester").get(pk=delivery.ticket_id)
+    def _acknowledgement(self, delivery: Delivery, ticket_id: int) -> EmailMessage:
+        ticket = Ticket.objects.select_related("requester").get(pk=ticket_id)
         subject, body = services.render_template("auto_ack", ticket, ACK_SUBJECT, ACK_BODY)
         first = ticket.messages.order_by("id").first()
         note = Message(
