@@ -9,13 +9,14 @@ Routing, the realtime audience and the inbox's fast views ask the same rule (`Vi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from caredesk.accounts.models import User
+from caredesk.accounts.models import Role, User
 from caredesk.core.errors import NotFound
 from caredesk.customers.models import Customer
 from caredesk.tickets.models import Ticket
@@ -49,8 +50,14 @@ class Viewer:
     def of_role(cls, pk: int, role: str, team_ids: tuple[int, ...]) -> Viewer:
         """From an agent's id, role and teams read as plain values (the role's meaning is the
         User model's own: `is_admin`, `is_lead`)."""
-        agent = User(pk=pk, role=role)
-        return cls(pk=pk, is_admin=agent.is_admin, is_lead=agent.is_lead, team_ids=team_ids)
+        is_admin, is_lead = _role_flags(role)
+        return cls(pk=pk, is_admin=is_admin, is_lead=is_lead, team_ids=team_ids)
+
+
+@functools.cache
+def _role_flags(role: str) -> tuple[bool, bool]:
+    agent = User(role=role)
+    return agent.is_admin, agent.is_lead
 
 
 def rule(viewer: Viewer, *, follows: bool = True) -> Q | None:
@@ -202,25 +209,29 @@ def viewer_groups(viewer: Viewer) -> list[str]:
     return groups
 
 
-def ticket_audience(*, team_id: int | None, assignee_id: int | None, restricted: bool) -> list[str]:
+@functools.lru_cache(maxsize=16_384)
+def ticket_audience(
+    *, team_id: int | None, assignee_id: int | None, restricted: bool
+) -> tuple[str, ...]:
     """The groups to push a ticket's change to: each group whose least member may see the ticket
     (the rule, evaluated per group), leaving out groups inside another one already told. The
-    ticket's followers are not reached through these groups (they see it on its own page)."""
+    ticket's followers are not reached through these groups (they see it on its own page).
+    Cached: a bulk change (the routing pass) asks it for thousands of tickets alike."""
     least = {
-        "unrouted": Viewer(_NOBODY, False, False, ()),
-        "leads": Viewer(_NOBODY, False, True, ()),
-        "admins": Viewer(_NOBODY, True, True, ()),
+        "unrouted": Viewer.of_role(_NOBODY, Role.AGENT, ()),
+        "leads": Viewer.of_role(_NOBODY, Role.LEAD, ()),
+        "admins": Viewer.of_role(_NOBODY, Role.ADMIN, ()),
     }
     inside = {"leads": ["unrouted"], "admins": ["unrouted", "leads"]}
     if team_id is not None:
-        least[f"team.{team_id}"] = Viewer(_NOBODY, False, False, (team_id,))
-        least[f"leads.team.{team_id}"] = Viewer(_NOBODY, False, True, (team_id,))
+        least[f"team.{team_id}"] = Viewer.of_role(_NOBODY, Role.AGENT, (team_id,))
+        least[f"leads.team.{team_id}"] = Viewer.of_role(_NOBODY, Role.LEAD, (team_id,))
         inside[f"leads.team.{team_id}"] = [f"team.{team_id}", "leads"]
     if assignee_id is not None:
-        least[f"agent.{assignee_id}"] = Viewer(assignee_id, False, False, ())
+        least[f"agent.{assignee_id}"] = Viewer.of_role(assignee_id, Role.AGENT, ())
     told = {
         group
         for group, viewer in least.items()
         if may_see(viewer, team_id=team_id, assignee_id=assignee_id, restricted=restricted)
     }
-    return sorted(g for g in told if not any(outer in told for outer in inside.get(g, ())))
+    return tuple(sorted(g for g in told if not any(outer in told for outer in inside.get(g, ()))))

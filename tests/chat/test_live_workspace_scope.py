@@ -24,3 +24,24 @@ async def test_a_restricted_tickets_change_reaches_the_lead_and_not_the_team(per
     assert await bob.receive_nothing(timeout=0.3)
     await lead.disconnect()
     await bob.disconnect()
+
+
+@pytest.mark.django_db
+def test_a_restricted_chat_cannot_be_opened_by_an_agent_who_may_not_see_its_ticket(personas):
+    import uuid
+
+    from caredesk.channels.chat import services as chat
+    from caredesk.channels.chat.models import ChatWidget
+    from caredesk.core.errors import PermissionDenied
+
+    widget = ChatWidget.objects.create(name="Shop", key="shop", team=personas.billing)
+    ctx = chat.VisitorContext(widget=widget, visitor_id=uuid.uuid4().hex)
+    session, _ = chat.start_chat(
+        ctx, text="My card was charged twice", client_id="c1", email="v@example.test"
+    )
+    assert chat.access_session(personas.bob, session.token.hex).pk == session.pk
+    tickets.update_ticket(personas.lead, session.ticket, {"restricted": True})
+    for agent in (personas.bob, personas.alice):
+        with pytest.raises(PermissionDenied):
+            chat.access_session(agent, session.token.hex)
+    assert chat.access_session(personas.lead, session.token.hex).pk == session.pk

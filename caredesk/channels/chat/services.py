@@ -634,7 +634,9 @@ def offline_request(
 
 
 def access_session(agent: User, token: str, *, for_update: bool = False) -> ChatSession:
-    """A chat the agent may work on: their team's (or any, for admins); NotFound otherwise."""
+    """A chat the agent may work on: its own agent's, or one whose ticket the agent may see (the
+    visibility rule of tickets.access: their team's, unrouted, not restricted unless a lead);
+    NotFound or PermissionDenied otherwise."""
     try:
         token_uuid = uuid.UUID(str(token))
     except ValueError as exc:
@@ -645,12 +647,7 @@ def access_session(agent: User, token: str, *, for_update: bool = False) -> Chat
     session = qs.filter(token=token_uuid).first()
     if session is None:
         raise NotFound("This chat does not exist.")
-    if (
-        not agent.is_admin
-        and session.agent_id != agent.pk
-        and session.team_id is not None
-        and session.team_id not in agent.team_ids()
-    ):
+    if session.agent_id != agent.pk and not tickets.can_see(agent, session.ticket):
         raise PermissionDenied("This chat belongs to a team you are not in.")
     return session
 
