@@ -45,3 +45,35 @@ def test_a_restricted_chat_cannot_be_opened_by_an_agent_who_may_not_see_its_tick
         with pytest.raises(PermissionDenied):
             chat.access_session(agent, session.token.hex)
     assert chat.access_session(personas.lead, session.token.hex).pk == session.pk
+
+
+@pytest.mark.django_db
+def test_a_restricted_waiting_chat_is_offered_only_to_an_agent_who_may_see_it(personas):
+    import uuid
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from caredesk.accounts.models import Presence
+    from caredesk.channels.chat import services as chat
+    from caredesk.channels.chat.models import ChatSession, ChatWidget
+
+    for agent in (personas.alice, personas.bob, personas.lead):
+        agent.presence = Presence.ONLINE
+        agent.save(update_fields=["presence"])
+    widget = ChatWidget.objects.create(name="Shop", key="shop", team=personas.billing)
+    ctx = chat.VisitorContext(widget=widget, visitor_id=uuid.uuid4().hex)
+    session, _ = chat.start_chat(
+        ctx, text="A private matter", client_id="c1", email="v@example.test"
+    )
+    first = ChatSession.objects.get(pk=session.pk).offered_to
+    assert first is not None
+    tickets.update_ticket(personas.lead, session.ticket, {"restricted": True})
+    # Nobody answered the offer: it moves on, and only a lead may see the chat now.
+    ChatSession.objects.filter(pk=session.pk).update(
+        offered_at=timezone.now() - timedelta(minutes=10)
+    )
+    chat.reoffer_stale()
+    assert ChatSession.objects.get(pk=session.pk).offered_to == personas.lead
+    session.ticket.refresh_from_db()
+    assert chat._queue_groups(session.ticket) == ("admins", f"leads.team.{personas.billing.pk}")

@@ -41,6 +41,7 @@ from caredesk.customers.models import IdentityKind
 from caredesk.customers.services import add_identity, find_by_identity, normalize_identity
 from caredesk.portal.services import RateLimited, count_attempts, hit_rate_limit
 from caredesk.tickets import services as tickets
+from caredesk.tickets.access import Viewer, may_see, ticket_audience
 from caredesk.tickets.models import (
     AuthorKind,
     Channel,
@@ -176,10 +177,22 @@ def _session_payload(session: ChatSession) -> dict[str, Any]:
 
 def offer(session: ChatSession) -> User | None:
     """Offer a waiting chat to the best available agent; None leaves it in the team's queue."""
-    session = ChatSession.objects.select_related("customer", "team").get(pk=session.pk)
+    session = ChatSession.objects.select_related("customer", "team", "ticket").get(pk=session.pk)
     if session.status != ChatStatus.WAITING:
         return None
-    candidates = available_agents(session.team, exclude=list(session.declined_by or []))
+    ticket = session.ticket
+    candidates = [
+        agent
+        for agent in available_agents(session.team, exclude=list(session.declined_by or []))
+        # Only to an agent who may see the chat's ticket as it waits (the visibility rule; the
+        # candidates are members of the chat's team).
+        if may_see(
+            Viewer.of_role(agent.pk, agent.role, (session.team_id,) if session.team_id else ()),
+            team_id=ticket.team_id,
+            assignee_id=None,
+            restricted=ticket.restricted,
+        )
+    ]
     agent = candidates[0] if candidates else None
     ChatSession.objects.filter(pk=session.pk).update(
         offered_to=agent, offered_at=timezone.now() if agent else None
@@ -187,12 +200,15 @@ def offer(session: ChatSession) -> User | None:
     payload = {"type": "chat.offer", **_session_payload(session)}
     if agent is not None:
         push(f"agent.{agent.pk}", {**payload, "offered": True})
-    push(_team_group(session.team), {**payload, "offered": False, "queue": True})
+    for group in _queue_groups(ticket):
+        push(group, {**payload, "offered": False, "queue": True})
     return agent
 
 
-def _team_group(team: Team | None) -> str:
-    return f"team.{team.pk}" if team else "admins"
+def _queue_groups(ticket: Ticket) -> tuple[str, ...]:
+    """Who sees a waiting chat in their queue: those who may see its ticket as it waits (the
+    visibility rule; a restricted chat: the leads of its team and the admins)."""
+    return ticket_audience(team_id=ticket.team_id, assignee_id=None, restricted=ticket.restricted)
 
 
 def reoffer_stale(now: Any = None) -> int:
@@ -667,7 +683,8 @@ def accept(agent: User, token: str) -> ChatSession:
     )
     session.refresh_from_db()
     _announce(session, "chat.joined", agent=agent.name)
-    push(_team_group(session.team), {"type": "chat.taken", "session": session.token.hex})
+    for group in _queue_groups(session.ticket):
+        push(group, {"type": "chat.taken", "session": session.token.hex})
     return session
 
 
