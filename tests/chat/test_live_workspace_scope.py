@@ -77,3 +77,27 @@ def test_a_restricted_waiting_chat_is_offered_only_to_an_agent_who_may_see_it(pe
     assert ChatSession.objects.get(pk=session.pk).offered_to == personas.lead
     session.ticket.refresh_from_db()
     assert chat._queue_groups(session.ticket) == ("admins", f"leads.team.{personas.billing.pk}")
+
+
+@pytest.mark.django_db
+def test_the_chat_desk_queue_lists_a_restricted_chat_only_to_those_who_may_see_it(client, personas):
+    import uuid
+
+    from caredesk.channels.chat import services as chat
+    from caredesk.channels.chat.models import ChatWidget
+    from caredesk.core.errors import ValidationFailed
+
+    widget = ChatWidget.objects.create(name="Shop", key="shop", team=personas.billing)
+    ctx = chat.VisitorContext(widget=widget, visitor_id=uuid.uuid4().hex)
+    session, _ = chat.start_chat(
+        ctx, text="About my account", client_id="c1", email="v@example.test", topic="kiloq topic"
+    )
+    client.force_login(personas.bob)
+    assert "kiloq topic" in client.get("/agent/chats/").content.decode()
+    tickets.update_ticket(personas.lead, session.ticket, {"restricted": True})
+    assert "kiloq topic" not in client.get("/agent/chats/").content.decode()
+    client.force_login(personas.lead)
+    assert "kiloq topic" in client.get("/agent/chats/").content.decode()
+    session.ticket.refresh_from_db()
+    with pytest.raises(ValidationFailed):
+        chat.transfer(personas.lead, session.token.hex, to_agent=personas.bob, note="over to you")

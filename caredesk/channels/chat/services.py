@@ -775,6 +775,15 @@ def transfer(
             raise ValidationFailed(
                 f"{to_agent.name} is not in {team.name}.", code="agent_not_in_team"
             )
+        if not may_see(
+            Viewer.of(to_agent),
+            team_id=team.pk if team else None,
+            assignee_id=None,
+            restricted=session.ticket.restricted,
+        ):
+            raise ValidationFailed(
+                f"{to_agent.name} may not see this restricted chat.", code="agent_may_not_see"
+            )
     if not (note or "").strip():
         note = "Chat transferred."
     target = to_agent.name if to_agent else (team.name if team else "")
@@ -935,11 +944,11 @@ def active_sessions_for(agent: User) -> list[ChatSession]:
 
 
 def waiting_sessions_for(agent: User) -> list[ChatSession]:
+    # The chats whose ticket the agent may see (the visibility rule), as the queue's pushes.
     qs = ChatSession.objects.select_related("customer", "ticket", "team").filter(
-        status=ChatStatus.WAITING
+        status=ChatStatus.WAITING,
+        ticket__in=tickets.visible_tickets(agent, follows=False).values("pk"),
     )
-    if not agent.is_admin:
-        qs = qs.filter(team_id__in=agent.team_ids())
     return list(qs.order_by("started_at")[:50])
 
 
