@@ -489,7 +489,7 @@ def _search(
     limit: int,
 ) -> list[SearchHit]:
     from caredesk.knowledge.models import Article, ArticleStatus
-    from caredesk.tickets.services import customer_tickets, visible_tickets
+    from caredesk.tickets.access import customer_tickets, visible_tickets
 
     limit = max(1, min(limit, 100))
     kinds = [k for k in types if k in ("ticket", "customer", "article")]
