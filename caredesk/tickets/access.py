@@ -60,6 +60,7 @@ def _role_flags(role: str) -> tuple[bool, bool]:
     return agent.is_admin, agent.is_lead
 
 
+@functools.lru_cache(maxsize=4096)
 def rule(viewer: Viewer, *, follows: bool = True) -> Q | None:
     """The visibility rule for `viewer`, or None when they see everything (admins).
 
@@ -67,15 +68,19 @@ def rule(viewer: Viewer, *, follows: bool = True) -> Q | None:
     tickets they follow; a restricted ticket only if they are a team lead or its assignee.
     `follows=False` leaves out the followed tickets: a narrower set (never a wider one) for the
     inbox views that are scoped to the agent's teams anyway and need not ask the followers table.
+    Cached per viewer (a Viewer is immutable): callers must not modify the returned Q.
     """
     if viewer.is_admin:
         return None
-    reach = Q(team_id__in=list(viewer.team_ids)) | Q(team_id=None) | Q(assignee_id=viewer.pk)
+    # Built from its children directly (combining Q objects with | and & copies them each time,
+    # and routing asks this for every candidate agent).
+    reach = [("team_id__in", viewer.team_ids), ("team_id", None), ("assignee_id", viewer.pk)]
     if follows:
-        reach |= Q(**{FOLLOWED: True})
+        reach.append((FOLLOWED, True))
     if viewer.is_lead:
-        return reach
-    return reach & (Q(restricted=False) | Q(assignee_id=viewer.pk))
+        return Q(*reach, _connector=Q.OR)
+    unless_restricted = Q(("restricted", False), ("assignee_id", viewer.pk), _connector=Q.OR)
+    return Q(Q(*reach, _connector=Q.OR), unless_restricted)
 
 
 def holds(condition: Q | None, fact: Callable[[str], Any]) -> bool:
@@ -118,7 +123,27 @@ def may_see(
 ) -> bool:
     """The rule for a ticket known by its values (a row, a routing candidate): no ticket object,
     and no query unless `followed` is a callable that needs one and the rule gets that far."""
-    values = {"team_id": team_id, "assignee_id": assignee_id, "restricted": bool(restricted)}
+    if not callable(followed):
+        return _may_see_known(viewer, team_id, assignee_id, bool(restricted), bool(followed))
+    return _evaluate(viewer, team_id, assignee_id, bool(restricted), followed)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _may_see_known(
+    viewer: Viewer, team_id: int | None, assignee_id: int | None, restricted: bool, followed: bool
+) -> bool:
+    """`may_see` with every fact known, cached: routing asks it for each candidate agent."""
+    return _evaluate(viewer, team_id, assignee_id, restricted, followed)
+
+
+def _evaluate(
+    viewer: Viewer,
+    team_id: int | None,
+    assignee_id: int | None,
+    restricted: bool,
+    followed: Callable[[], bool] | bool,
+) -> bool:
+    values = {"team_id": team_id, "assignee_id": assignee_id, "restricted": restricted}
 
     def fact(name: str) -> Any:
         if name == FOLLOWED:
