@@ -492,7 +492,7 @@ def _search(
     ticket_filter: Q | None = None,
 ) -> list[SearchHit]:
     from caredesk.knowledge.models import Article, ArticleStatus
-    from caredesk.tickets.services import customer_tickets, visible_tickets
+    from caredesk.tickets.access import customer_tickets, visible_tickets
 
     def ticket_scope() -> Any:
         scope = visible_tickets(agent) if agent is not None else customer_tickets(customer)  # type: ignore[arg-type]

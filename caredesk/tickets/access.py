@@ -9,13 +9,14 @@ Routing, the realtime audience and the inbox's fast views ask the same rule (`Vi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from caredesk.accounts.models import User
+from caredesk.accounts.models import Role, User
 from caredesk.core.errors import NotFound
 from caredesk.customers.models import Customer
 from caredesk.tickets.models import Ticket
@@ -49,10 +50,17 @@ class Viewer:
     def of_role(cls, pk: int, role: str, team_ids: tuple[int, ...]) -> Viewer:
         """From an agent's id, role and teams read as plain values (the role's meaning is the
         User model's own: `is_admin`, `is_lead`)."""
-        agent = User(pk=pk, role=role)
-        return cls(pk=pk, is_admin=agent.is_admin, is_lead=agent.is_lead, team_ids=team_ids)
+        is_admin, is_lead = _role_flags(role)
+        return cls(pk=pk, is_admin=is_admin, is_lead=is_lead, team_ids=team_ids)
 
 
+@functools.cache
+def _role_flags(role: str) -> tuple[bool, bool]:
+    agent = User(role=role)
+    return agent.is_admin, agent.is_lead
+
+
+@functools.lru_cache(maxsize=4096)
 def rule(viewer: Viewer, *, follows: bool = True) -> Q | None:
     """The visibility rule for `viewer`, or None when they see everything (admins).
 
@@ -60,15 +68,19 @@ def rule(viewer: Viewer, *, follows: bool = True) -> Q | None:
     tickets they follow; a restricted ticket only if they are a team lead or its assignee.
     `follows=False` leaves out the followed tickets: a narrower set (never a wider one) for the
     inbox views that are scoped to the agent's teams anyway and need not ask the followers table.
+    Cached per viewer (a Viewer is immutable): callers must not modify the returned Q.
     """
     if viewer.is_admin:
         return None
-    reach = Q(team_id__in=list(viewer.team_ids)) | Q(team_id=None) | Q(assignee_id=viewer.pk)
+    # Built from its children directly (combining Q objects with | and & copies them each time,
+    # and routing asks this for every candidate agent).
+    reach = [("team_id__in", viewer.team_ids), ("team_id", None), ("assignee_id", viewer.pk)]
     if follows:
-        reach |= Q(**{FOLLOWED: True})
+        reach.append((FOLLOWED, True))
     if viewer.is_lead:
-        return reach
-    return reach & (Q(restricted=False) | Q(assignee_id=viewer.pk))
+        return Q(*reach, _connector=Q.OR)
+    unless_restricted = Q(("restricted", False), ("assignee_id", viewer.pk), _connector=Q.OR)
+    return Q(Q(*reach, _connector=Q.OR), unless_restricted)
 
 
 def holds(condition: Q | None, fact: Callable[[str], Any]) -> bool:
@@ -111,7 +123,27 @@ def may_see(
 ) -> bool:
     """The rule for a ticket known by its values (a row, a routing candidate): no ticket object,
     and no query unless `followed` is a callable that needs one and the rule gets that far."""
-    values = {"team_id": team_id, "assignee_id": assignee_id, "restricted": bool(restricted)}
+    if not callable(followed):
+        return _may_see_known(viewer, team_id, assignee_id, bool(restricted), bool(followed))
+    return _evaluate(viewer, team_id, assignee_id, bool(restricted), followed)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _may_see_known(
+    viewer: Viewer, team_id: int | None, assignee_id: int | None, restricted: bool, followed: bool
+) -> bool:
+    """`may_see` with every fact known, cached: routing asks it for each candidate agent."""
+    return _evaluate(viewer, team_id, assignee_id, restricted, followed)
+
+
+def _evaluate(
+    viewer: Viewer,
+    team_id: int | None,
+    assignee_id: int | None,
+    restricted: bool,
+    followed: Callable[[], bool] | bool,
+) -> bool:
+    values = {"team_id": team_id, "assignee_id": assignee_id, "restricted": restricted}
 
     def fact(name: str) -> Any:
         if name == FOLLOWED:
@@ -202,25 +234,29 @@ def viewer_groups(viewer: Viewer) -> list[str]:
     return groups
 
 
-def ticket_audience(*, team_id: int | None, assignee_id: int | None, restricted: bool) -> list[str]:
+@functools.lru_cache(maxsize=16_384)
+def ticket_audience(
+    *, team_id: int | None, assignee_id: int | None, restricted: bool
+) -> tuple[str, ...]:
     """The groups to push a ticket's change to: each group whose least member may see the ticket
     (the rule, evaluated per group), leaving out groups inside another one already told. The
-    ticket's followers are not reached through these groups (they see it on its own page)."""
+    ticket's followers are not reached through these groups (they see it on its own page).
+    Cached: a bulk change (the routing pass) asks it for thousands of tickets alike."""
     least = {
-        "unrouted": Viewer(_NOBODY, False, False, ()),
-        "leads": Viewer(_NOBODY, False, True, ()),
-        "admins": Viewer(_NOBODY, True, True, ()),
+        "unrouted": Viewer.of_role(_NOBODY, Role.AGENT, ()),
+        "leads": Viewer.of_role(_NOBODY, Role.LEAD, ()),
+        "admins": Viewer.of_role(_NOBODY, Role.ADMIN, ()),
     }
     inside = {"leads": ["unrouted"], "admins": ["unrouted", "leads"]}
     if team_id is not None:
-        least[f"team.{team_id}"] = Viewer(_NOBODY, False, False, (team_id,))
-        least[f"leads.team.{team_id}"] = Viewer(_NOBODY, False, True, (team_id,))
+        least[f"team.{team_id}"] = Viewer.of_role(_NOBODY, Role.AGENT, (team_id,))
+        least[f"leads.team.{team_id}"] = Viewer.of_role(_NOBODY, Role.LEAD, (team_id,))
         inside[f"leads.team.{team_id}"] = [f"team.{team_id}", "leads"]
     if assignee_id is not None:
-        least[f"agent.{assignee_id}"] = Viewer(assignee_id, False, False, ())
+        least[f"agent.{assignee_id}"] = Viewer.of_role(assignee_id, Role.AGENT, ())
     told = {
         group
         for group, viewer in least.items()
         if may_see(viewer, team_id=team_id, assignee_id=assignee_id, restricted=restricted)
     }
-    return sorted(g for g in told if not any(outer in told for outer in inside.get(g, ())))
+    return tuple(sorted(g for g in told if not any(outer in told for outer in inside.get(g, ()))))

@@ -112,3 +112,14 @@ def test_routing_one_ticket_never_assigns_a_chat(personas, waiting_chat):
     assert routing.queued_tickets([personas.billing.pk], 100) == []
     assert routing.next_ticket(personas.alice) is None
     assert Ticket.objects.get(pk=waiting_chat.ticket_id).assignee_id is None
+
+
+def test_escalation_picks_only_an_agent_who_may_see_the_restricted_ticket(personas):
+    secret = restricted_ticket(personas)
+    # Technical has only a senior agent, no lead: nobody there may see a restricted ticket.
+    moved = routing.escalate(
+        personas.lead, secret, reason="needs the technical team", to_team=personas.technical
+    )
+    assert moved.team == personas.technical and moved.assignee_id is None
+    with pytest.raises(NotFound):
+        access_ticket(personas.carol, secret.pk)

@@ -41,6 +41,7 @@ from caredesk.customers.models import IdentityKind
 from caredesk.customers.services import add_identity, find_by_identity, normalize_identity
 from caredesk.portal.services import RateLimited, count_attempts, hit_rate_limit
 from caredesk.tickets import services as tickets
+from caredesk.tickets.access import Viewer, may_see, ticket_audience
 from caredesk.tickets.changes import TicketChange
 from caredesk.tickets.models import (
     AuthorKind,
@@ -176,10 +177,22 @@ def _session_payload(session: ChatSession) -> dict[str, Any]:
 
 def offer(session: ChatSession) -> User | None:
     """Offer a waiting chat to the best available agent; None leaves it in the team's queue."""
-    session = ChatSession.objects.select_related("customer", "team").get(pk=session.pk)
+    session = ChatSession.objects.select_related("customer", "team", "ticket").get(pk=session.pk)
     if session.status != ChatStatus.WAITING:
         return None
-    candidates = available_agents(session.team, exclude=list(session.declined_by or []))
+    ticket = session.ticket
+    candidates = [
+        agent
+        for agent in available_agents(session.team, exclude=list(session.declined_by or []))
+        # Only to an agent who may see the chat's ticket as it waits (the visibility rule; the
+        # candidates are members of the chat's team).
+        if may_see(
+            Viewer.of_role(agent.pk, agent.role, (session.team_id,) if session.team_id else ()),
+            team_id=ticket.team_id,
+            assignee_id=None,
+            restricted=ticket.restricted,
+        )
+    ]
     agent = candidates[0] if candidates else None
     ChatSession.objects.filter(pk=session.pk).update(
         offered_to=agent, offered_at=timezone.now() if agent else None
@@ -187,12 +200,15 @@ def offer(session: ChatSession) -> User | None:
     payload = {"type": "chat.offer", **_session_payload(session)}
     if agent is not None:
         push(f"agent.{agent.pk}", {**payload, "offered": True})
-    push(_team_group(session.team), {**payload, "offered": False, "queue": True})
+    for group in _queue_groups(ticket):
+        push(group, {**payload, "offered": False, "queue": True})
     return agent
 
 
-def _team_group(team: Team | None) -> str:
-    return f"team.{team.pk}" if team else "admins"
+def _queue_groups(ticket: Ticket) -> tuple[str, ...]:
+    """Who sees a waiting chat in their queue: those who may see its ticket as it waits (the
+    visibility rule; a restricted chat: the leads of its team and the admins)."""
+    return ticket_audience(team_id=ticket.team_id, assignee_id=None, restricted=ticket.restricted)
 
 
 def reoffer_stale(now: Any = None) -> int:
@@ -634,7 +650,9 @@ def offline_request(
 
 
 def access_session(agent: User, token: str, *, for_update: bool = False) -> ChatSession:
-    """A chat the agent may work on: their team's (or any, for admins); NotFound otherwise."""
+    """A chat the agent may work on: its own agent's, or one whose ticket the agent may see (the
+    visibility rule of tickets.access: their team's, unrouted, not restricted unless a lead);
+    NotFound or PermissionDenied otherwise."""
     try:
         token_uuid = uuid.UUID(str(token))
     except ValueError as exc:
@@ -645,12 +663,7 @@ def access_session(agent: User, token: str, *, for_update: bool = False) -> Chat
     session = qs.filter(token=token_uuid).first()
     if session is None:
         raise NotFound("This chat does not exist.")
-    if (
-        not agent.is_admin
-        and session.agent_id != agent.pk
-        and session.team_id is not None
-        and session.team_id not in agent.team_ids()
-    ):
+    if session.agent_id != agent.pk and not tickets.can_see(agent, session.ticket):
         raise PermissionDenied("This chat belongs to a team you are not in.")
     return session
 
@@ -670,7 +683,8 @@ def accept(agent: User, token: str) -> ChatSession:
     )
     session.refresh_from_db()
     _announce(session, "chat.joined", agent=agent.name)
-    push(_team_group(session.team), {"type": "chat.taken", "session": session.token.hex})
+    for group in _queue_groups(session.ticket):
+        push(group, {"type": "chat.taken", "session": session.token.hex})
     return session
 
 
@@ -760,6 +774,15 @@ def transfer(
         if team is not None and team.pk not in to_agent.team_ids():
             raise ValidationFailed(
                 f"{to_agent.name} is not in {team.name}.", code="agent_not_in_team"
+            )
+        if not may_see(
+            Viewer.of(to_agent),
+            team_id=team.pk if team else None,
+            assignee_id=None,
+            restricted=session.ticket.restricted,
+        ):
+            raise ValidationFailed(
+                f"{to_agent.name} may not see this restricted chat.", code="agent_may_not_see"
             )
     if not (note or "").strip():
         note = "Chat transferred."
@@ -925,11 +948,11 @@ def active_sessions_for(agent: User) -> list[ChatSession]:
 
 
 def waiting_sessions_for(agent: User) -> list[ChatSession]:
+    # The chats whose ticket the agent may see (the visibility rule), as the queue's pushes.
     qs = ChatSession.objects.select_related("customer", "ticket", "team").filter(
-        status=ChatStatus.WAITING
+        status=ChatStatus.WAITING,
+        ticket__in=tickets.visible_tickets(agent, follows=False).values("pk"),
     )
-    if not agent.is_admin:
-        qs = qs.filter(team_id__in=agent.team_ids())
     return list(qs.order_by("started_at")[:50])
 
 
