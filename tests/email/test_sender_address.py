@@ -10,7 +10,9 @@ from caredesk.tickets.services import post_message
 
 
 def raw_from(value: str) -> bytes:
-    return f"From: {value}\r\nTo: support@demo.caredesk.test\r\nSubject: Hi\r\n\r\nHello\r\n".encode()
+    return (
+        f"From: {value}\r\nTo: support@demo.caredesk.test\r\nSubject: Hi\r\n\r\nHello\r\n".encode()
+    )
 
 
 @pytest.mark.parametrize(

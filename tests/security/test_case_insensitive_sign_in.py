@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from caredesk.accounts.models import User
-from caredesk.customers.services import create_customer
 from caredesk.core.errors import Conflict
+from caredesk.customers.services import create_customer
 from tests import factories
 
 pytestmark = pytest.mark.django_db

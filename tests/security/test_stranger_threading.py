@@ -122,9 +122,7 @@ def test_in_reply_to_a_real_message_does_not_let_a_stranger_in(mailbox, personas
 
 
 @pytest.mark.django_db
-def test_the_batch_path_keeps_a_stranger_out_and_still_threads_the_requester(
-    mailbox, personas
-):
+def test_the_batch_path_keeps_a_stranger_out_and_still_threads_the_requester(mailbox, personas):
     ticket = victim_ticket()
     results = receive_batch(
         [
@@ -193,9 +191,7 @@ def test_another_address_of_the_same_customer_threads(mailbox):
 
     ticket = victim_ticket()
     add_identity(ticket.requester, "email", "jo.work@example.test")
-    result = receive(
-        make(sender="jo.work@example.test", subject=f"Re: Help please [#{ticket.pk}]")
-    )
+    result = receive(make(sender="jo.work@example.test", subject=f"Re: Help please [#{ticket.pk}]"))
     assert (result.outcome, result.ticket_id) == ("threaded", ticket.pk)
 
 

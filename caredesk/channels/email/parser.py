@@ -7,10 +7,10 @@ import functools
 import re
 from dataclasses import dataclass, field
 from email import policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.policy import EmailPolicy
-from email.header import decode_header, make_header
 from email.utils import getaddresses, parseaddr
 
 
