@@ -1921,7 +1921,11 @@ def plain_replies(inbounds: Sequence[InboundMessage]) -> list[CustomerLine | Non
         # which asks the participant rule with the CC list. A reply on another channel's ticket
         # (mail into a chat) stays with `ingest` too: that channel's receivers take one message
         # at a time (live chat shows it in the widget).
-        if not is_participant(writer, requester_id, ()) or ticket_channel != inbounds[i].channel:
+        if (
+            writer is None
+            or not is_participant(writer, requester_id, ())
+            or ticket_channel != inbounds[i].channel
+        ):
             continue
         inbound = inbounds[i]
         lines[i] = CustomerLine(

@@ -3,6 +3,8 @@ table (`tickets.services.ingest_new_many`). It must leave exactly the rows the o
 leaves, fall back to that path when its insert fails (the failing message quarantined, the others
 committed), and cost a number of statements that does not grow with the batch."""
 
+import re
+
 import pytest
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -31,10 +33,16 @@ def snapshot() -> dict:
     raw_key = {r.pk: r.external_id for r in RawInbound.objects.all()}
 
     def data(values: dict) -> dict:
-        return {
-            k: message_key[v] if k == "message_id" else customer_key[v] if k == "customer_id" else v
-            for k, v in values.items()
-        }
+        keys = {"message_id": message_key, "customer_id": customer_key, "target": ticket_key}
+        return {k: keys[k][v] if k in keys else v for k, v in values.items()}
+
+    def metadata(values: dict) -> dict:
+        # A warning names the ticket a stranger's mail claimed by its number.
+        warnings = [
+            re.sub(r"#(\d+)", lambda n: str(ticket_key[int(n.group(1))]), w)
+            for w in values.get("warnings", [])
+        ]
+        return {**values, "warnings": warnings} if warnings else values
 
     first_message_at = {}
     for m in Message.objects.order_by("id"):
@@ -80,7 +88,7 @@ def snapshot() -> dict:
                 m.channel,
                 m.delivery_status,
                 raw_key.get(m.raw_id),
-                m.metadata,
+                metadata(m.metadata),
             )
             for m in Message.objects.all()
         ),
