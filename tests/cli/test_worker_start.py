@@ -15,10 +15,7 @@ from tests.cli.test_commands import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
-ENQUEUE = (
-    "from caredesk.core import jobs; "
-    "print(jobs.enqueue('system.probe', {'seconds': 0}).pk)"
-)
+ENQUEUE = "from caredesk.core import jobs; print(jobs.enqueue('system.probe', {'seconds': 0}).pk)"
 
 
 def _environment(tmp_path: Path) -> dict:
