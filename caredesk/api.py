@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import SuspiciousOperation
 from django.db import DataError, connection
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
@@ -140,6 +141,12 @@ def on_data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
     return error_response(
         request, 422, "out_of_range", "A value in the request is out of range for its field."
     )
+
+
+@api.exception_handler(SuspiciousOperation)
+def on_suspicious_operation(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    # Django would answer its HTML 400 page; API clients get the JSON error like every other.
+    return error_response(request, 400, "bad_request", "The request could not be processed.")
 
 
 @api.exception_handler(AuthenticationError)
