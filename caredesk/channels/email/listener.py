@@ -18,9 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import DATA_SIZE_DEFAULT, SMTP, Envelope, Session
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, close_old_connections
 
 from caredesk.core.group_commit import GroupCommitWriter
 
@@ -97,15 +97,10 @@ class SupportMailHandler:
 
 
 def _known(address: str) -> bool:
-    """Run in a thread of the event loop's executor, which outlives this call but never closes a
-    connection by itself: the connection goes back (to the pool, on PostgreSQL) before the thread
-    does, else every such thread keeps one checked out until the pool runs dry."""
     from caredesk.channels.email.services import active_mailboxes
 
-    try:
-        return address.lower() in active_mailboxes()
-    finally:
-        connection.close()
+    close_old_connections()
+    return address.lower() in active_mailboxes()
 
 
 def _store_batch(
@@ -119,14 +114,9 @@ def _store_batch(
         return [f"250 2.0.0 OK queued as {result.raw_id}" for result in results]
 
     close_old_connections()
-    try:
-        results = receive_batch(
-            envelopes, source="smtp", committed=lambda results: answer(accepted(results))
-        )
-    finally:
-        # Between batches the writer holds no pooled connection (kept only where connections
-        # persist, as on SQLite).
-        close_old_connections()
+    results = receive_batch(
+        envelopes, source="smtp", committed=lambda results: answer(accepted(results))
+    )
     return accepted(results)
 
 
@@ -134,11 +124,35 @@ def max_message_bytes() -> int:
     return int(getattr(settings, "CAREDESK_EMAIL_MAX_BYTES", 40 * 1024 * 1024))
 
 
+class SupportSMTP(SMTP):
+    """aiosmtpd's session, accepting long lines in the message as Postfix does.
+
+    aiosmtpd holds every line to RFC 5321's 1,000 bytes and answers a longer one with a permanent
+    500; real mail breaks that (Outlook sends 11 kB HTML lines), and mail with bare LF line ends
+    arrives as one long "line" up to the final CRLF. Postfix accepts both. During DATA the line
+    limit is raised to the message size limit, which still bounds the message (552 past it);
+    commands keep aiosmtpd's limits, so a client that has not yet named a recipient cannot make
+    the server buffer more than a short line."""
+
+    async def smtp_DATA(self, arg: str) -> None:
+        command_line_limit = self.line_length_limit
+        data_line_limit = (self.data_size_limit or DATA_SIZE_DEFAULT) + len(b"\r\n")
+        # The stream reader's own limit decides when a line is "too long"; it has no public setter.
+        self.line_length_limit = self._reader._limit = data_line_limit  # type: ignore[attr-defined]
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self.line_length_limit = self._reader._limit = command_line_limit  # type: ignore[attr-defined]
+
+
 class SupportMailController(Controller):
     """aiosmtpd's controller that also stops the handler's writer thread, and can share its port
     with the listeners of other processes (SO_REUSEPORT: the kernel spreads the connections)."""
 
     reuse_port = False
+
+    def factory(self) -> SMTP:
+        return SupportSMTP(self.handler, **self.SMTP_kwargs)
 
     def _create_server(self) -> Any:
         if not self.reuse_port:
