@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import SuspiciousOperation
 from django.db import DataError, connection
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
@@ -110,7 +111,11 @@ def error_response(
 
 @api.exception_handler(DomainError)
 def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    return error_response(request, exc.status, exc.code, exc.message)
+    response = error_response(request, exc.status, exc.code, exc.message)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @api.exception_handler(NinjaValidationError)
@@ -136,6 +141,12 @@ def on_data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
     return error_response(
         request, 422, "out_of_range", "A value in the request is out of range for its field."
     )
+
+
+@api.exception_handler(SuspiciousOperation)
+def on_suspicious_operation(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    # Django would answer its HTML 400 page; API clients get the JSON error like every other.
+    return error_response(request, 400, "bad_request", "The request could not be processed.")
 
 
 @api.exception_handler(AuthenticationError)

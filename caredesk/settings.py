@@ -347,6 +347,10 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "caredesk.accounts.backends.lockout_response"
 AXES_VERBOSE = False
 
+# API token guessing: failed bearer-token sign-ins per client address and window (shared cache).
+CAREDESK_API_TOKEN_FAILURE_LIMIT = env_int("CAREDESK_API_TOKEN_FAILURE_LIMIT", 20)
+CAREDESK_API_TOKEN_FAILURE_WINDOW = env_int("CAREDESK_API_TOKEN_FAILURE_WINDOW", 300)
+
 # Two-factor: admins can require TOTP for everyone (or set CAREDESK_REQUIRE_2FA=1).
 CAREDESK_REQUIRE_2FA = env_bool("CAREDESK_REQUIRE_2FA", False)
 OTP_TOTP_ISSUER = "caredesk"

@@ -9,14 +9,14 @@ from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from caredesk.accounts.models import TokenScope
-from caredesk.accounts.services import authenticate_token
+from caredesk.accounts.services import authenticate_token_from
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        record = authenticate_token(token)
+        record = authenticate_token_from(request.META.get("REMOTE_ADDR") or "unknown", token)
         if record is None:
             return None
         if request.method not in SAFE_METHODS and record.scope != TokenScope.WRITE:

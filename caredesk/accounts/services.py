@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -51,6 +52,28 @@ def authenticate_token(token: str) -> ApiToken | None:
     # Write last-use at most once a minute: a hot token must not turn every read into a write.
     if record.last_used_at is None or (now - record.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=record.pk).update(last_used_at=now)
+    return record
+
+
+TOKEN_FAILURE_SCOPE = "api-token-failed"
+
+
+def authenticate_token_from(address: str, token: str) -> ApiToken | None:
+    """`authenticate_token`, throttled per client address: past the allowed failures in the
+    window, even a right token is refused with 429 until the window ends, so guessing is slow
+    everywhere (the counters are in the shared cache: Redis across processes when configured)."""
+    from caredesk.portal.services import RateLimited, count_attempts
+
+    limit = settings.CAREDESK_API_TOKEN_FAILURE_LIMIT
+    window = settings.CAREDESK_API_TOKEN_FAILURE_WINDOW
+    if count_attempts(TOKEN_FAILURE_SCOPE, {address: 0}, window_seconds=window)[address] >= limit:
+        raise RateLimited(
+            "Too many failed API token attempts from your address. Wait and try again.",
+            retry_after=window,
+        )
+    record = authenticate_token(token)
+    if record is None:
+        count_attempts(TOKEN_FAILURE_SCOPE, {address: 1}, window_seconds=window)
     return record
 
 

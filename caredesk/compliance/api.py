@@ -11,7 +11,7 @@ from ninja import Router, Schema
 
 from caredesk.accounts.api_auth import require_admin
 from caredesk.compliance.services import erase_customer, export_customer, search_audit
-from caredesk.core.pagination import paginate
+from caredesk.core.pagination import PageLimit, paginate
 from caredesk.customers.services import get_customer
 
 router = Router(tags=["compliance"])
@@ -70,7 +70,7 @@ def audit_log(
     target_id: str = "",
     q: str = "",
     cursor: str | None = None,
-    limit: int = 50,
+    limit: PageLimit = 50,
 ) -> dict[str, object]:
     require_admin(request)
     qs = search_audit(action=action, actor=actor, target_type=target_type, target_id=target_id, q=q)

@@ -126,6 +126,15 @@ def run(job_id: int) -> str:
     return "done"
 
 
+def load_tasks() -> None:
+    """Import every app's `tasks` module, and with them the job handlers. A consumer must call
+    this before it starts: a queued message for a task Huey has not registered yet is logged as
+    "not found in TaskRegistry" and dropped (the job then waited for the next sweep)."""
+    from django.utils.module_loading import autodiscover_modules
+
+    autodiscover_modules("tasks")
+
+
 def sweep() -> int:
     """Hand out again jobs that are due but not running (lost messages, dead workers)."""
     now = timezone.now()

@@ -6,13 +6,16 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from django.db.models import Q, QuerySet
+from ninja import Field
 
 from caredesk.core.errors import ValidationFailed
 
 MAX_LIMIT = 200
+# The `limit` query parameter of every paginated list, declared so the OpenAPI document says it.
+PageLimit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
 
 
 @dataclass

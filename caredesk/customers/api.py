@@ -11,7 +11,7 @@ from ninja import Field, Router, Schema
 
 from caredesk.core.api_types import omittable
 from caredesk.core.errors import NotFound, ValidationFailed
-from caredesk.core.pagination import paginate
+from caredesk.core.pagination import PageLimit, paginate
 from caredesk.customers import services
 from caredesk.customers.models import Customer, Identity, Organization
 
@@ -143,7 +143,7 @@ def list_customers(
     phone: str = "",
     organization: int | None = None,
     cursor: str | None = None,
-    limit: int = 25,
+    limit: PageLimit = 25,
 ) -> dict[str, Any]:
     qs = _customers()
     if email:
@@ -217,7 +217,7 @@ def timeline(request: HttpRequest, customer_id: int, limit: int = 50) -> list[di
 
 @organizations_router.get("", response=OrganizationPage)
 def list_organizations(
-    request: HttpRequest, q: str = "", cursor: str | None = None, limit: int = 25
+    request: HttpRequest, q: str = "", cursor: str | None = None, limit: PageLimit = 25
 ) -> dict[str, Any]:
     qs = Organization.objects.all()
     if q:

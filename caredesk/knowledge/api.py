@@ -4,14 +4,14 @@ articles) and the one search endpoint (/api/v1/search)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, File, Router, Schema
 from ninja.files import UploadedFile
 
 from caredesk.core.errors import NotFound, ValidationFailed
-from caredesk.core.pagination import paginate
+from caredesk.core.pagination import PageLimit, paginate
 from caredesk.knowledge import services
 from caredesk.knowledge.models import Article, ArticleFile, Section
 from caredesk.knowledge.rendering import render_markdown
@@ -149,7 +149,7 @@ def list_articles(
     language: str = "",
     visibility: str = "",
     cursor: str | None = None,
-    limit: int = 25,
+    limit: PageLimit = 25,
 ) -> dict[str, Any]:
     qs = Article.objects.all()
     if status:
@@ -295,7 +295,10 @@ def remove_related(request: HttpRequest, article_id: int, other_id: int) -> tupl
 
 @search_router.get("", response=SearchOut)
 def search(
-    request: HttpRequest, q: str = "", type: str = "article,ticket,customer", limit: int = 20
+    request: HttpRequest,
+    q: str = "",
+    type: str = "article,ticket,customer",
+    limit: Annotated[int, Field(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
     """Ranked results with highlighted snippets across articles, tickets and customers you may see."""
     kinds = [k for k in type.split(",") if k in ("article", "ticket", "customer")]

@@ -30,6 +30,10 @@ class RateLimited(DomainError):
     status = 429
     code = "rate_limited"
 
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds, sent as Retry-After when known
+
 
 def _rate_key(scope: str, key: str) -> str:
     return f"caredesk:rl:{scope}:{hashlib.sha256(key.encode()).hexdigest()[:32]}"

@@ -5,7 +5,7 @@ services, shape the answer). Loading always goes through access_ticket (404 outs
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from django.conf import settings
 from django.db import transaction
@@ -17,7 +17,7 @@ from ninja.files import UploadedFile
 from caredesk.accounts.api_auth import require_admin
 from caredesk.accounts.models import Team, User
 from caredesk.core.errors import NotFound, PayloadTooLarge, ValidationFailed
-from caredesk.core.pagination import paginate
+from caredesk.core.pagination import PageLimit, paginate
 from caredesk.customers.models import IdentityKind
 from caredesk.customers.services import find_or_create_customer
 from caredesk.tickets import services
@@ -53,7 +53,10 @@ router = Router(tags=["tickets"])
 attachments_router = Router(tags=["tickets"])
 catalog_router = Router(tags=["tags and fields"])
 
-SORTS = {"updated_at", "-updated_at", "created_at", "-created_at", "priority", "-priority"}
+SortName = Literal[
+    "updated_at", "-updated_at", "created_at", "-created_at", "priority", "-priority"
+]
+SORTS = set(get_args(SortName))
 
 
 def _team(team_id: int | None) -> Team | None:
@@ -100,9 +103,9 @@ class TicketFilters(Schema):
     created_before: datetime | None = None
     updated_after: datetime | None = None
     updated_before: datetime | None = None
-    sort: str = "-updated_at"
+    sort: SortName = "-updated_at"
     cursor: str | None = None
-    limit: int = 25
+    limit: PageLimit = 25
 
 
 def _filter(qs: QuerySet[Ticket], f: TicketFilters, me: User) -> QuerySet[Ticket]:
@@ -259,7 +262,7 @@ def remove_follower(request: HttpRequest, ticket_id: int, agent_id: int) -> tupl
 
 @router.get("/{ticket_id}/messages", response=MessagePage)
 def list_messages(
-    request: HttpRequest, ticket_id: int, cursor: str | None = None, limit: int = 50
+    request: HttpRequest, ticket_id: int, cursor: str | None = None, limit: PageLimit = 50
 ) -> dict[str, Any]:
     ticket = _load(request, ticket_id)
     qs = Message.objects.filter(ticket=ticket).prefetch_related(Prefetch("attachments"))
@@ -321,7 +324,7 @@ def post_message_with_files(
 
 @router.get("/{ticket_id}/events", response=EventPage)
 def list_events(
-    request: HttpRequest, ticket_id: int, cursor: str | None = None, limit: int = 100
+    request: HttpRequest, ticket_id: int, cursor: str | None = None, limit: PageLimit = 100
 ) -> dict[str, Any]:
     ticket = _load(request, ticket_id)
     page = paginate(ticket.events.all(), order="id", cursor=cursor, limit=limit)

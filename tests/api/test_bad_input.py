@@ -96,3 +96,35 @@ def test_a_request_body_must_be_a_json_object(api_as, personas, body):
     assert ApiToken.objects.count() == before
     assert api.post("/api/v1/customers", body).status_code == 400
     assert not Customer.objects.exists()
+
+
+def _parameter(schema, path, name):
+    return next(
+        p["schema"] for p in schema["paths"][path]["get"]["parameters"] if p["name"] == name
+    )
+
+
+def test_the_document_declares_the_limits_the_server_enforces(client):
+    schema = client.get("/api/openapi.json").json()
+    for path in ("/api/v1/tickets", "/api/v1/customers", "/api/v1/audit", "/api/v1/kb/articles"):
+        limit = _parameter(schema, path, "limit")
+        assert (limit["minimum"], limit["maximum"]) == (1, 200), path
+    assert _parameter(schema, "/api/v1/search", "limit")["maximum"] == 100
+    assert set(_parameter(schema, "/api/v1/tickets", "sort")["enum"]) == {
+        "updated_at",
+        "-updated_at",
+        "created_at",
+        "-created_at",
+        "priority",
+        "-priority",
+    }
+    team = _parameter(schema, "/api/v1/agents", "team")["anyOf"][0]
+    assert team["maximum"] == 2**63 - 1
+    patch = schema["components"]["schemas"]["CustomerPatch"]["properties"]
+    assert patch["name"] == {"maxLength": 200, "title": "Name", "type": "string"}
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=201", "sort=subject"])
+def test_out_of_range_list_parameters_are_a_422_naming_them(api_as, personas, query):
+    response = api_as(personas.alice).get(f"/api/v1/tickets?{query}")
+    assert query.split("=")[0] in _refused(response)["error"]["message"]

@@ -92,3 +92,19 @@ def test_mail_quarantined_for_its_attachment_name_reprocesses(mailbox, api_as, p
     assert response.status_code == 200, response.content
     ticket = Ticket.objects.get(pk=response.json()["ticket_id"])
     _stored(ticket.messages.get().attachments.get())
+
+
+def test_a_suspicious_operation_is_a_json_400_from_the_api(mailbox, api_as, personas, monkeypatch):
+    """What reprocessing such mail used to answer (Django's HTML 400 page) is JSON now."""
+    from django.core.exceptions import SuspiciousFileOperation
+
+    from caredesk.channels.email import api as email_api
+
+    def refuse(raw_id):
+        raise SuspiciousFileOperation("Storage can not find an available filename")
+
+    monkeypatch.setattr(email_api, "reprocess", refuse)
+    stuck = quarantine("email", make(), "stuck")
+    response = api_as(personas.admin).post(f"/api/v1/email/quarantine/{stuck.pk}/reprocess")
+    assert response.status_code == 400 and response["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"] == "bad_request"

@@ -10,7 +10,7 @@ from ninja import Router, Schema
 
 from caredesk.accounts.api_auth import require_admin
 from caredesk.core.errors import NotFound
-from caredesk.core.pagination import paginate
+from caredesk.core.pagination import PageLimit, paginate
 from caredesk.tickets.models import Channel, RawInbound
 from caredesk.tickets.services import reprocess
 
@@ -43,7 +43,9 @@ class ReprocessOut(Schema):
 
 
 @router.get("/quarantine", response=QuarantinePage)
-def quarantine(request: HttpRequest, cursor: str | None = None, limit: int = 50) -> dict[str, Any]:
+def quarantine(
+    request: HttpRequest, cursor: str | None = None, limit: PageLimit = 50
+) -> dict[str, Any]:
     """Messages that could not be processed, with the reason; the raw bytes are kept."""
     require_admin(request)
     qs = RawInbound.objects.filter(channel=Channel.EMAIL, state=RawInbound.State.QUARANTINED).defer(

@@ -28,6 +28,7 @@ def start_job_worker(options: dict[str, Any]) -> Any:
 
     from caredesk.core import jobs, outbox
 
+    jobs.load_tasks()
     consumer = HUEY.create_consumer(workers=2, worker_type="thread", periodic=True)
     consumer.start()
     jobs.sweep()

@@ -15,6 +15,8 @@ class Command(BaseCommand):
         # Jobs left behind by a worker that died are handed out again at start.
         from caredesk.core import jobs, outbox
 
+        # run_huey imports the tasks too, but the sweep below dispatches before it does.
+        jobs.load_tasks()
         jobs.sweep()
         outbox.sweep()
         call_command("run_huey", *extra)
