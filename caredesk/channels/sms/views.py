@@ -16,6 +16,7 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 def _signed_account(request: HttpRequest, slug: str) -> SmsAccount | HttpResponse:
     account = get_object_or_404(SmsAccount, slug=slug, active=True)
+    request.body  # noqa: B018 - read the raw form first: it is what is stored, byte for byte
     if not services.signature_is_valid(account, request):
         return HttpResponse(
             "The X-Twilio-Signature header is missing or does not match this account's auth "
