@@ -85,7 +85,9 @@ def test_pictures_are_fetched_from_twilio_and_attached(
     assert response.status_code == 200
     message = Message.objects.get(external_id=sid(9))
     attachment = Attachment.objects.get(message=message)
-    assert attachment.content_type == "image/png" and attachment.file.read() == b"\x89PNG fake picture"
+    assert (
+        attachment.content_type == "image/png" and attachment.file.read() == b"\x89PNG fake picture"
+    )
     # Fetched from the configured API base (never the URL's own host), with the account's login.
     gone = "/2010-04-01/Accounts/AC1/Messages/SM9/Media/gone"
     assert [r.path for r in twilio.requests] == [media_path, gone]
@@ -97,4 +99,3 @@ def test_pictures_are_fetched_from_twilio_and_attached(
     client.force_login(personas.admin)
     page = client.get(f"/agent/tickets/{message.ticket_id}/").content.decode()
     assert "Picture missing:" in page and "picture-1.png" in page
-

@@ -47,7 +47,9 @@ def test_a_reply_to_an_opted_out_number_is_refused_and_the_composer_says_so(
 
     text(client, account, "START", sid(3))
     assert not SmsOptOut.objects.exists()
-    assert "This customer opted out" not in client.get(f"/agent/tickets/{ticket.pk}/").content.decode()
+    assert (
+        "This customer opted out" not in client.get(f"/agent/tickets/{ticket.pk}/").content.decode()
+    )
     with django_capture_on_commit_callbacks(execute=True):
         again = tickets.post_message(personas.alice, ticket, body_text="Refund sent.")
     again.refresh_from_db()

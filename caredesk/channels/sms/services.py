@@ -56,7 +56,7 @@ TWILIO_STATUSES = {
     "undelivered": DeliveryStatus.FAILED,
 }
 # A receipt never moves a message back (Twilio's callbacks can arrive out of order).
-_RANK = {
+_RANK: dict[str, int] = {
     DeliveryStatus.QUEUED: 1,
     DeliveryStatus.SENT: 2,
     DeliveryStatus.DELIVERED: 3,
@@ -154,7 +154,7 @@ def _process(account: SmsAccount, params: dict[str, str], raw: RawInbound) -> Re
 
 def parse_raw(payload: bytes, metadata: dict[str, Any]) -> tickets.InboundMessage:
     """A stored inbound webhook body as the inbound pipeline takes it (also for reprocessing)."""
-    account = SmsAccount.objects.filter(pk=metadata.get("account")).first()
+    account = SmsAccount.objects.filter(pk=_int(str(metadata.get("account", "")))).first()
     if account is None:
         raise ValidationFailed("The SMS account this text came to no longer exists.")
     params = dict(parse_qsl(payload.decode("utf-8", errors="replace"), keep_blank_values=True))
