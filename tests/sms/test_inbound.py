@@ -55,7 +55,7 @@ def test_the_same_message_sid_twice_makes_one_message(client, account):
     assert Ticket.objects.count() == 1 and RawInbound.objects.count() == 1
 
 
-def test_a_quarantined_text_is_reprocessed_by_the_adapter(client, account):
+def test_a_text_from_what_is_not_a_phone_number_is_quarantined(client, account):
     # A sender the inbound pipeline cannot take: kept raw, quarantined, never dropped.
     response = text(client, account, "Hello", sid(8), sender="12")
     assert response.status_code == 200
@@ -99,3 +99,18 @@ def test_pictures_are_fetched_from_twilio_and_attached(
     client.force_login(personas.admin)
     page = client.get(f"/agent/tickets/{message.ticket_id}/").content.decode()
     assert "Picture missing:" in page and "picture-1.png" in page
+
+
+def test_a_quarantined_text_is_reprocessed_through_the_sms_parser(account):
+    from urllib.parse import urlencode
+
+    form = {"MessageSid": sid(11), "From": CUSTOMER, "To": account.phone_number, "Body": "Hi"}
+    raw = tickets.store_raw(
+        Channel.SMS, urlencode(form).encode(), external_id=sid(11), metadata={"account": account.pk}
+    )
+    tickets.quarantine(Channel.SMS, b"", "the database was down", raw=raw)
+    result = tickets.reprocess(raw.pk)
+    assert result.created_ticket and result.ticket.channel == Channel.SMS
+    assert result.message.external_id == sid(11) and result.message.raw_id == raw.pk
+    assert result.ticket.thread_key.startswith(f"sms:{account.pk}:{CUSTOMER}:")
+    assert RawInbound.objects.get(pk=raw.pk).state == RawInbound.State.PROCESSED
