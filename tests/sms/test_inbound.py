@@ -114,3 +114,20 @@ def test_a_quarantined_text_is_reprocessed_through_the_sms_parser(account):
     assert result.message.external_id == sid(11) and result.message.raw_id == raw.pk
     assert result.ticket.thread_key.startswith(f"sms:{account.pk}:{CUSTOMER}:")
     assert RawInbound.objects.get(pk=raw.pk).state == RawInbound.State.PROCESSED
+
+
+def test_a_text_goes_to_the_sms_ticket_an_agent_opened_for_the_customer(client, account, personas):
+    from caredesk.customers.services import find_or_create_customer
+
+    customer, _ = find_or_create_customer("phone", CUSTOMER)
+    opened = tickets.create_ticket(
+        personas.alice,
+        subject="Your new card",
+        requester=customer,
+        body_text="Internal: card sent by post.",
+        channel=Channel.SMS,
+    )
+    assert opened.thread_key == ""
+    text(client, account, "Great, thanks", sid(12))
+    assert Message.objects.get(external_id=sid(12)).ticket_id == opened.pk
+    assert Ticket.objects.count() == 1

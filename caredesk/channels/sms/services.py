@@ -135,7 +135,8 @@ def _process(account: SmsAccount, params: dict[str, str], raw: RawInbound) -> Re
             payload={"body": account.help_text or DEFAULT_HELP_TEXT, "account": account.pk},
         )
         outcome = "help"
-    if outcome != "ticket" and _active_thread_key(account, number) is None:
+    active = _active_conversation(account, number)
+    if outcome != "ticket" and not (active.thread_key or active.ticket_id):
         # A keyword opens no ticket; on an open conversation it is shown there.
         RawInbound.objects.filter(pk=raw.pk).update(
             state=RawInbound.State.IGNORED, error=f"SMS keyword {keyword}: {outcome}"
@@ -169,6 +170,7 @@ def parse_params(account: SmsAccount, params: dict[str, str]) -> tickets.Inbound
         if url:
             media.append({"url": url, "content_type": params.get(f"MediaContentType{index}", "")})
     body = params.get("Body", "")
+    active = _active_conversation(account, number)
     metadata: dict[str, Any] = {"sms_account": account.pk, "to": params.get("To", "")}
     if media:
         metadata["media"] = media
@@ -178,7 +180,8 @@ def parse_params(account: SmsAccount, params: dict[str, str]) -> tickets.Inbound
         subject=_subject(body, number, bool(media)),
         body_text=body,
         external_id=params.get("MessageSid") or params.get("SmsSid") or "",
-        thread_key=_active_thread_key(account, number) or _new_thread_key(account, number),
+        thread_key=active.thread_key or _new_thread_key(account, number),
+        ticket_hint=active.ticket_id,
         metadata=metadata,
         team=account.team,
     )
@@ -204,20 +207,33 @@ def _new_thread_key(account: SmsAccount, number: str) -> str:
     return _thread_prefix(account, number) + uuid.uuid4().hex[:12]
 
 
-def _active_thread_key(account: SmsAccount, number: str) -> str | None:
-    """The thread key of the number's active conversation on this account, if it has one."""
+@dataclass
+class ActiveConversation:
+    thread_key: str = ""
+    # An SMS ticket an agent opened for this customer (it has no thread key): texts go there.
+    ticket_id: int | None = None
+
+
+def _active_conversation(account: SmsAccount, number: str) -> ActiveConversation:
+    """The number's active conversation on this account: the thread key of its active ticket, or
+    the ticket an agent opened on the SMS channel for the customer, or nothing."""
     identity = Identity.objects.filter(kind=IdentityKind.PHONE, value=number).first()
     if identity is None:
-        return None
-    keys = (
+        return ActiveConversation()
+    active = (
         Ticket.objects.filter(
             requester_id=identity.customer_id, channel=Channel.SMS, status__in=ACTIVE_STATUSES
         )
         .order_by("-id")
-        .values_list("thread_key", flat=True)
+        .values_list("pk", "thread_key")[:20]
     )
     prefix = _thread_prefix(account, number)
-    return next((key for key in keys[:20] if key.startswith(prefix)), None)
+    rows = list(active)
+    for _, key in rows:
+        if key.startswith(prefix):
+            return ActiveConversation(thread_key=key)
+    unthreaded = next((pk for pk, key in rows if not key), None)
+    return ActiveConversation(ticket_id=unthreaded)
 
 
 # --- delivery receipts ------------------------------------------------------------------------
