@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "caredesk.search",
     "caredesk.channels.email",
     "caredesk.channels.chat",
+    "caredesk.channels.sms",
     "caredesk.routing",
     "caredesk.sla",
     "caredesk.automation",
@@ -264,6 +265,9 @@ CAREDESK_BLOCKED_ATTACHMENT_EXTENSIONS = env_list(
 )
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CAREDESK_MAX_REQUEST_BYTES", 40 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# SMS through Twilio: the REST API's base URL (a stub on 127.0.0.1 in tests); MMS media too.
+CAREDESK_TWILIO_API_BASE = env_str("CAREDESK_TWILIO_API_BASE", "https://api.twilio.com")
 
 # Email
 EMAIL_BACKEND = env_str("CAREDESK_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

@@ -21,4 +21,6 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     # Provider inbound webhooks, e.g. /email/anymail/mailgun/inbound/ (signatures checked by anymail).
     path("email/anymail/", include("anymail.urls")),
+    # Twilio's SMS webhooks, e.g. /sms/twilio/<account>/inbound/ (signatures checked).
+    path("sms/twilio/", include("caredesk.channels.sms.urls")),
 ]

@@ -24,6 +24,8 @@ from caredesk.automation import services as automation
 from caredesk.automation.models import Automation, CannedResponse, Macro, Trigger
 from caredesk.channels.chat.models import ChatWidget
 from caredesk.channels.email.models import Mailbox
+from caredesk.channels.sms.forms import SmsAccountForm
+from caredesk.channels.sms.models import SmsAccount
 from caredesk.core.errors import DomainError
 from caredesk.customers.models import Organization
 from caredesk.sla import services as sla
@@ -343,6 +345,15 @@ SECTIONS: dict[str, dict[str, Any]] = {
         "columns": ["address", "name", "team", "protocol", "active"],
         "related": ["team"],
         "delete": True,
+    },
+    "sms": {
+        "title": "SMS (Twilio)",
+        "model": SmsAccount,
+        "form": SmsAccountForm,
+        "columns": ["name", "phone_number", "team", "active"],
+        "related": ["team"],
+        "delete": True,
+        "template": "sms/admin_sms.html",
     },
     "hours": {
         "title": "Business hours",

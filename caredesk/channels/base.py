@@ -10,7 +10,9 @@ calls `register_channel(ChannelAdapter(...))` with
   (the recipient does not exist, the server said 5xx), else the outbox retries with backoff;
 - `delivers_live`: replies reach the customer live without the outbox (the chat widget);
 - `settings_section`: the workspace admin page where its accounts are set up;
-- `demo`: what the demo data set adds for it (mailboxes, a widget).
+- `demo`: what the demo data set adds for it (mailboxes, a widget);
+- `recipient`: who a reply on a ticket goes to (a phone number for SMS); without it, the
+  requester's e-mail address.
 See docs/decisions/0016-transactional-outbox.md and 0017-channel-adapters.md.
 """
 
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from caredesk.core.models import Delivery
+    from caredesk.tickets.models import Message
     from caredesk.tickets.services import InboundMessage
 
 
@@ -74,6 +77,7 @@ class ChannelAdapter:
     delivers_live: bool = False
     settings_section: str = ""
     demo: Callable[[], None] | None = None
+    recipient: Callable[[Message], str] | None = None
 
     @property
     def delivers_replies(self) -> bool:

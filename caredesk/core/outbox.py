@@ -62,11 +62,15 @@ def queue(
 def queue_reply(message: Any) -> Delivery | None:
     """Queue a public reply for its channel's transport; None when the channel has none (live
     chat pushes its replies to the open widget instead)."""
-    from caredesk.channels.base import transport_for
+    from caredesk.channels.base import adapter_for, transport_for
 
     if transport_for(message.channel) is None:
         return None
-    recipient = getattr(message.ticket.requester, "email", "") or ""
+    adapter = adapter_for(message.channel)
+    if adapter is not None and adapter.recipient is not None:
+        recipient = adapter.recipient(message)  # a phone number, a provider's user id
+    else:
+        recipient = getattr(message.ticket.requester, "email", "") or ""
     return queue(message.channel, "reply", message=message, recipient=recipient)
 
 

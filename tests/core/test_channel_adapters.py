@@ -1,6 +1,7 @@
 """The channel adapter contract: one registration gives a channel its reprocessing, its outbound
 delivery through the outbox, its admin page and its demo hook."""
 
+import dataclasses
 import json
 
 import pytest
@@ -39,6 +40,8 @@ def parse_sms(payload: bytes, metadata: dict) -> tickets.InboundMessage:
 
 @pytest.fixture
 def sms_channel():
+    # Stands in for the real SMS channel during the test, which gets it back afterwards.
+    registered = base.ADAPTERS.get(Channel.SMS)
     transport = RecordingTransport()
     adapter = base.register_channel(
         base.ChannelAdapter(name=Channel.SMS, label="SMS", parse_raw=parse_sms, transport=transport)
@@ -46,6 +49,8 @@ def sms_channel():
     yield adapter
     base.ADAPTERS.pop(Channel.SMS, None)
     base.TRANSPORTS.pop(Channel.SMS, None)
+    if registered is not None:
+        base.register_channel(registered)
 
 
 def test_email_and_chat_are_registered_with_what_they_offer():
@@ -99,4 +104,25 @@ def test_a_transport_for_another_channel_is_refused():
         channel = Channel.EMAIL
 
     with pytest.raises(ValueError, match="sends another channel"):
-        base.register_channel(base.ChannelAdapter(name=Channel.SMS, label="SMS", transport=Wrong()))
+        base.register_channel(
+            base.ChannelAdapter(name=Channel.WHATSAPP, label="WhatsApp", transport=Wrong())
+        )
+    assert base.adapter_for(Channel.WHATSAPP) is None
+
+
+def test_sms_is_registered_and_names_a_replys_recipient():
+    sms = base.adapter_for(Channel.SMS)
+    assert sms is not None and sms.transport is not None and sms.parse_raw is not None
+    assert sms.settings_section == "sms" and sms.demo is not None and sms.recipient is not None
+
+
+def test_the_recipient_hook_addresses_a_reply(sms_channel, personas):
+    base.register_channel(
+        dataclasses.replace(sms_channel, recipient=lambda message: message.ticket.requester.phone)
+    )
+    inbound = parse_sms(
+        json.dumps({"From": "+14155550100", "Body": "Hi", "MessageSid": "SM10"}).encode(), {}
+    )
+    ticket = tickets.ingest(inbound).ticket
+    reply = tickets.post_message(personas.alice, ticket, body_text="Hello")
+    assert Delivery.objects.get(message=reply).recipient == "+14155550100"
