@@ -427,6 +427,10 @@ def admin_section(request: HttpRequest, section: str, item_id: int | None = None
         return _setup(request)
     if section == "agents":
         return _agents(request, item_id)
+    if section == "surveys":
+        from caredesk.surveys.views import settings_section
+
+        return settings_section(request, _nav(request))
     if section == "macros":
         return _macro(request, item_id)
     config = SECTIONS.get(section)
@@ -625,6 +629,7 @@ def _nav(request: HttpRequest) -> list[tuple[str, str]]:
     return (
         [("setup", "Setup checklist"), ("agents", "Agents")]
         + [(k, v["title"]) for k, v in SECTIONS.items()]
+        + [("surveys", "CSAT surveys")]
         + flow
         + sink
     )
