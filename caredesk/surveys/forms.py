@@ -31,6 +31,7 @@ class SurveySettingsForm(forms.ModelForm):
         widget=forms.Textarea(attrs={"rows": 6}),
         label="“What went wrong?” choices",
         help_text="One per line; offered to customers who rate 1 or 2.",
+        error_messages={"required": "Enter at least one choice, one per line."},
     )
     channels = forms.MultipleChoiceField(
         choices=Channel.choices,
