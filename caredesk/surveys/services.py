@@ -353,6 +353,10 @@ class Report:
     by_agent: list[ReportRow]
 
 
+def _counts(row: dict[str, Any]) -> tuple[int, int, int]:
+    return int(row["sent"]), int(row["answered"]), int(row["satisfied"])
+
+
 def report(start: date, end: date) -> Report:
     """CSAT and response rate of the surveys sent from `start` to `end` (both days included,
     UTC): one grouped query per channel and one per agent."""
@@ -367,21 +371,15 @@ def report(start: date, end: date) -> Report:
         "satisfied": Count("id", filter=Q(score__gte=4)),
     }
     labels = dict(Channel.choices)
+    # Read as plain rows: the stubs do not type the annotated counts.
+    per_channel: Any = sent.values("channel").annotate(**counts).order_by("channel")
+    per_agent: Any = (
+        sent.values("agent_id", "agent__name").annotate(**counts).order_by("agent__name")
+    )
     by_channel = [
-        ReportRow(
-            labels.get(row["channel"], row["channel"]),
-            row["sent"],
-            row["answered"],
-            row["satisfied"],
-        )
-        for row in sent.values("channel").annotate(**counts).order_by("channel")
+        ReportRow(labels.get(row["channel"], row["channel"]), *_counts(row)) for row in per_channel
     ]
-    by_agent = [
-        ReportRow(
-            row["agent__name"] or "(unassigned)", row["sent"], row["answered"], row["satisfied"]
-        )
-        for row in sent.values("agent_id", "agent__name").annotate(**counts).order_by("agent__name")
-    ]
+    by_agent = [ReportRow(row["agent__name"] or "(unassigned)", *_counts(row)) for row in per_agent]
     total = ReportRow(
         "All",
         sum(r.sent for r in by_channel),
