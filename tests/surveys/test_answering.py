@@ -121,7 +121,11 @@ def test_the_answer_page_is_rate_limited(sent):
 def test_the_answer_shows_on_the_tickets_timeline(sent, personas, capture_on_commit):
     survey, links = sent
     with capture_on_commit(execute=True):
-        csrf_post(Client(), links[1], {"score": "1", "reason": "It took too long", "comment": "Never again <b>"})
+        csrf_post(
+            Client(),
+            links[1],
+            {"score": "1", "reason": "It took too long", "comment": "Never again <b>"},
+        )
     client = Client()
     client.force_login(personas.alice)
     page = client.get(f"/agent/tickets/{survey.ticket_id}/").content.decode()

@@ -122,7 +122,9 @@ def test_an_open_chat_gets_rating_buttons_instead_of_a_mail(
     from caredesk.core import realtime
 
     pushed = []
-    monkeypatch.setattr(realtime, "send_now", lambda group, payload: pushed.append((group, payload)))
+    monkeypatch.setattr(
+        realtime, "send_now", lambda group, payload: pushed.append((group, payload))
+    )
     ticket = factories.ticket(team=personas.billing, channel=Channel.CHAT)
     session = ChatSession.objects.create(
         widget=ChatWidget.objects.create(name="Site"),

@@ -4,15 +4,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tickets', '0003_partial_and_plain_ticket_indexes'),
+        ("tickets", "0003_partial_and_plain_ticket_indexes"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='ticketevent',
-            name='kind',
-            field=models.CharField(choices=[('created', 'Created'), ('status_changed', 'Status changed'), ('assigned', 'Assigned'), ('team_changed', 'Team changed'), ('priority_changed', 'Priority changed'), ('field_changed', 'Field changed'), ('tags_changed', 'Tags changed'), ('message_added', 'Message added'), ('note_added', 'Note added'), ('merged', 'Merged into another ticket'), ('merged_in', 'Another ticket merged in'), ('split', 'Split'), ('linked', 'Linked'), ('follower_added', 'Follower added'), ('follower_removed', 'Follower removed'), ('cc_added', 'CC added'), ('reopened', 'Reopened'), ('escalated', 'Escalated'), ('sla', 'SLA'), ('delivery', 'Delivery status'), ('viewed', 'Viewed'), ('survey_answered', 'Survey answered')], max_length=20),
+            model_name="ticketevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("created", "Created"),
+                    ("status_changed", "Status changed"),
+                    ("assigned", "Assigned"),
+                    ("team_changed", "Team changed"),
+                    ("priority_changed", "Priority changed"),
+                    ("field_changed", "Field changed"),
+                    ("tags_changed", "Tags changed"),
+                    ("message_added", "Message added"),
+                    ("note_added", "Note added"),
+                    ("merged", "Merged into another ticket"),
+                    ("merged_in", "Another ticket merged in"),
+                    ("split", "Split"),
+                    ("linked", "Linked"),
+                    ("follower_added", "Follower added"),
+                    ("follower_removed", "Follower removed"),
+                    ("cc_added", "CC added"),
+                    ("reopened", "Reopened"),
+                    ("escalated", "Escalated"),
+                    ("sla", "SLA"),
+                    ("delivery", "Delivery status"),
+                    ("viewed", "Viewed"),
+                    ("survey_answered", "Survey answered"),
+                ],
+                max_length=20,
+            ),
         ),
     ]
