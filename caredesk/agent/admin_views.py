@@ -422,6 +422,10 @@ def admin_section(request: HttpRequest, section: str, item_id: int | None = None
     if section in FLOW_SECTIONS:
         _require_lead(request)
         return _flow(request, section, item_id)
+    if section == "csat":
+        from caredesk.surveys.views import report
+
+        return report(request, _nav(request))  # leads and admins: it checks
     _require_admin(request)
     if section == "setup":
         return _setup(request)
@@ -620,7 +624,7 @@ def _rule(request: HttpRequest, section: str, instance: Any) -> HttpResponse:
 
 
 def _nav(request: HttpRequest) -> list[tuple[str, str]]:
-    flow = [(k, v["title"]) for k, v in FLOW_SECTIONS.items()]
+    flow = [(k, v["title"]) for k, v in FLOW_SECTIONS.items()] + [("csat", "CSAT report")]
     if not getattr(request.user, "is_admin", False):
         return flow
     from caredesk.channels.email.sink import sink_active

@@ -1,4 +1,5 @@
-"""Survey URLs: the public answer page, and the report for leads and admins."""
+"""Survey URLs: the public answer page. The settings and the report are admin sections
+(/agent/admin/surveys/, /agent/admin/csat/), reached through `agent.admin_views`."""
 
 from django.urls import path
 
@@ -7,5 +8,4 @@ from caredesk.surveys import views
 app_name = "surveys"
 urlpatterns = [
     path("survey/<str:token>/", views.answer, name="answer"),
-    path("agent/reports/csat/", views.report, name="report"),
 ]

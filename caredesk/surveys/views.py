@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -94,9 +93,9 @@ class ReportRange(forms.Form):
     end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
 
 
-@login_required
-def report(request: HttpRequest) -> HttpResponse:
-    """CSAT % and response rate per channel and per agent: team leads and admins only."""
+def report(request: HttpRequest, nav: list[tuple[str, str]]) -> HttpResponse:
+    """Admin → CSAT report: CSAT % and response rate per channel and per agent, for team leads
+    and admins only (the caller checked that the user is a signed-in agent)."""
     if not getattr(request.user, "is_lead", False):
         raise PermissionDenied("Only team leads and admins can see the survey numbers.")
     today = timezone.now().date()
@@ -114,4 +113,9 @@ def report(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             form.add_error(None, exc.message)
             status = exc.status
-    return render(request, "surveys/report.html", {"form": form, "report": numbers}, status=status)
+    return render(
+        request,
+        "surveys/report.html",
+        {"sections": nav, "section": "csat", "form": form, "report": numbers},
+        status=status,
+    )

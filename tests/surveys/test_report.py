@@ -61,13 +61,14 @@ def test_the_numbers_on_a_known_data_set_in_two_queries(known, django_assert_num
 
 
 def test_leads_see_the_report_agents_and_customers_do_not(known, personas):
-    url = f"/agent/reports/csat/?start={known - timedelta(days=7)}&end={known}"
+    url = f"/agent/admin/csat/?start={known - timedelta(days=7)}&end={known}"
     lead = Client()
     lead.force_login(personas.lead)
     page = lead.get(url)
     assert page.status_code == 200
     html = page.content.decode()
     assert "66.7%" in html and "Alice" in html and "Live chat" in html
+    assert 'href="/agent/admin/csat/" aria-current="page">CSAT report<' in html  # in the nav
 
     junior = Client()
     junior.force_login(personas.bob)
@@ -88,8 +89,8 @@ def test_leads_see_the_report_agents_and_customers_do_not(known, personas):
 def test_a_bad_range_is_refused_with_a_message(personas):
     lead = Client()
     lead.force_login(personas.lead)
-    response = lead.get("/agent/reports/csat/?start=2026-02-10&end=2026-02-01")
+    response = lead.get("/agent/admin/csat/?start=2026-02-10&end=2026-02-01")
     assert response.status_code == 422
     assert "The end date is before the start date." in response.content.decode()
-    response = lead.get("/agent/reports/csat/?start=yesterday&end=2026-02-01")
+    response = lead.get("/agent/admin/csat/?start=yesterday&end=2026-02-01")
     assert response.status_code == 400 and "Enter a valid date." in response.content.decode()
