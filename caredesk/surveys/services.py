@@ -202,17 +202,43 @@ def _open_chat(ticket: Ticket) -> Any:
     return ChatSession.objects.filter(ticket=ticket).exclude(status=ChatStatus.ENDED).first()
 
 
+def _deliver(survey: Survey, config: SurveySettings) -> str:
+    """Hand the survey to its channel (in the caller's transaction): the channel it went by,
+    or "" when the customer cannot be reached."""
+    from caredesk.channels.email.transport import queue_mail
+    from caredesk.core.realtime import push
+
+    ticket = survey.ticket
+    session = _open_chat(ticket) if ticket.channel == Channel.CHAT else None
+    if session is not None:
+        # Rating buttons at the end of the chat the customer still has open (after commit).
+        links = [{"score": s, "label": label, "url": url} for s, label, url in rating_links(survey)]
+        push(
+            session.group,
+            {
+                "type": "chat.survey",
+                "session": session.token.hex,
+                "question": config.question,
+                "links": links,
+            },
+        )
+        return Channel.CHAT
+    if ticket.requester.email:
+        subject, body = survey_mail(survey, config)
+        # The links are bearer tokens: the body is not kept once the mail is sent.
+        queue_mail("survey", ticket.requester.email, subject, body, ticket=ticket, secret=True)
+        return Channel.EMAIL
+    return ""
+
+
 @jobs.job_handler("surveys.send")
 def send(payload: dict[str, Any]) -> None:
     """Send one scheduled survey (the durable job). Sends at most once: the row is locked and
     must still be scheduled; a ticket reopened during the delay gets none."""
-    from caredesk.channels.email.transport import queue_mail
-    from caredesk.core.realtime import push
-
     config = current_settings()
     with transaction.atomic():
         survey = (
-            Survey.objects.select_for_update()
+            Survey.objects.select_for_update(of=("self",))
             .select_related("ticket__requester")
             .filter(pk=payload["survey"], state=Survey.State.SCHEDULED)
             .first()
@@ -220,44 +246,21 @@ def send(payload: dict[str, Any]) -> None:
         if survey is None:
             return
         ticket = survey.ticket
-        skip = ""
+        skip, sent_via = "", ""
         if not config.enabled:
             skip = "surveys are turned off"
         elif ticket.status not in SOLVED_STATUSES or ticket.merged_into_id:
             skip = "the ticket was reopened or merged before the survey was due"
-        session = _open_chat(ticket) if not skip and ticket.channel == Channel.CHAT else None
-        if skip:
-            pass
-        elif session is not None:
-            # Rating buttons at the end of the chat the customer still has open.
-            push(
-                session.group,
-                {
-                    "type": "chat.survey",
-                    "session": session.token.hex,
-                    "question": config.question,
-                    "links": [
-                        {"score": score, "label": label, "url": url}
-                        for score, label, url in rating_links(survey)
-                    ],
-                },
-            )
-            survey.sent_via = Channel.CHAT
-        elif ticket.requester.email:
-            subject, body = survey_mail(survey, config)
-            # The links are bearer tokens: the body is not kept once the mail is sent.
-            queue_mail("survey", ticket.requester.email, subject, body, ticket=ticket, secret=True)
-            survey.sent_via = Channel.EMAIL
         else:
-            skip = "the chat has ended and the customer has no email address"
+            sent_via = _deliver(survey, config)
+            if not sent_via:
+                skip = "the chat has ended and the customer has no email address"
         if skip:
             logger.info("survey %s not sent: %s", survey.pk, skip)
-            survey.state = Survey.State.SKIPPED
-            survey.skip_reason = skip
+            survey.state, survey.skip_reason = Survey.State.SKIPPED, skip
             survey.save(update_fields=["state", "skip_reason"])
             return
-        survey.state = Survey.State.SENT
-        survey.sent_at = timezone.now()
+        survey.state, survey.sent_via, survey.sent_at = Survey.State.SENT, sent_via, timezone.now()
         survey.save(update_fields=["state", "sent_at", "sent_via"])
 
 
@@ -304,7 +307,9 @@ def record_answer(survey: Survey, score: int, *, reason: str = "", comment: str 
         raise ValidationFailed("Choose one of the listed answers.", code="bad_reason")
     comment = comment.strip()[:2000]
     locked = (
-        Survey.objects.select_for_update().select_related("ticket", "customer").get(pk=survey.pk)
+        Survey.objects.select_for_update(of=("self",))
+        .select_related("ticket", "customer")
+        .get(pk=survey.pk)
     )
     updated = locked.answered_at is not None
     locked.score, locked.reason, locked.comment = score, reason, comment
