@@ -28,7 +28,11 @@ def test_a_customer_rates_from_the_mail_link(page, live_server, personas):
     page.goto(f"{live_server.url}{link}?score=1")
     assert page.get_by_label("1 – Very dissatisfied").is_checked()
     assert Survey.objects.get(ticket=ticket).score is None  # opening the link records nothing
-    page.get_by_label("What went wrong?").select_option("It took too long")
+    follow_up = page.get_by_label("What went wrong?")
+    page.get_by_label("5 – Very satisfied").check()
+    assert follow_up.is_hidden()  # the follow-up question is for low ratings only
+    page.get_by_label("1 – Very dissatisfied").check()
+    follow_up.select_option("It took too long")
     page.get_by_label("Anything else you want to tell us?").fill("Three days for a new card.")
     page.get_by_role("button", name="Send my rating").click()
     page.wait_for_selector("text=Thank you for your feedback")
