@@ -14,7 +14,7 @@ urlpatterns = [
     path("agent/2fa/verify/", twofactor.verify_view, name="2fa-verify"),
     path("agent/kb/", include("caredesk.knowledge.agent_urls")),
     path("agent/chats/", include("caredesk.channels.chat.agent_urls")),
-    # Before the workspace: /survey/<token>/ (public) and /agent/reports/csat/.
+    # The CSAT survey answer page, /survey/<token>/ (public).
     path("", include("caredesk.surveys.urls")),
     path("chat/", include("caredesk.channels.chat.urls")),
     path("agent/", include("caredesk.agent.urls")),
