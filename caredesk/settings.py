@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "caredesk.automation",
     "caredesk.knowledge",
     "caredesk.assist",
+    "caredesk.surveys",
     "caredesk.compliance",
     "caredesk.agent",
     "caredesk.portal",

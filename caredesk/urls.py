@@ -14,6 +14,8 @@ urlpatterns = [
     path("agent/2fa/verify/", twofactor.verify_view, name="2fa-verify"),
     path("agent/kb/", include("caredesk.knowledge.agent_urls")),
     path("agent/chats/", include("caredesk.channels.chat.agent_urls")),
+    # The CSAT survey answer page, /survey/<token>/ (public).
+    path("", include("caredesk.surveys.urls")),
     path("chat/", include("caredesk.channels.chat.urls")),
     path("agent/", include("caredesk.agent.urls")),
     path("help/", include("caredesk.knowledge.urls")),

@@ -433,11 +433,19 @@ def admin_section(request: HttpRequest, section: str, item_id: int | None = None
     if section in FLOW_SECTIONS:
         _require_lead(request)
         return _flow(request, section, item_id)
+    if section == "csat":
+        from caredesk.surveys.views import report
+
+        return report(request, _nav(request))  # leads and admins: it checks
     _require_admin(request)
     if section == "setup":
         return _setup(request)
     if section == "agents":
         return _agents(request, item_id)
+    if section == "surveys":
+        from caredesk.surveys.views import settings_section
+
+        return settings_section(request, _nav(request))
     if section == "macros":
         return _macro(request, item_id)
     config = SECTIONS.get(section)
@@ -627,7 +635,7 @@ def _rule(request: HttpRequest, section: str, instance: Any) -> HttpResponse:
 
 
 def _nav(request: HttpRequest) -> list[tuple[str, str]]:
-    flow = [(k, v["title"]) for k, v in FLOW_SECTIONS.items()]
+    flow = [(k, v["title"]) for k, v in FLOW_SECTIONS.items()] + [("csat", "CSAT report")]
     if not getattr(request.user, "is_admin", False):
         return flow
     from caredesk.channels.email.sink import sink_active
@@ -636,6 +644,7 @@ def _nav(request: HttpRequest) -> list[tuple[str, str]]:
     return (
         [("setup", "Setup checklist"), ("agents", "Agents")]
         + [(k, v["title"]) for k, v in SECTIONS.items()]
+        + [("surveys", "CSAT surveys")]
         + flow
         + sink
     )

@@ -39,6 +39,7 @@ FIELD_LABELS = {
     "customer_language": "Customer language",
     "organization": "Organization",
     "reopened_count": "Times reopened",
+    "survey_score": "Survey score (1-5)",
 }
 OPERATOR_LABELS = {
     "is": "is",

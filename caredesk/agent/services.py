@@ -475,6 +475,10 @@ def describe_events(events: list[Any]) -> None:
         elif e.kind == EventKind.SLA:
             target = str(data.get("target") or "").removesuffix("_due").replace("_", " ")
             detail = f"{target} {data.get('state') or ''}"
+        elif e.kind == EventKind.SURVEY_ANSWERED:
+            from caredesk.surveys.services import describe_answer
+
+            detail = describe_answer(data)
         elif old is not None or new is not None:
             field = f"{data['field']}: " if data.get("field") else ""
             detail = f"{field}{old if old not in (None, '') else '—'} → {new if new not in (None, '') else '—'}"

@@ -54,6 +54,7 @@ CONDITION_FIELDS = {
     "reopened_count",
     "body",
     "sentiment",
+    "survey_score",
 }
 OPERATORS = {"is", "is_not", "contains", "not_contains", "in", "gte", "lte"}
 ACTION_TYPES = {
@@ -287,6 +288,7 @@ def expand_snippets(text: str, ticket: Ticket, agent: User) -> str:
 def validate_trigger(trigger: Trigger) -> None:
     from caredesk.tickets.models import EventKind
 
+    trigger.events = [TRIGGER_EVENT_ALIASES.get(e, e) for e in trigger.events or []]
     if not trigger.events or not set(trigger.events) <= set(EventKind.values):
         raise ValidationFailed(
             "events must be ticket event kinds (e.g. created, message_added, sla).",
@@ -355,7 +357,7 @@ def validate_action(action: dict[str, Any]) -> None:
 
 # --- rules typed in the workspace's rule builder ----------------------------------------------
 
-NUMERIC_FIELDS = {"reopened_count": int, "sentiment": float}
+NUMERIC_FIELDS = {"reopened_count": int, "sentiment": float, "survey_score": int}
 ID_FIELDS = {"team", "assignee", "organization"}
 YES = {"yes", "true", "1"}
 NO = {"no", "false", "0"}
@@ -705,6 +707,10 @@ def run_actions(actions: list[dict[str, Any]], ticket: Ticket, source: str) -> N
 
 # Conditions read from the event's messages rather than from the ticket.
 MESSAGE_FIELDS = frozenset({"body", "sentiment"})
+# Conditions read from the events' own data (None when the change has no such event).
+EVENT_FIELDS = frozenset({"survey_score"})
+# Event names rules may also use: "survey.answered" is the survey_answered ticket event.
+TRIGGER_EVENT_ALIASES = {"survey.answered": "survey_answered"}
 AUTOMATED_ACTORS = ("system", "bot")
 
 
@@ -714,6 +720,7 @@ def on_ticket_event(
     event_ids: list[int],
     actor_kind: str,
     messages: list[tuple[int, str | None]],
+    event_facts: dict[str, Any] | None = None,
 ) -> int:
     """Run the matching triggers. Changes made by triggers fire triggers again, but a chain of
     events caused only by automation stops after MAX_CHAIN rounds (counted per ticket in the shared
@@ -735,6 +742,7 @@ def on_ticket_event(
     facts = ticket_facts(ticket_id, "", fields)
     if facts is None:
         return 0
+    facts.update({name: (event_facts or {}).get(name) for name in EVENT_FIELDS})
     key = f"caredesk:trigger-chain:{ticket_id}"
     if not any(trigger.holds(facts, skip=MESSAGE_FIELDS) for trigger in listening):
         # Nothing fires, so this event continues no chain. One caused by a person ends it.
@@ -786,8 +794,18 @@ def on_ticket_events(changes: list[TicketChange]) -> int:
                 change.event_ids,
                 actor_kind=change.actor_kind,
                 messages=change.messages,
+                event_facts=event_facts(change),
             )
     return fired
+
+
+def event_facts(change: TicketChange) -> dict[str, Any]:
+    """The EVENT_FIELDS a change's events carry: the score of a survey answer."""
+    facts: dict[str, Any] = {}
+    for kind, data in zip(change.kinds, change.data, strict=True):
+        if kind == "survey_answered":
+            facts["survey_score"] = data.get("score")
+    return facts
 
 
 def validate_automation(rule: Automation) -> None:

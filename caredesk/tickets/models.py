@@ -362,6 +362,7 @@ class EventKind(models.TextChoices):
     SLA = "sla", "SLA"
     DELIVERY = "delivery", "Delivery status"
     VIEWED = "viewed", "Viewed"
+    SURVEY_ANSWERED = "survey_answered", "Survey answered"
 
 
 class TicketEvent(models.Model):

@@ -257,6 +257,10 @@ class VisitorConsumer(JsonConsumer):
             self.session.status = ChatStatus.ENDED
         await self.forward(event)
 
+    async def chat_survey(self, event: dict[str, Any]) -> None:
+        """A CSAT survey's rating buttons (caredesk.surveys), shown at the end of the chat."""
+        await self.forward(event)
+
 
 class AgentConsumer(JsonConsumer):
     """One per open workspace tab: chat offers and messages, live inbox, collision detection."""
@@ -424,6 +428,9 @@ class AgentConsumer(JsonConsumer):
 
     async def chat_ended(self, event: dict[str, Any]) -> None:
         await self.forward(event)
+
+    async def chat_survey(self, event: dict[str, Any]) -> None:
+        """The customer's survey buttons: nothing for the agent's tab to show."""
 
     async def ticket_changed(self, event: dict[str, Any]) -> None:
         await self.forward(event)

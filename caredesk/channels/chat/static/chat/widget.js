@@ -235,6 +235,19 @@
         b.onclick = function () { msgs.innerHTML = ""; state.status = ""; show(state.config ? "prechat" : "offline"); };
         again.appendChild(b); msgs.appendChild(again);
         break;
+      case "survey":
+        // CSAT rating buttons: each opens the survey page with the rating chosen, where it is
+        // confirmed (the page records an answer only when its form is sent).
+        systemLine(d.question || "How did we do?");
+        var rate = document.createElement("li"); rate.className = "sys survey";
+        (d.links || []).forEach(function (l) {
+          var a = document.createElement("a"); a.href = l.url; a.target = "_blank"; a.rel = "noopener";
+          a.className = "button"; a.textContent = String(l.score); a.title = l.label;
+          a.setAttribute("aria-label", l.score + " – " + l.label);
+          rate.appendChild(a); rate.appendChild(document.createTextNode(" "));
+        });
+        msgs.appendChild(rate);
+        break;
       case "transcript_requested": $(".tools-err").textContent = "The transcript will be emailed when the chat ends."; break;
       case "offline_received":
         show("none"); systemLine("Thanks! We received your message (request #" + d.ticket + ") and will answer by email.");
