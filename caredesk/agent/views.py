@@ -561,6 +561,20 @@ def presence(request: HttpRequest, number: int) -> HttpResponse:
 
 
 @agent_view
+def presence_prompt(request: HttpRequest) -> HttpResponse:
+    """The header's nudge (every agent page, refreshed every 30 s): chats are waiting in the
+    agent's teams and nobody is online to take them."""
+    from caredesk.channels.chat.services import unstaffed_waiting_chats
+
+    agent: User = request.user  # type: ignore[assignment]
+    return render(
+        request,
+        "agent/_presence_prompt.html",
+        {"waiting": unstaffed_waiting_chats(agent), "presence": agent.presence},
+    )
+
+
+@agent_view
 def attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
     item = get_object_or_404(
         Attachment.objects.select_related("message"), pk=attachment_id, message__isnull=False

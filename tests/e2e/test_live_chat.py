@@ -172,7 +172,7 @@ def test_the_workspace_updates_live_and_shows_who_else_is_on_a_ticket(browser, s
         ben.goto(f"{server.url}/agent/tickets/{number}/")
         ben.locator("#composer-body").fill("Typing an answer")
         # Live collision detection: Ava sees Ben typing.
-        ava.locator("#presence").get_by_text("Ben Colleague is typing").wait_for()
+        ava.locator("#presence").get_by_text("Ben Colleague is replying to this ticket").wait_for()
         # A note added elsewhere shows up in the open conversation.
         api.post(
             f"/api/v1/tickets/{number}/messages",

@@ -305,6 +305,10 @@ class AgentConsumer(JsonConsumer):
         heartbeat = getattr(self, "heartbeat", None)
         if heartbeat is not None:
             heartbeat.cancel()
+            try:
+                await database_sync_to_async(chat.workspace_closed)(self.agent)
+            except Exception:  # the sweep's full grace period still applies
+                logger.exception("presence on disconnect failed")
         for group in getattr(self, "groups_joined", set()):
             await self.channel_layer.group_discard(group, self.channel_name)
 

@@ -67,11 +67,17 @@
     var who = box.querySelector('[data-agent="' + d.agent_id + '"]');
     if (d.state === "left") { if (who) who.remove(); return; }
     if (!who) { who = document.createElement("p"); who.className = "collision"; who.setAttribute("role", "status"); who.setAttribute("data-agent", d.agent_id); box.appendChild(who); }
-    who.textContent = d.name + " is " + d.state + " on this ticket.";
+    // The same wording as agent/_presence.html.
+    who.textContent = "";
+    who.appendChild(document.createElement("strong")).textContent = d.name;
+    who.appendChild(document.createTextNode(d.state === "typing" ? " is replying to this ticket…" : " is viewing this ticket."));
   }
   if (ticketId) {
-    var body = document.getElementById("composer-body"), last = 0;
+    var body = document.getElementById("composer-body"), last = 0, idle = null;
     if (body) body.addEventListener("input", function () {
+      // Back to "viewing" once the agent has stopped typing for a few seconds.
+      clearTimeout(idle);
+      idle = setTimeout(function () { last = 0; send({ type: "watch", ticket: ticketId, state: "viewing" }); }, 5000);
       var now = Date.now(); if (now - last < 3000) return; last = now;
       send({ type: "watch", ticket: ticketId, state: "typing" });
     });
