@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -503,6 +504,70 @@ class ComposerResult:
     duplicate: bool  # this draft was already sent (a double click or a resubmitted form)
 
 
+@dataclass(frozen=True)
+class Recipients:
+    """Who an email reply goes to besides the requester (the composer's CC, BCC and reply-all)."""
+
+    reply_all: bool = True  # copy the ticket's CC list, as every email reply did before
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+
+
+MAX_RECIPIENTS = 20
+
+
+def parse_addresses(value: str, field: str) -> tuple[str, ...]:
+    """Addresses typed into CC or BCC (commas, semicolons or spaces between them)."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    found: list[str] = []
+    for part in re.split(r"[,;\s]+", value or ""):
+        address = part.strip().strip("<>")
+        if not address:
+            continue
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise ValidationFailed(
+                f"{field}: “{address[:100]}” is not an email address.", code="bad_address"
+            ) from None
+        if address.lower() not in {f.lower() for f in found}:
+            found.append(address)
+    if len(found) > MAX_RECIPIENTS:
+        raise ValidationFailed(f"{field} takes at most {MAX_RECIPIENTS} addresses.")
+    return tuple(found)
+
+
+def _email_recipients(ticket: Ticket, recipients: Recipients) -> dict[str, list[str]]:
+    """The message's own CC and BCC (kept in its metadata for the email adapter)."""
+    cc = [c.email for c in ticket.cc.all() if c.email] if recipients.reply_all else []
+    seen = {(ticket.requester.email or "").lower()}
+    kept: dict[str, list[str]] = {"cc": [], "bcc": []}
+    for kind, addresses in (("cc", [*cc, *recipients.cc]), ("bcc", list(recipients.bcc))):
+        for address in addresses:
+            if address.lower() not in seen:
+                seen.add(address.lower())
+                kept[kind].append(address)
+    return kept
+
+
+@functools.cache
+def _markdown() -> Any:
+    """The composer's Markdown: CommonMark and tables, raw HTML off (typed tags stay text)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
+def composer_html(body_text: str) -> str:
+    """The composer's Markdown as the HTML a message is stored and shown with: through the same
+    redaction and sanitizer as every message body (tickets.services._bodies)."""
+    if not (body_text or "").strip():
+        return ""
+    return tickets._bodies(body_text, _markdown().render(body_text))[1]
+
+
 @transaction.atomic
 def send_from_composer(
     agent: User,
@@ -514,10 +579,13 @@ def send_from_composer(
     status_after: str | None = None,
     macro: Any = None,
     draft_key: str = "",
+    markdown: bool = False,
+    recipients: Recipients | None = None,
 ) -> ComposerResult:
     """The ticket composer's submit: the reply or note, then the changes of the macro the agent
     loaded into it, in one transaction. `draft_key` names one opening of the composer: a
-    second submit of the same draft sends nothing."""
+    second submit of the same draft sends nothing. `markdown`: the text is Markdown (the
+    composer's format); `recipients`: CC, BCC and reply-all of an email reply."""
     from caredesk.automation.services import macro_changes
     from caredesk.tickets.models import Message
 
@@ -534,12 +602,16 @@ def send_from_composer(
             agent,
             locked,
             body_text=body_text,
+            body_html=composer_html(body_text) if markdown else "",
             internal=internal,
             attachments=attachments or [],
             status_after=status_after,
         )
-        if draft_key:
-            message.metadata = {**(message.metadata or {}), "draft_key": draft_key}
+        extra: dict[str, Any] = {"draft_key": draft_key} if draft_key else {}
+        if recipients is not None and not internal and locked.channel == Channel.EMAIL:
+            extra.update(_email_recipients(locked, recipients))
+        if extra:
+            message.metadata = {**(message.metadata or {}), **extra}
             message.save(update_fields=["metadata"])
     elif status_after:
         changes["status"] = status_after

@@ -15,6 +15,7 @@ urlpatterns = [
     path("views/<int:view_id>/delete/", views.delete_view, name="delete-view"),
     path("bulk/", views.bulk, name="bulk"),
     path("next/", views.next_ticket, name="next"),
+    path("composer/preview/", views.composer_preview, name="composer-preview"),
     path("presence-prompt/", views.presence_prompt, name="presence-prompt"),
     path("tickets/<int:number>/", views.ticket_page, name="ticket"),
     path("tickets/<int:number>/reply/", views.reply, name="reply"),

@@ -306,6 +306,9 @@ def ticket_page(request: HttpRequest, number: int) -> HttpResponse:
         message.images_toggle = workspace.image_toggle_url(shown, message.pk)
         message.images_html = workspace.html_with_images(message) if message.pk in shown else ""
         loaded = loaded or bool(message.images_html)
+    restored = request.session.pop("composer_draft", None)
+    if isinstance(restored, dict) and restored.get("ticket") == ticket.pk:
+        context["restored"] = restored
     if request.GET.get("macro"):
         # The Apply button without its script: the page comes back with the macro in the composer.
         context["draft"] = _macro_draft(request, ticket, request.GET["macro"])
@@ -375,6 +378,18 @@ def _uploads(request: HttpRequest) -> list[tickets.InboundAttachment]:
     ]
 
 
+def _recipients(request: HttpRequest) -> workspace.Recipients | None:
+    """CC, BCC and reply-all from the composer (shown on email tickets only)."""
+    post = request.POST
+    if post.get("recipients") != "1":
+        return None
+    return workspace.Recipients(
+        reply_all=post.get("reply_all") == "1",
+        cc=workspace.parse_addresses(post.get("cc", ""), "CC"),
+        bcc=workspace.parse_addresses(post.get("bcc", ""), "BCC"),
+    )
+
+
 @agent_view
 @require_POST
 def reply(request: HttpRequest, number: int) -> HttpResponse:
@@ -391,6 +406,8 @@ def reply(request: HttpRequest, number: int) -> HttpResponse:
             status_after=status_after,
             macro=_chosen_macro(request.POST.get("macro", "")),
             draft_key=request.POST.get("draft_key", ""),
+            markdown=request.POST.get("format") == "markdown",
+            recipients=_recipients(request),
         )
         if result.duplicate:
             messages.info(request, "That was already sent; it was not sent again.")
@@ -402,7 +419,23 @@ def reply(request: HttpRequest, number: int) -> HttpResponse:
         messages.error(request, exc.message)
         if exc.code == "ticket_closed":
             request.session["follow_up_draft"] = request.POST.get("body", "")[:20000]
+        else:
+            # Nothing typed is lost: the page comes back with the draft in the composer.
+            request.session["composer_draft"] = {
+                "ticket": ticket.pk,
+                **{k: request.POST.get(k, "")[:20000] for k in ("body", "cc", "bcc")},
+            }
     return redirect("agent:ticket", number=ticket.pk)
+
+
+@agent_view
+@require_POST
+def composer_preview(request: HttpRequest) -> HttpResponse:
+    """The composer's Markdown as the message will show it (the same sanitizer and redaction)."""
+    text = request.POST.get("body", "")
+    if len(text) > 100_000:
+        return HttpResponse("The text is too long to preview.", status=413)
+    return render(request, "agent/_composer_preview.html", {"html": workspace.composer_html(text)})
 
 
 @agent_view

@@ -197,6 +197,27 @@
   window.setInterval(tickSla, 15000);
   document.addEventListener("htmx:afterSwap", tickSla);
 
+  // Markdown toolbar: wraps the selection (or inserts a sample) in the reply box.
+  var MARKS = {
+    bold: ["**", "**", "bold text"],
+    italic: ["_", "_", "italic text"],
+    code: ["`", "`", "code"],
+    link: ["[", "](https://)", "link text"],
+    list: ["\n- ", "", "item"]
+  };
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-md]");
+    if (!button) return;
+    var box = document.getElementById("composer-body");
+    var mark = MARKS[button.getAttribute("data-md")];
+    if (!box || !mark) return;
+    var start = box.selectionStart, end = box.selectionEnd;
+    var chosen = box.value.slice(start, end) || mark[2];
+    box.setRangeText(mark[0] + chosen + mark[1], start, end, "end");
+    box.focus();
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+
   // Collision detection: tell the others when this agent starts typing.
   var body = document.getElementById("composer-body");
   if (body) {
