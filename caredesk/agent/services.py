@@ -613,11 +613,103 @@ def send_from_composer(
         if extra:
             message.metadata = {**(message.metadata or {}), **extra}
             message.save(update_fields=["metadata"])
+        if internal:
+            notify_mentions(agent, locked, message)
     elif status_after:
         changes["status"] = status_after
     if changes:
         tickets.update_ticket(agent, locked, changes)
     return ComposerResult(message=message, duplicate=False)
+
+
+# --- mentions and notifications ----------------------------------------------------------------
+
+# "@alice" in an internal note: a colleague named by the part of their email before the @, or by
+# their name without spaces ("@AliceSmith"), or by their first name when only one agent has it.
+MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9][A-Za-z0-9._-]{0,63})")
+NOTIFICATIONS_SHOWN = 30
+
+
+def mentioned_agents(text: str, author: User) -> list[User]:
+    """The active colleagues a note mentions (never the author), in the order first named."""
+    handles = [h.rstrip(".").lower() for h in MENTION.findall(text or "")]
+    if not handles:
+        return []
+    candidates = Q()
+    for handle in set(handles):
+        candidates |= Q(email__istartswith=f"{handle}@") | Q(name__istartswith=handle[:1])
+    agents = list(
+        User.objects.filter(candidates, is_active=True).exclude(pk=author.pk).order_by("id")
+    )
+    first_names: dict[str, list[User]] = {}
+    by_handle: dict[str, User] = {}
+    for agent in agents:
+        by_handle.setdefault(agent.email.split("@", 1)[0].lower(), agent)
+        by_handle.setdefault("".join(agent.name.split()).lower(), agent)
+        if agent.name.split():
+            first_names.setdefault(agent.name.split()[0].lower(), []).append(agent)
+    found: list[User] = []
+    for handle in handles:
+        named = by_handle.get(handle)
+        if named is None and len(first_names.get(handle, [])) == 1:
+            named = first_names[handle][0]
+        if named is not None and named not in found:
+            found.append(named)
+    return found
+
+
+def notify_mentions(author: User, ticket: Ticket, message: Any) -> list[int]:
+    """Notify the colleagues an internal note mentions, those who may see the ticket (the one
+    visibility rule: a mention never shows a ticket to someone outside its scope). Pushed live
+    to their open workspaces after the commit."""
+    from caredesk.agent.models import Notification
+    from caredesk.core.realtime import push
+
+    notified = []
+    for agent in mentioned_agents(message.body_text, author):
+        if not tickets.can_see(agent, ticket):
+            continue
+        note = Notification.objects.create(
+            recipient=agent,
+            kind="mention",
+            actor=author,
+            ticket=ticket,
+            message=message,
+            text=f"{author.name} mentioned you on #{ticket.pk} {ticket.subject}"[:300],
+        )
+        notified.append(agent.pk)
+        push(
+            f"agent.{agent.pk}",
+            {
+                "type": "agent.notification",
+                "id": note.pk,
+                "text": note.text,
+                "url": f"{ticket_url(ticket.pk)}#m{message.pk}",
+            },
+        )
+    return notified
+
+
+def unread_notifications(agent: User) -> int:
+    from caredesk.agent.models import Notification
+
+    return Notification.objects.filter(recipient=agent, read_at__isnull=True).count()
+
+
+def recent_notifications(agent: User) -> list[Any]:
+    from caredesk.agent.models import Notification
+
+    return list(Notification.objects.filter(recipient=agent)[:NOTIFICATIONS_SHOWN])
+
+
+def mark_notifications_read(agent: User, ids: list[int] | None = None) -> int:
+    """Mark the agent's own notifications read (all of them when ids is None)."""
+    from caredesk.agent.models import Notification
+
+    qs = Notification.objects.filter(recipient=agent, read_at__isnull=True)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    return qs.update(read_at=timezone.now())
 
 
 # --- collision detection ------------------------------------------------------------------

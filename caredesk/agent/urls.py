@@ -16,6 +16,13 @@ urlpatterns = [
     path("bulk/", views.bulk, name="bulk"),
     path("next/", views.next_ticket, name="next"),
     path("composer/preview/", views.composer_preview, name="composer-preview"),
+    path("notifications/", views.notifications, name="notifications"),
+    path("notifications/count/", views.notification_count, name="notification-count"),
+    path(
+        "notifications/<int:notification_id>/",
+        views.open_notification,
+        name="open-notification",
+    ),
     path("presence-prompt/", views.presence_prompt, name="presence-prompt"),
     path("tickets/<int:number>/", views.ticket_page, name="ticket"),
     path("tickets/<int:number>/reply/", views.reply, name="reply"),

@@ -594,6 +594,41 @@ def presence(request: HttpRequest, number: int) -> HttpResponse:
 
 
 @agent_view
+def notifications(request: HttpRequest) -> HttpResponse:
+    """The agent's notifications, newest first; POST marks them (or one) read."""
+    agent: User = request.user  # type: ignore[assignment]
+    if request.method == "POST":
+        one = request.POST.get("id", "")
+        workspace.mark_notifications_read(agent, [int(one)] if one.isdigit() else None)
+        return redirect("agent:notifications")
+    return render(
+        request,
+        "agent/notifications.html",
+        {"notifications": workspace.recent_notifications(agent)},
+    )
+
+
+@agent_view
+def notification_count(request: HttpRequest) -> HttpResponse:
+    """The bell's unread count (loaded after the page, then kept live over the WebSocket)."""
+    count = workspace.unread_notifications(request.user)  # type: ignore[arg-type]
+    return render(request, "agent/_bell_count.html", {"unread": count})
+
+
+@agent_view
+def open_notification(request: HttpRequest, notification_id: int) -> HttpResponse:
+    """Open what a notification points at, marking it read."""
+    from caredesk.agent.models import Notification
+
+    note = get_object_or_404(Notification, pk=notification_id, recipient=request.user)
+    workspace.mark_notifications_read(request.user, [note.pk])  # type: ignore[arg-type]
+    if note.ticket_id is None:
+        return redirect("agent:notifications")
+    anchor = f"#m{note.message_id}" if note.message_id else ""
+    return HttpResponseRedirect(workspace.ticket_url(note.ticket_id) + anchor)
+
+
+@agent_view
 def presence_prompt(request: HttpRequest) -> HttpResponse:
     """The header's nudge (every agent page, refreshed every 30 s): chats are waiting in the
     agent's teams and nobody is online to take them."""

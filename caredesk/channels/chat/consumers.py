@@ -433,6 +433,10 @@ class AgentConsumer(JsonConsumer):
     async def ticket_changed(self, event: dict[str, Any]) -> None:
         await self.forward(event)
 
+    async def agent_notification(self, event: dict[str, Any]) -> None:
+        """A colleague mentioned this agent: the header's bell counts it."""
+        await self.forward(event)
+
     async def ticket_presence(self, event: dict[str, Any]) -> None:
         if event.get("agent_id") != self.agent.pk:
             await self.forward(event)

@@ -85,6 +85,24 @@
     window.addEventListener("pagehide", function () { send({ type: "watch", ticket: ticketId, state: "left" }); });
   }
 
+  // ---- notifications: the header's bell counts up live ----
+  function notified(d) {
+    var count = document.getElementById("bell-count");
+    if (!count) return;
+    var shown = count.querySelector("[data-unread]");
+    var unread = (shown ? +shown.getAttribute("data-unread") : 0) + 1;
+    count.textContent = "";
+    var number = document.createElement("span");
+    number.setAttribute("data-unread", unread);
+    number.textContent = String(unread);
+    var hint = document.createElement("span");
+    hint.className = "visually-hidden";
+    hint.textContent = " unread";
+    count.append(number, hint);
+    var bell = document.getElementById("bell");
+    if (bell) { bell.setAttribute("title", d.text || ""); bell.classList.add("bell-new"); }
+  }
+
   // ---- chat offers (anywhere in the workspace) ----
   var offers = document.getElementById("chat-offers");
   function offer(d) {
@@ -195,6 +213,7 @@
     switch (d.type) {
       case "ticket.changed": case "changed": ticketChanged(d); break;
       case "presence": if (d.agent_id) presence(d); break;
+      case "notification": notified(d); break;
       case "offer": offer(d); break;
       case "taken": dropOffer(d.session); break;
       case "accepted": dropOffer(d.session); openColumn(d.session); break;
