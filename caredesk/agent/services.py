@@ -254,8 +254,29 @@ ROW_VALUES = (
 )
 
 
+PREVIEW_CHARS = 160
+
+
+def _with_latest_text(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """The start of the ticket's latest message, for the row's preview (a subquery in the same
+    statement, along the message table's ticket index)."""
+    from django.db.models.functions import Substr
+
+    from caredesk.tickets.models import Message
+
+    latest = (
+        Message.objects.filter(ticket_id=OuterRef("pk"))
+        .order_by("-id")
+        .annotate(start=Substr("body_text", 1, PREVIEW_CHARS * 2))
+        .values("start")[:1]
+    )
+    return qs.annotate(latest_text=Subquery(latest))
+
+
 def _row_values(qs: QuerySet[Ticket]) -> QuerySet[Any]:
-    return _with_tag_names(qs).values_list(*ROW_VALUES, "tag_names", named=True)
+    return _with_latest_text(_with_tag_names(qs)).values_list(
+        *ROW_VALUES, "tag_names", "latest_text", named=True
+    )
 
 
 TAG_SEPARATOR = "\x1f"  # the unit separator: no tag name contains it
@@ -318,6 +339,7 @@ def inbox_rows(items: list[Any]) -> list[dict[str, Any]]:
                 "updated_iso": t.updated_at.isoformat(),
                 # time_strings only needs `%` (the stubs say str).
                 "updated_ago": timesince(t.updated_at, now, time_strings=time_strings),  # type: ignore[arg-type]
+                "preview": _preview(t.latest_text),
                 "sla": sla_badge(
                     t.sla__next_due, t.sla__paused_since, t.sla__policy__warn_before_minutes, now
                 )
@@ -326,6 +348,24 @@ def inbox_rows(items: list[Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _preview(text: str | None) -> str:
+    """The latest message's start on one line, cut at a word."""
+    flat = " ".join((text or "").split())
+    if len(flat) <= PREVIEW_CHARS:
+        return flat
+    return flat[:PREVIEW_CHARS].rsplit(" ", 1)[0] + "…"
+
+
+def inbox_total(agent: User, view: str, filters: dict[str, str], counts: dict[str, str]) -> str:
+    """How many tickets the open view holds with its filters: the cached view count when no
+    filter is set, else one count capped like the view counts ("1000+")."""
+    if not filters:
+        return counts.get(view, "0")
+    qs = apply_filters(view_queryset(agent, view), filters, agent)
+    n = qs.order_by().values("id")[: COUNT_CAP + 1].count()
+    return f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)
 
 
 class _PhrasePerCount:

@@ -113,8 +113,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "sort": sort,
     }
     if not more_rows:
+        nav = workspace.view_nav(agent, view)
         context.update(
-            view_nav=workspace.view_nav(agent, view),
+            view_nav=nav,
+            total=workspace.inbox_total(agent, view, filters, {n["key"]: n["count"] for n in nav}),
             view_label=next(v.label for v in workspace.VIEWS if v.key == view),
             saved_views=SavedView.objects.filter(owner=agent),
             filter_options=_filter_options(agent, filters, sort),

@@ -54,7 +54,7 @@
   function ticketChanged(d) {
     var rows = document.getElementById("ticket-rows");
     if (rows && !document.querySelector("#ticket-rows input:checked")) {
-      refreshFrom(["#ticket-rows", ".view-nav"]);
+      refreshFrom(["#ticket-rows", ".view-nav", "#inbox-total"]);
     }
     if (ticketId && d.ticket === ticketId) {
       refreshFrom(["ol.timeline"]);
