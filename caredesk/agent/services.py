@@ -430,6 +430,36 @@ def view_counts(agent: User) -> dict[str, str]:
     return counts
 
 
+# The inbox's optional columns, in display order (the checkbox, number and subject always show).
+INBOX_COLUMNS = {
+    "requester": "Requester",
+    "status": "Status",
+    "sla": "SLA",
+    "priority": "Priority",
+    "channel": "Channel",
+    "assignee": "Assignee",
+    "updated": "Updated",
+}
+
+
+def inbox_columns(agent: User) -> list[str]:
+    """The columns the agent chose (all of them until they choose)."""
+    chosen = [c for c in (agent.inbox_columns or []) if c in INBOX_COLUMNS]
+    return chosen or list(INBOX_COLUMNS)
+
+
+def set_inbox_columns(agent: User, columns: list[str]) -> list[str]:
+    unknown = sorted(set(columns) - set(INBOX_COLUMNS))
+    if unknown:
+        raise ValidationFailed(f"Unknown inbox column: {', '.join(unknown)[:100]}.")
+    if not columns:
+        raise ValidationFailed("Keep at least one column besides the subject.")
+    ordered = [c for c in INBOX_COLUMNS if c in columns]
+    User.objects.filter(pk=agent.pk).update(inbox_columns=ordered)
+    agent.inbox_columns = ordered
+    return ordered
+
+
 def clean_filters(raw: dict[str, Any]) -> dict[str, str]:
     return {k: str(raw.get(k, "")).strip()[:64] for k in FILTER_KEYS if str(raw.get(k, "")).strip()}
 

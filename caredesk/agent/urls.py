@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(next_page="/agent/login/"), name="logout"),
     path("password/", views.PasswordChangeView.as_view(), name="password"),
     path("views/save/", views.save_view, name="save-view"),
+    path("columns/", views.inbox_columns, name="inbox-columns"),
     path("views/<int:view_id>/delete/", views.delete_view, name="delete-view"),
     path("bulk/", views.bulk, name="bulk"),
     path("next/", views.next_ticket, name="next"),

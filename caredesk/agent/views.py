@@ -105,8 +105,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect("agent:inbox")
     more_rows = bool(request.htmx and request.GET.get("cursor"))  # type: ignore[attr-defined]
+    columns = workspace.inbox_columns(agent)
     context: dict[str, Any] = {
         "view": view,
+        "show": dict.fromkeys(columns, True),
+        "column_count": len(columns) + 3,
         "rows": workspace.inbox_rows(page.items),
         "page": page,
         "filters": filters,
@@ -119,6 +122,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
             total=workspace.inbox_total(agent, view, filters, {n["key"]: n["count"] for n in nav}),
             view_label=next(v.label for v in workspace.VIEWS if v.key == view),
             saved_views=SavedView.objects.filter(owner=agent),
+            column_choices=[
+                (key, label, key in columns) for key, label in workspace.INBOX_COLUMNS.items()
+            ],
             filter_options=_filter_options(agent, filters, sort),
         )
     return render(request, "agent/_ticket_rows.html" if more_rows else "agent/inbox.html", context)
@@ -178,6 +184,19 @@ def save_view(request: HttpRequest) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect(request.POST.get("next") or "agent:inbox")
+
+
+@agent_view
+@require_POST
+def inbox_columns(request: HttpRequest) -> HttpResponse:
+    """Save which columns the agent's inbox shows."""
+    try:
+        workspace.set_inbox_columns(request.user, request.POST.getlist("column"))  # type: ignore[arg-type]
+        messages.success(request, "Columns saved.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    back = request.POST.get("next", "")
+    return redirect(back if back.startswith("/agent/") and "//" not in back else "agent:inbox")
 
 
 @agent_view
