@@ -106,6 +106,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # set by other means (an admin, the demo data), which does not lapse.
     presence_seen_at = models.DateTimeField(null=True, blank=True)
     signature = models.TextField(blank=True)
+    # The inbox columns this agent chose to see (agent.services.INBOX_COLUMNS keys, in order);
+    # empty: all of them.
+    inbox_columns = models.JSONField(default=list, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)

@@ -1,4 +1,5 @@
-"""Workspace-only records: an agent's saved inbox views, an admin's hidden setup checklist."""
+"""Workspace-only records: an agent's saved inbox views, notifications, an admin's hidden setup
+checklist."""
 
 from django.conf import settings
 from django.db import models
@@ -31,3 +32,35 @@ class ChecklistDismissal(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="checklist_dismissal"
     )
     dismissed_at = models.DateTimeField(auto_now_add=True)
+
+
+class Notification(models.Model):
+    """Something an agent should look at (a colleague mentioned them in a note): the header's
+    bell counts the unread ones."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=20, default="mention")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ticket = models.ForeignKey(
+        "tickets.Ticket", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    message = models.ForeignKey(
+        "tickets.Message", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    text = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"], name="notification_unread"),
+            models.Index(fields=["recipient", "-created_at"], name="notification_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -249,8 +250,29 @@ ROW_VALUES = (
 )
 
 
+PREVIEW_CHARS = 160
+
+
+def _with_latest_text(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """The start of the ticket's latest message, for the row's preview (a subquery in the same
+    statement, along the message table's ticket index)."""
+    from django.db.models.functions import Substr
+
+    from caredesk.tickets.models import Message
+
+    latest = (
+        Message.objects.filter(ticket_id=OuterRef("pk"))
+        .order_by("-id")
+        .annotate(start=Substr("body_text", 1, PREVIEW_CHARS * 2))
+        .values("start")[:1]
+    )
+    return qs.annotate(latest_text=Subquery(latest))
+
+
 def _row_values(qs: QuerySet[Ticket]) -> QuerySet[Any]:
-    return _with_tag_names(qs).values_list(*ROW_VALUES, "tag_names", named=True)
+    return _with_latest_text(_with_tag_names(qs)).values_list(
+        *ROW_VALUES, "tag_names", "latest_text", named=True
+    )
 
 
 TAG_SEPARATOR = "\x1f"  # the unit separator: no tag name contains it
@@ -313,6 +335,7 @@ def inbox_rows(items: list[Any]) -> list[dict[str, Any]]:
                 "updated_iso": t.updated_at.isoformat(),
                 # time_strings only needs `%` (the stubs say str).
                 "updated_ago": timesince(t.updated_at, now, time_strings=time_strings),  # type: ignore[arg-type]
+                "preview": _preview(t.latest_text),
                 "sla": sla_badge(
                     t.sla__next_due, t.sla__paused_since, t.sla__policy__warn_before_minutes, now
                 )
@@ -321,6 +344,24 @@ def inbox_rows(items: list[Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _preview(text: str | None) -> str:
+    """The latest message's start on one line, cut at a word."""
+    flat = " ".join((text or "").split())
+    if len(flat) <= PREVIEW_CHARS:
+        return flat
+    return flat[:PREVIEW_CHARS].rsplit(" ", 1)[0] + "…"
+
+
+def inbox_total(agent: User, view: str, filters: dict[str, str], counts: dict[str, str]) -> str:
+    """How many tickets the open view holds with its filters: the cached view count when no
+    filter is set, else one count capped like the view counts ("1000+")."""
+    if not filters:
+        return counts.get(view, "0")
+    qs = apply_filters(view_queryset(agent, view), filters, agent)
+    n = qs.order_by().values("id")[: COUNT_CAP + 1].count()
+    return f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)
 
 
 class _PhrasePerCount:
@@ -388,6 +429,36 @@ def view_counts(agent: User) -> dict[str, str]:
         counts[view.key] = f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)
     cache.set(key, counts, 300)
     return counts
+
+
+# The inbox's optional columns, in display order (the checkbox, number and subject always show).
+INBOX_COLUMNS = {
+    "requester": "Requester",
+    "status": "Status",
+    "sla": "SLA",
+    "priority": "Priority",
+    "channel": "Channel",
+    "assignee": "Assignee",
+    "updated": "Updated",
+}
+
+
+def inbox_columns(agent: User) -> list[str]:
+    """The columns the agent chose (all of them until they choose)."""
+    chosen = [c for c in (agent.inbox_columns or []) if c in INBOX_COLUMNS]
+    return chosen or list(INBOX_COLUMNS)
+
+
+def set_inbox_columns(agent: User, columns: list[str]) -> list[str]:
+    unknown = sorted(set(columns) - set(INBOX_COLUMNS))
+    if unknown:
+        raise ValidationFailed(f"Unknown inbox column: {', '.join(unknown)[:100]}.")
+    if not columns:
+        raise ValidationFailed("Keep at least one column besides the subject.")
+    ordered = [c for c in INBOX_COLUMNS if c in columns]
+    User.objects.filter(pk=agent.pk).update(inbox_columns=ordered)
+    agent.inbox_columns = ordered
+    return ordered
 
 
 def clean_filters(raw: dict[str, Any]) -> dict[str, str]:
@@ -580,6 +651,70 @@ class ComposerResult:
     duplicate: bool  # this draft was already sent (a double click or a resubmitted form)
 
 
+@dataclass(frozen=True)
+class Recipients:
+    """Who an email reply goes to besides the requester (the composer's CC, BCC and reply-all)."""
+
+    reply_all: bool = True  # copy the ticket's CC list, as every email reply did before
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+
+
+MAX_RECIPIENTS = 20
+
+
+def parse_addresses(value: str, field: str) -> tuple[str, ...]:
+    """Addresses typed into CC or BCC (commas, semicolons or spaces between them)."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    found: list[str] = []
+    for part in re.split(r"[,;\s]+", value or ""):
+        address = part.strip().strip("<>")
+        if not address:
+            continue
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise ValidationFailed(
+                f"{field}: “{address[:100]}” is not an email address.", code="bad_address"
+            ) from None
+        if address.lower() not in {f.lower() for f in found}:
+            found.append(address)
+    if len(found) > MAX_RECIPIENTS:
+        raise ValidationFailed(f"{field} takes at most {MAX_RECIPIENTS} addresses.")
+    return tuple(found)
+
+
+def _email_recipients(ticket: Ticket, recipients: Recipients) -> dict[str, list[str]]:
+    """The message's own CC and BCC (kept in its metadata for the email adapter)."""
+    cc = [c.email for c in ticket.cc.all() if c.email] if recipients.reply_all else []
+    seen = {(ticket.requester.email or "").lower()}
+    kept: dict[str, list[str]] = {"cc": [], "bcc": []}
+    for kind, addresses in (("cc", [*cc, *recipients.cc]), ("bcc", list(recipients.bcc))):
+        for address in addresses:
+            if address.lower() not in seen:
+                seen.add(address.lower())
+                kept[kind].append(address)
+    return kept
+
+
+@functools.cache
+def _markdown() -> Any:
+    """The composer's Markdown: CommonMark and tables, raw HTML off (typed tags stay text)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
+def composer_html(body_text: str) -> str:
+    """The composer's Markdown as the HTML a message is stored and shown with: through the same
+    redaction and sanitizer as every message body (tickets.services._bodies)."""
+    if not (body_text or "").strip():
+        return ""
+    return tickets._bodies(body_text, _markdown().render(body_text))[1]
+
+
 @transaction.atomic
 def send_from_composer(
     agent: User,
@@ -591,10 +726,13 @@ def send_from_composer(
     status_after: str | None = None,
     macro: Any = None,
     draft_key: str = "",
+    markdown: bool = False,
+    recipients: Recipients | None = None,
 ) -> ComposerResult:
     """The ticket composer's submit: the reply or note, then the changes of the macro the agent
     loaded into it, in one transaction. `draft_key` names one opening of the composer: a
-    second submit of the same draft sends nothing."""
+    second submit of the same draft sends nothing. `markdown`: the text is Markdown (the
+    composer's format); `recipients`: CC, BCC and reply-all of an email reply."""
     from caredesk.automation.services import macro_changes
     from caredesk.tickets.models import Message
 
@@ -611,18 +749,114 @@ def send_from_composer(
             agent,
             locked,
             body_text=body_text,
+            body_html=composer_html(body_text) if markdown else "",
             internal=internal,
             attachments=attachments or [],
             status_after=status_after,
         )
-        if draft_key:
-            message.metadata = {**(message.metadata or {}), "draft_key": draft_key}
+        extra: dict[str, Any] = {"draft_key": draft_key} if draft_key else {}
+        if recipients is not None and not internal and locked.channel == Channel.EMAIL:
+            extra.update(_email_recipients(locked, recipients))
+        if extra:
+            message.metadata = {**(message.metadata or {}), **extra}
             message.save(update_fields=["metadata"])
+        if internal:
+            notify_mentions(agent, locked, message)
     elif status_after:
         changes["status"] = status_after
     if changes:
         tickets.update_ticket(agent, locked, changes)
     return ComposerResult(message=message, duplicate=False)
+
+
+# --- mentions and notifications ----------------------------------------------------------------
+
+# "@alice" in an internal note: a colleague named by the part of their email before the @, or by
+# their name without spaces ("@AliceSmith"), or by their first name when only one agent has it.
+MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9][A-Za-z0-9._-]{0,63})")
+NOTIFICATIONS_SHOWN = 30
+
+
+def mentioned_agents(text: str, author: User) -> list[User]:
+    """The active colleagues a note mentions (never the author), in the order first named."""
+    handles = [h.rstrip(".").lower() for h in MENTION.findall(text or "")]
+    if not handles:
+        return []
+    candidates = Q()
+    for handle in set(handles):
+        candidates |= Q(email__istartswith=f"{handle}@") | Q(name__istartswith=handle[:1])
+    agents = list(
+        User.objects.filter(candidates, is_active=True).exclude(pk=author.pk).order_by("id")
+    )
+    first_names: dict[str, list[User]] = {}
+    by_handle: dict[str, User] = {}
+    for agent in agents:
+        by_handle.setdefault(agent.email.split("@", 1)[0].lower(), agent)
+        by_handle.setdefault("".join(agent.name.split()).lower(), agent)
+        if agent.name.split():
+            first_names.setdefault(agent.name.split()[0].lower(), []).append(agent)
+    found: list[User] = []
+    for handle in handles:
+        named = by_handle.get(handle)
+        if named is None and len(first_names.get(handle, [])) == 1:
+            named = first_names[handle][0]
+        if named is not None and named not in found:
+            found.append(named)
+    return found
+
+
+def notify_mentions(author: User, ticket: Ticket, message: Any) -> list[int]:
+    """Notify the colleagues an internal note mentions, those who may see the ticket (the one
+    visibility rule: a mention never shows a ticket to someone outside its scope). Pushed live
+    to their open workspaces after the commit."""
+    from caredesk.agent.models import Notification
+    from caredesk.core.realtime import push
+
+    notified = []
+    for agent in mentioned_agents(message.body_text, author):
+        if not tickets.can_see(agent, ticket):
+            continue
+        note = Notification.objects.create(
+            recipient=agent,
+            kind="mention",
+            actor=author,
+            ticket=ticket,
+            message=message,
+            text=f"{author.name} mentioned you on #{ticket.pk} {ticket.subject}"[:300],
+        )
+        notified.append(agent.pk)
+        push(
+            f"agent.{agent.pk}",
+            {
+                "type": "agent.notification",
+                "id": note.pk,
+                "text": note.text,
+                "url": f"{ticket_url(ticket.pk)}#m{message.pk}",
+            },
+        )
+    return notified
+
+
+def unread_notifications(agent: User) -> int:
+    from caredesk.agent.models import Notification
+
+    return Notification.objects.filter(recipient=agent, read_at__isnull=True).count()
+
+
+def recent_notifications(agent: User) -> list[Any]:
+    from caredesk.agent.models import Notification
+
+    return list(Notification.objects.filter(recipient=agent)[:NOTIFICATIONS_SHOWN])
+
+
+def mark_notifications_read(agent: User, ids: list[int] | None = None) -> int:
+    """Mark the agent's own notifications read (all of them when ids is None)."""
+    from caredesk.agent.models import Notification
+
+    qs = Notification.objects.filter(recipient=agent, read_at__isnull=True)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    return qs.update(read_at=timezone.now())
 
 
 # --- collision detection ------------------------------------------------------------------

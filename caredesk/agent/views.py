@@ -105,18 +105,26 @@ def inbox(request: HttpRequest) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect("agent:inbox")
     more_rows = bool(request.htmx and request.GET.get("cursor"))  # type: ignore[attr-defined]
+    columns = workspace.inbox_columns(agent)
     context: dict[str, Any] = {
         "view": view,
+        "show": dict.fromkeys(columns, True),
+        "column_count": len(columns) + 3,
         "rows": workspace.inbox_rows(page.items),
         "page": page,
         "filters": filters,
         "sort": sort,
     }
     if not more_rows:
+        nav = workspace.view_nav(agent, view)
         context.update(
-            view_nav=workspace.view_nav(agent, view),
+            view_nav=nav,
+            total=workspace.inbox_total(agent, view, filters, {n["key"]: n["count"] for n in nav}),
             view_label=next(v.label for v in workspace.VIEWS if v.key == view),
             saved_views=SavedView.objects.filter(owner=agent),
+            column_choices=[
+                (key, label, key in columns) for key, label in workspace.INBOX_COLUMNS.items()
+            ],
             filter_options=_filter_options(agent, filters, sort),
         )
     return render(request, "agent/_ticket_rows.html" if more_rows else "agent/inbox.html", context)
@@ -176,6 +184,19 @@ def save_view(request: HttpRequest) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect(request.POST.get("next") or "agent:inbox")
+
+
+@agent_view
+@require_POST
+def inbox_columns(request: HttpRequest) -> HttpResponse:
+    """Save which columns the agent's inbox shows."""
+    try:
+        workspace.set_inbox_columns(request.user, request.POST.getlist("column"))  # type: ignore[arg-type]
+        messages.success(request, "Columns saved.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    back = request.POST.get("next", "")
+    return redirect(back if back.startswith("/agent/") and "//" not in back else "agent:inbox")
 
 
 @agent_view
@@ -308,6 +329,9 @@ def ticket_page(request: HttpRequest, number: int) -> HttpResponse:
         message.images_toggle = workspace.image_toggle_url(shown, message.pk)
         message.images_html = workspace.html_with_images(message) if message.pk in shown else ""
         loaded = loaded or bool(message.images_html)
+    restored = request.session.pop("composer_draft", None)
+    if isinstance(restored, dict) and restored.get("ticket") == ticket.pk:
+        context["restored"] = restored
     if request.GET.get("macro"):
         # The Apply button without its script: the page comes back with the macro in the composer.
         context["draft"] = _macro_draft(request, ticket, request.GET["macro"])
@@ -377,6 +401,18 @@ def _uploads(request: HttpRequest) -> list[tickets.InboundAttachment]:
     ]
 
 
+def _recipients(request: HttpRequest) -> workspace.Recipients | None:
+    """CC, BCC and reply-all from the composer (shown on email tickets only)."""
+    post = request.POST
+    if post.get("recipients") != "1":
+        return None
+    return workspace.Recipients(
+        reply_all=post.get("reply_all") == "1",
+        cc=workspace.parse_addresses(post.get("cc", ""), "CC"),
+        bcc=workspace.parse_addresses(post.get("bcc", ""), "BCC"),
+    )
+
+
 @agent_view
 @require_POST
 def reply(request: HttpRequest, number: int) -> HttpResponse:
@@ -393,6 +429,8 @@ def reply(request: HttpRequest, number: int) -> HttpResponse:
             status_after=status_after,
             macro=_chosen_macro(request.POST.get("macro", "")),
             draft_key=request.POST.get("draft_key", ""),
+            markdown=request.POST.get("format") == "markdown",
+            recipients=_recipients(request),
         )
         if result.duplicate:
             messages.info(request, "That was already sent; it was not sent again.")
@@ -404,7 +442,23 @@ def reply(request: HttpRequest, number: int) -> HttpResponse:
         messages.error(request, exc.message)
         if exc.code == "ticket_closed":
             request.session["follow_up_draft"] = request.POST.get("body", "")[:20000]
+        else:
+            # Nothing typed is lost: the page comes back with the draft in the composer.
+            request.session["composer_draft"] = {
+                "ticket": ticket.pk,
+                **{k: request.POST.get(k, "")[:20000] for k in ("body", "cc", "bcc")},
+            }
     return redirect("agent:ticket", number=ticket.pk)
+
+
+@agent_view
+@require_POST
+def composer_preview(request: HttpRequest) -> HttpResponse:
+    """The composer's Markdown as the message will show it (the same sanitizer and redaction)."""
+    text = request.POST.get("body", "")
+    if len(text) > 100_000:
+        return HttpResponse("The text is too long to preview.", status=413)
+    return render(request, "agent/_composer_preview.html", {"html": workspace.composer_html(text)})
 
 
 @agent_view
@@ -560,6 +614,55 @@ def presence(request: HttpRequest, number: int) -> HttpResponse:
         workspace.mark_presence(ticket.pk, request.user, request.POST.get("state", "viewing"))  # type: ignore[arg-type]
     others = workspace.others_on_ticket(ticket.pk, request.user)  # type: ignore[arg-type]
     return render(request, "agent/_presence.html", {"others": others, "ticket": ticket})
+
+
+@agent_view
+def notifications(request: HttpRequest) -> HttpResponse:
+    """The agent's notifications, newest first; POST marks them (or one) read."""
+    agent: User = request.user  # type: ignore[assignment]
+    if request.method == "POST":
+        one = request.POST.get("id", "")
+        workspace.mark_notifications_read(agent, [int(one)] if one.isdigit() else None)
+        return redirect("agent:notifications")
+    return render(
+        request,
+        "agent/notifications.html",
+        {"notifications": workspace.recent_notifications(agent)},
+    )
+
+
+@agent_view
+def notification_count(request: HttpRequest) -> HttpResponse:
+    """The bell's unread count (loaded after the page, then kept live over the WebSocket)."""
+    count = workspace.unread_notifications(request.user)  # type: ignore[arg-type]
+    return render(request, "agent/_bell_count.html", {"unread": count})
+
+
+@agent_view
+def open_notification(request: HttpRequest, notification_id: int) -> HttpResponse:
+    """Open what a notification points at, marking it read."""
+    from caredesk.agent.models import Notification
+
+    note = get_object_or_404(Notification, pk=notification_id, recipient=request.user)
+    workspace.mark_notifications_read(request.user, [note.pk])  # type: ignore[arg-type]
+    if note.ticket_id is None:
+        return redirect("agent:notifications")
+    anchor = f"#m{note.message_id}" if note.message_id else ""
+    return HttpResponseRedirect(workspace.ticket_url(note.ticket_id) + anchor)
+
+
+@agent_view
+def presence_prompt(request: HttpRequest) -> HttpResponse:
+    """The header's nudge (every agent page, refreshed every 30 s): chats are waiting in the
+    agent's teams and nobody is online to take them."""
+    from caredesk.channels.chat.services import unstaffed_waiting_chats
+
+    agent: User = request.user  # type: ignore[assignment]
+    return render(
+        request,
+        "agent/_presence_prompt.html",
+        {"waiting": unstaffed_waiting_chats(agent), "presence": agent.presence},
+    )
 
 
 @agent_view

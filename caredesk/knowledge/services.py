@@ -343,9 +343,38 @@ def published(*, public_only: bool) -> QuerySet[Article]:
     return qs.filter(visibility=Visibility.PUBLIC) if public_only else qs
 
 
+def public_categories() -> list[Category]:
+    """The help centre's category navigation."""
+    return list(Category.objects.filter(internal=False))
+
+
+def category_sections(category: Category) -> list[tuple[Section, list[Article]]]:
+    """A category's sections, each with its published public articles (two queries)."""
+    sections = list(category.sections.all())
+    by_section: dict[int, list[Article]] = {s.pk: [] for s in sections}
+    for article in published(public_only=True).filter(section__in=sections).order_by("title"):
+        by_section[article.section_id].append(article)  # type: ignore[index]
+    return [(s, by_section[s.pk]) for s in sections]
+
+
+def related_articles(article: Article, limit: int = 5) -> list[Article]:
+    """The articles an editor linked to this one, else others of its section, public ones only."""
+    linked = list(
+        published(public_only=True).filter(related=article).exclude(pk=article.pk)[:limit]
+    )
+    if linked or article.section_id is None:
+        return linked
+    return list(
+        published(public_only=True)
+        .filter(section_id=article.section_id, language=article.language)
+        .exclude(pk=article.pk)
+        .order_by("-views", "title")[:limit]
+    )
+
+
 def article_for_language(slug: str, language: str, *, public_only: bool = True) -> Article:
     """The article in the reader's language, falling back to English, then any language."""
-    base = published(public_only=public_only)
+    base = published(public_only=public_only).select_related("section__category")
     article = base.filter(slug=slug).first()
     if article is None:
         raise NotFound("No such article.")
@@ -443,7 +472,6 @@ def deflection_report(*, since: datetime, until: datetime | None = None) -> Defl
 
 def suggest_articles(ticket: Any, limit: int = 5) -> list[Article]:
     """Published articles that match the customer's last message (for the ticket page)."""
-    from caredesk.search.services import full_text, tokens
     from caredesk.tickets.models import Message
 
     last = (
@@ -453,54 +481,59 @@ def suggest_articles(ticket: Any, limit: int = 5) -> list[Article]:
         .first()
         or ticket.subject
     )
-    stop = {
-        "the",
-        "and",
-        "for",
-        "you",
-        "your",
-        "my",
-        "i",
-        "a",
-        "to",
-        "is",
-        "it",
-        "of",
-        "in",
-        "on",
-        "me",
-        "can",
-        "please",
-        "hello",
-        "hi",
-        "thanks",
-        "with",
-        "was",
-        "have",
-        "this",
-        "that",
-        "not",
-        "but",
-        "are",
-        "be",
-        "do",
-    }
-    words = [w for w in tokens(f"{ticket.subject} {last}") if w not in stop and len(w) > 2][:8]
-    hits: list[Article] = []
-    seen: set[int] = set()
-    for word_set in ([words[:3]], [[w] for w in words]):
-        for ws in word_set:
-            if not ws:
-                continue
-            for match in full_text(ws, ["article"], limit=limit):
-                seen.add(match.object_id)
-            if len(seen) >= limit:
-                break
-    articles = {a.pk: a for a in published(public_only=False).filter(pk__in=seen)}
-    for pk in seen:
-        if pk in articles:
-            hits.append(articles[pk])
-    return hits[:limit]
+    return articles_matching(f"{ticket.subject} {last}", limit=limit, public_only=False)
+
+
+SUGGEST_STOPWORDS = {
+    "the",
+    "and",
+    "for",
+    "you",
+    "your",
+    "my",
+    "i",
+    "a",
+    "to",
+    "is",
+    "it",
+    "of",
+    "in",
+    "on",
+    "me",
+    "can",
+    "please",
+    "hello",
+    "hi",
+    "thanks",
+    "with",
+    "was",
+    "have",
+    "this",
+    "that",
+    "not",
+    "but",
+    "are",
+    "be",
+    "do",
+}
+
+
+def articles_matching(text: str, *, limit: int = 5, public_only: bool) -> list[Article]:
+    """Published articles for a piece of free text: its first three meaningful words together,
+    then each word alone, best first. The ticket page's suggestions and the help centre's
+    while-you-type deflection both use it (customers get public articles only)."""
+    from caredesk.search.services import full_text, tokens
+
+    words = [w for w in tokens(text) if w not in SUGGEST_STOPWORDS and len(w) > 2][:8]
+    seen: list[int] = []
+    for group in [words[:3], *[[w] for w in words]]:
+        if not group or len(seen) >= limit:
+            continue
+        for match in full_text(group, ["article"], public_only=public_only, limit=limit):
+            if match.object_id not in seen:
+                seen.append(match.object_id)
+    articles = {a.pk: a for a in published(public_only=public_only).filter(pk__in=seen)}
+    return [articles[pk] for pk in seen if pk in articles][:limit]
 
 
 def record_resolution(article: Article) -> None:

@@ -7,9 +7,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
 from caredesk.core.errors import DomainError, NotFound
@@ -65,6 +67,51 @@ def help_search(request: HttpRequest) -> HttpResponse:
     )
 
 
+SUGGEST_PER_MINUTE = 60
+
+
+def help_suggest(request: HttpRequest) -> HttpResponse:
+    """Articles that may answer a request while the customer types it (the request form's
+    deflection): an htmx fragment, or JSON for `Accept: application/json`. Rate limited per
+    address, like the search."""
+    text = " ".join(request.GET.get(k, "") for k in ("subject", "body", "q"))[:MAX_QUERY]
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    try:
+        hit_rate_limit(
+            "help-suggest", client_ip(request), limit=SUGGEST_PER_MINUTE, window_seconds=60
+        )
+    except RateLimited as exc:
+        if wants_json:
+            return JsonResponse({"error": exc.message}, status=429)
+        return HttpResponse(f'<p class="muted">{escape(exc.message)}</p>', status=429)
+    articles = services.articles_matching(text, limit=5, public_only=True) if text.strip() else []
+    if wants_json:
+        return JsonResponse(
+            {
+                "articles": [
+                    {"title": a.title, "url": reverse("knowledge:article", args=[a.slug])}
+                    for a in articles
+                ]
+            }
+        )
+    return render(request, "knowledge/_deflection.html", {"articles": articles})
+
+
+def category_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """A help-centre category: its sections and their published public articles."""
+    category = get_object_or_404(Category, slug=slug, internal=False)
+    return render(
+        request,
+        "knowledge/category.html",
+        {
+            "category": category,
+            "sections": services.category_sections(category),
+            "categories": services.public_categories(),
+            "customer": current_customer(request),
+        },
+    )
+
+
 def article_page(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         article = services.article_for_language(slug, _language(request))
@@ -76,17 +123,18 @@ def article_page(request: HttpRequest, slug: str) -> HttpResponse:
     translations = Article.objects.filter(
         group=article.group, status=ArticleStatus.PUBLISHED, visibility=Visibility.PUBLIC
     ).exclude(pk=article.pk)
-    related = article.related.filter(status=ArticleStatus.PUBLISHED, visibility=Visibility.PUBLIC)[
-        :5
-    ]
+    section = article.section
     return render(
         request,
         "knowledge/article.html",
         {
             "article": article,
+            "section": section,
+            "category": section.category if section and not section.category.internal else None,
+            "categories": services.public_categories(),
             "html": render_markdown(article.body),
             "translations": translations,
-            "related": related,
+            "related": services.related_articles(article),
             "voted": request.session.get(f"voted-{article.group}"),
             "customer": current_customer(request),
         },

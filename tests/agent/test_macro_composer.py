@@ -119,3 +119,9 @@ def test_another_agent_s_macro_and_a_missing_one_are_refused(alice_client, perso
         f"/agent/tickets/{ticket.pk}/reply/", {"body": "hi", "macro": private.pk, "draft_key": "x"}
     )
     assert Message.objects.filter(ticket=ticket).count() == before
+
+
+def test_a_macro_for_a_ticket_outside_my_scope_is_404(alice_client, personas, refund_macro):
+    elsewhere = factories.ticket(team=personas.technical, requester=factories.customer(name="Zed"))
+    response = alice_client.get(f"/agent/tickets/{elsewhere.pk}/macro/", {"macro": refund_macro.pk})
+    assert response.status_code == 404 and "Zed" not in response.content.decode()

@@ -201,10 +201,11 @@ def test_collision_detection_shows_who_else_is_viewing_or_typing(client, persona
     alice.force_login(personas.alice)
     bob.force_login(personas.bob)
     alice.get(f"/agent/tickets/{ticket.pk}/")
-    assert "Alice</strong> is viewing" in bob.get(f"/agent/tickets/{ticket.pk}/").content.decode()
+    page = bob.get(f"/agent/tickets/{ticket.pk}/").content.decode()
+    assert "<strong>Alice</strong> is viewing this ticket." in page
     alice.post(f"/agent/tickets/{ticket.pk}/presence/", {"state": "typing"})
     assert (
-        "Alice</strong> is typing"
+        "<strong>Alice</strong> is replying to this ticket…"
         in bob.post(f"/agent/tickets/{ticket.pk}/presence/", {"state": "viewing"}).content.decode()
     )
 

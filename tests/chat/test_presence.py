@@ -84,3 +84,43 @@ async def test_an_open_workspace_socket_keeps_presence_from_lapsing(online):
     assert timezone.now() - alice.presence_seen_at < timedelta(seconds=30)
     assert await db(chat.lapse_presence)() == 0
     await socket.disconnect()
+
+
+@pytest.mark.django_db
+def test_a_closed_workspace_lapses_within_a_minute_not_the_whole_grace(personas, settings):
+    settings.CAREDESK_PRESENCE_GRACE_SECONDS = 600
+    stamp(personas.alice, 5)
+    now = timezone.now()
+    chat.workspace_closed(personas.alice, now)
+    # A reload reconnects and restamps at once; without one, the sweep after the short window
+    # takes the agent offline.
+    assert chat.lapse_presence(now + timedelta(seconds=10)) == 0
+    assert chat.lapse_presence(now + timedelta(seconds=chat.CLOSED_WORKSPACE_SECONDS + 1)) == 1
+    personas.alice.refresh_from_db()
+    assert personas.alice.presence == Presence.OFFLINE
+
+
+@pytest.mark.django_db
+def test_closing_a_workspace_never_revives_an_older_stamp_or_an_offline_agent(personas):
+    stamp(personas.alice, 3600)
+    chat.workspace_closed(personas.alice)
+    seen = User.objects.get(pk=personas.alice.pk).presence_seen_at
+    assert timezone.now() - seen >= timedelta(seconds=3590)
+    stamp(personas.bob, 5, Presence.OFFLINE)
+    chat.workspace_closed(personas.bob)
+    assert timezone.now() - User.objects.get(pk=personas.bob.pk).presence_seen_at < timedelta(
+        seconds=30
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@asynctest
+async def test_disconnecting_the_socket_starts_the_short_lapse(online, settings):
+    settings.CAREDESK_PRESENCE_GRACE_SECONDS = 600
+    await db(stamp)(online.alice, 5)  # set online a moment ago
+    socket = await agent_socket(online.alice)
+    await socket.disconnect()
+    later = timezone.now() + timedelta(seconds=chat.CLOSED_WORKSPACE_SECONDS + 1)
+    assert await db(chat.lapse_presence)(later) == 1
+    alice = await db(User.objects.get)(pk=online.alice.pk)
+    assert alice.presence == Presence.OFFLINE

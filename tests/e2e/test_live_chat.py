@@ -176,13 +176,24 @@ def test_the_workspace_updates_live_and_shows_who_else_is_on_a_ticket(browser, s
         ben.goto(f"{server.url}/agent/tickets/{number}/")
         ben.locator("#composer-body").fill("Typing an answer")
         # Live collision detection: Ava sees Ben typing.
-        ava.locator("#presence").get_by_text("Ben Colleague is typing").wait_for()
+        ava.locator("#presence").get_by_text("Ben Colleague is replying to this ticket").wait_for()
         # A note added elsewhere shows up in the open conversation.
         api.post(
             f"/api/v1/tickets/{number}/messages",
             json={"body": "Checked the warehouse.", "internal": True},
         )
         ava.locator("ol.timeline").get_by_text("Checked the warehouse.").wait_for()
+        # Ben mentions Ava in a note: her bell counts it without a reload.
+        expect(ava.locator("#bell-count")).to_have_text("")
+        ben.get_by_role("tab", name="Internal note").click()
+        ben.locator("#composer-body").fill("@ava can you look at this?")
+        ben.locator("#composer-submit").click()
+        ben.wait_for_selector("text=Note added.")
+        expect(ava.locator("#bell-count")).to_have_text("1 unread")
+        ava.locator("#bell").click()
+        ava.get_by_role("link", name=f"Ben Colleague mentioned you on #{number}").click()
+        expect(ava).to_have_url(re.compile(rf"/agent/tickets/{number}/#m\d+$"))
+        expect(ava.locator("#bell-count")).to_have_text("")
     finally:
         ava_ctx.close()
         ben_ctx.close()

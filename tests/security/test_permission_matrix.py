@@ -220,6 +220,10 @@ UI_AGENT_VIEWS = [
     ("GET", "/agent/tickets/{out}/workflow/", "scoped"),
     ("GET", "/agent/tickets/{in}/customer-form/", "allow"),
     ("GET", "/agent/tickets/{out}/customer-form/", "scoped"),
+    ("GET", "/agent/notifications/", "allow"),
+    ("GET", "/agent/notifications/count/", "allow"),
+    ("GET", "/agent/presence-prompt/", "allow"),
+    ("POST", "/agent/composer/preview/", "allow"),
     ("GET", "/agent/attachments/{att_out}/", "scoped"),
     ("GET", "/agent/customers/{cust}/", "allow"),
 ]

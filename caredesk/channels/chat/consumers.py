@@ -308,6 +308,10 @@ class AgentConsumer(JsonConsumer):
         heartbeat = getattr(self, "heartbeat", None)
         if heartbeat is not None:
             heartbeat.cancel()
+            try:
+                await database_sync_to_async(chat.workspace_closed)(self.agent)
+            except Exception:  # the sweep's full grace period still applies
+                logger.exception("presence on disconnect failed")
         for group in getattr(self, "groups_joined", set()):
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -433,6 +437,10 @@ class AgentConsumer(JsonConsumer):
         """The customer's survey buttons: nothing for the agent's tab to show."""
 
     async def ticket_changed(self, event: dict[str, Any]) -> None:
+        await self.forward(event)
+
+    async def agent_notification(self, event: dict[str, Any]) -> None:
+        """A colleague mentioned this agent: the header's bell counts it."""
         await self.forward(event)
 
     async def ticket_presence(self, event: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from caredesk.accounts.models import Presence, Team, User
@@ -980,6 +981,45 @@ def set_presence(agent: User, presence: str) -> None:
 def presence_heartbeat(agent: User) -> None:
     """An open workspace of this agent is still connected: their presence stays as they set it."""
     User.objects.filter(pk=agent.pk).update(presence_seen_at=timezone.now())
+
+
+# After an agent's last workspace tab closes, their presence lapses this soon (not after the
+# whole grace period): a reload reconnects at once and its heartbeat restamps it, and other open
+# tabs beat every 30 seconds, well inside this window.
+CLOSED_WORKSPACE_SECONDS = 45
+
+
+def workspace_closed(agent: User, now: Any = None) -> None:
+    """A workspace socket of this agent closed: unless another tab (or a reload) gives a sign
+    within CLOSED_WORKSPACE_SECONDS, the next lapse_presence sweep takes them offline."""
+    now = now or timezone.now()
+    lapse_at = now - timedelta(
+        seconds=max(0, settings.CAREDESK_PRESENCE_GRACE_SECONDS - CLOSED_WORKSPACE_SECONDS)
+    )
+    User.objects.filter(
+        pk=agent.pk,
+        presence__in=[Presence.ONLINE, Presence.AWAY],
+        presence_seen_at__gt=lapse_at,
+    ).update(presence_seen_at=lapse_at)
+
+
+def unstaffed_waiting_chats(agent: User) -> int:
+    """Chats waiting in the agent's teams (every team for admins) with nobody online to take
+    them: the workspace header asks the agent to go online."""
+    online = User.objects.filter(is_active=True, presence=Presence.ONLINE)
+    qs = ChatSession.objects.filter(status=ChatStatus.WAITING)
+    if not agent.is_admin:
+        qs = qs.filter(team_id__in=agent.team_ids())
+    return (
+        qs.annotate(
+            team_staffed=Exists(online.filter(teams=OuterRef("team_id"))),
+            anyone_online=Exists(online),
+        )
+        .filter(
+            Q(team__isnull=False, team_staffed=False) | Q(team__isnull=True, anyone_online=False)
+        )
+        .count()
+    )
 
 
 def lapse_presence(now: Any = None) -> int:

@@ -704,7 +704,11 @@ def build_email(
     if signature and not auto:
         text = f"{text}\n\n-- \n{signature}"
     to = [ticket.requester.email] if ticket.requester.email else []
-    cc = [c.email for c in ticket.cc.all() if c.email]
+    # A reply from the composer carries its own CC and BCC (reply-all or not); others copy the
+    # ticket's CC list.
+    chosen = message.metadata if isinstance(message.metadata, dict) else {}
+    cc = chosen["cc"] if "cc" in chosen else [c.email for c in ticket.cc.all() if c.email]
+    bcc = list(chosen.get("bcc", []))
     references = _thread_ids(ticket, exclude=message.pk)
     domain = address.rsplit("@", 1)[-1]
     message_id = (
@@ -722,6 +726,7 @@ def build_email(
         from_email=formataddr((from_name, address)),
         to=to,
         cc=cc,
+        bcc=bcc,
         headers=headers,
     )
     if not auto and message.body_html:

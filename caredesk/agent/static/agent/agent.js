@@ -197,6 +197,50 @@
   window.setInterval(tickSla, 15000);
   document.addEventListener("htmx:afterSwap", tickSla);
 
+  // Markdown toolbar: wraps the selection (or inserts a sample) in the reply box.
+  var MARKS = {
+    bold: ["**", "**", "bold text"],
+    italic: ["_", "_", "italic text"],
+    code: ["`", "`", "code"],
+    link: ["[", "](https://)", "link text"],
+    list: ["\n- ", "", "item"]
+  };
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-md]");
+    if (!button) return;
+    var box = document.getElementById("composer-body");
+    var mark = MARKS[button.getAttribute("data-md")];
+    if (!box || !mark) return;
+    var start = box.selectionStart, end = box.selectionEnd;
+    var chosen = box.value.slice(start, end) || mark[2];
+    box.setRangeText(mark[0] + chosen + mark[1], start, end, "end");
+    box.focus();
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+
+  // Inbox: select all the rows shown (for the bulk actions), a count of the selection, and the
+  // "Showing 1–N of total" line kept right as "Load more" appends rows.
+  function ticketBoxes() { return Array.prototype.slice.call(document.querySelectorAll('input[name="ticket"][form="bulk"]')); }
+  function selectionChanged() {
+    var boxes = ticketBoxes(), chosen = boxes.filter(function (b) { return b.checked; }).length;
+    var all = document.getElementById("select-all");
+    if (all) { all.checked = boxes.length > 0 && chosen === boxes.length; all.indeterminate = chosen > 0 && chosen < boxes.length; }
+    var label = document.getElementById("selected-count");
+    if (label) label.textContent = chosen ? chosen + " selected" : "";
+  }
+  function shownChanged() {
+    var shown = document.querySelector("#inbox-total [data-shown]");
+    if (shown) shown.textContent = String(rows().length);
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-select-all]")) {
+      var on = event.target.checked;
+      ticketBoxes().forEach(function (b) { b.checked = on; });
+    }
+    if (event.target.matches('[data-select-all], input[name="ticket"]')) selectionChanged();
+  });
+  document.addEventListener("htmx:afterSwap", function () { shownChanged(); selectionChanged(); });
+
   // Collision detection: tell the others when this agent starts typing.
   var body = document.getElementById("composer-body");
   if (body) {

@@ -54,7 +54,7 @@
   function ticketChanged(d) {
     var rows = document.getElementById("ticket-rows");
     if (rows && !document.querySelector("#ticket-rows input:checked")) {
-      refreshFrom(["#ticket-rows", "aside.views"]);
+      refreshFrom(["#ticket-rows", "aside.views", "#inbox-total"]);
     }
     if (ticketId && d.ticket === ticketId) {
       refreshFrom(["ol.timeline"]);
@@ -67,16 +67,40 @@
     var who = box.querySelector('[data-agent="' + d.agent_id + '"]');
     if (d.state === "left") { if (who) who.remove(); return; }
     if (!who) { who = document.createElement("p"); who.className = "collision"; who.setAttribute("role", "status"); who.setAttribute("data-agent", d.agent_id); box.appendChild(who); }
-    who.textContent = d.name + " is " + d.state + " on this ticket.";
+    // The same wording as agent/_presence.html.
+    who.textContent = "";
+    who.appendChild(document.createElement("strong")).textContent = d.name;
+    who.appendChild(document.createTextNode(d.state === "typing" ? " is replying to this ticket…" : " is viewing this ticket."));
   }
   if (ticketId) {
-    var body = document.getElementById("composer-body"), last = 0;
+    var body = document.getElementById("composer-body"), last = 0, idle = null;
     if (body) body.addEventListener("input", function () {
+      // Back to "viewing" once the agent has stopped typing for a few seconds.
+      clearTimeout(idle);
+      idle = setTimeout(function () { last = 0; send({ type: "watch", ticket: ticketId, state: "viewing" }); }, 5000);
       var now = Date.now(); if (now - last < 3000) return; last = now;
       send({ type: "watch", ticket: ticketId, state: "typing" });
     });
     setInterval(function () { send({ type: "watch", ticket: ticketId, state: "viewing" }); }, 20000);
     window.addEventListener("pagehide", function () { send({ type: "watch", ticket: ticketId, state: "left" }); });
+  }
+
+  // ---- notifications: the header's bell counts up live ----
+  function notified(d) {
+    var count = document.getElementById("bell-count");
+    if (!count) return;
+    var shown = count.querySelector("[data-unread]");
+    var unread = (shown ? +shown.getAttribute("data-unread") : 0) + 1;
+    count.textContent = "";
+    var number = document.createElement("span");
+    number.setAttribute("data-unread", unread);
+    number.textContent = String(unread);
+    var hint = document.createElement("span");
+    hint.className = "visually-hidden";
+    hint.textContent = " unread";
+    count.append(number, hint);
+    var bell = document.getElementById("bell");
+    if (bell) { bell.setAttribute("title", d.text || ""); bell.classList.add("bell-new"); }
   }
 
   // ---- chat offers (anywhere in the workspace) ----
@@ -189,6 +213,7 @@
     switch (d.type) {
       case "ticket.changed": case "changed": ticketChanged(d); break;
       case "presence": if (d.agent_id) presence(d); break;
+      case "notification": notified(d); break;
       case "offer": offer(d); break;
       case "taken": dropOffer(d.session); break;
       case "accepted": dropOffer(d.session); openColumn(d.session); break;
