@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import DATA_SIZE_DEFAULT, SMTP, Envelope, Session
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
@@ -124,11 +124,35 @@ def max_message_bytes() -> int:
     return int(getattr(settings, "CAREDESK_EMAIL_MAX_BYTES", 40 * 1024 * 1024))
 
 
+class SupportSMTP(SMTP):
+    """aiosmtpd's session, accepting long lines in the message as Postfix does.
+
+    aiosmtpd holds every line to RFC 5321's 1,000 bytes and answers a longer one with a permanent
+    500; real mail breaks that (Outlook sends 11 kB HTML lines), and mail with bare LF line ends
+    arrives as one long "line" up to the final CRLF. Postfix accepts both. During DATA the line
+    limit is raised to the message size limit, which still bounds the message (552 past it);
+    commands keep aiosmtpd's limits, so a client that has not yet named a recipient cannot make
+    the server buffer more than a short line."""
+
+    async def smtp_DATA(self, arg: str) -> None:
+        command_line_limit = self.line_length_limit
+        data_line_limit = (self.data_size_limit or DATA_SIZE_DEFAULT) + len(b"\r\n")
+        # The stream reader's own limit decides when a line is "too long"; it has no public setter.
+        self.line_length_limit = self._reader._limit = data_line_limit  # type: ignore[attr-defined]
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self.line_length_limit = self._reader._limit = command_line_limit  # type: ignore[attr-defined]
+
+
 class SupportMailController(Controller):
     """aiosmtpd's controller that also stops the handler's writer thread, and can share its port
     with the listeners of other processes (SO_REUSEPORT: the kernel spreads the connections)."""
 
     reuse_port = False
+
+    def factory(self) -> SMTP:
+        return SupportSMTP(self.handler, **self.SMTP_kwargs)
 
     def _create_server(self) -> Any:
         if not self.reuse_port:
