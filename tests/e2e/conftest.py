@@ -18,6 +18,7 @@ def screenshot_dir() -> Path:
         return Path(chosen)
     return Path(tempfile.gettempdir()) / "caredesk-screenshots"
 
+
 # Playwright's sync API runs an event loop in this thread; the tests' own ORM calls are still sync.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
