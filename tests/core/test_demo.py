@@ -76,3 +76,24 @@ def test_open_tickets_have_sla_clocks_and_the_team_has_its_tools(demo):
     assert overdue(active, now=demo + timedelta(days=14)).exists()
     assert BusinessHours.objects.count() == 3
     assert Macro.objects.count() >= 3 and CannedResponse.objects.count() >= 3
+
+
+def test_subjects_come_from_what_the_customer_wrote(demo):
+    from caredesk.core.demo import BUILTIN_SUBFLOWS, load_topics
+
+    subflows = {t.subflow for t in load_topics()} | {
+        s for subs in BUILTIN_SUBFLOWS.values() for s in subs
+    }
+    for ticket in Ticket.objects.all():
+        first = ticket.messages.order_by("id").first()
+        assert ticket.subject not in subflows  # no "Mistimed Billing Never Bought"
+        assert ticket.subject.rstrip("…").lower()[:30] in first.body_text.lower(), ticket.subject
+
+
+def test_a_customer_giving_an_order_number_gives_one(demo):
+    import re
+
+    said = Message.objects.filter(body_text__icontains="order number")
+    assert said.exists()
+    for message in said.filter(author_kind="customer"):
+        assert re.search(r"CD-\d{5}", message.body_text), message.body_text
