@@ -681,7 +681,10 @@ def _configure_workflow(teams: dict[str, Team], now: Any) -> None:
         )
         validate_policy(policy)
         policy.save()
-    apply_policies(now)
+    # After the commit, and after the tickets' own after-commit handlers (registered earlier, so
+    # run earlier), which start clocks from the moment of the commit: the open tickets are then
+    # clocked from when they were opened, as a policy added to a running desk does.
+    transaction.on_commit(lambda: apply_policies(now))
     for name, reply, changes in DEMO_MACROS:
         save_macro(Macro(name=name, reply=reply, changes=changes))
     for shortcut, title, body in DEMO_SNIPPETS:
