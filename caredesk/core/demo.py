@@ -605,10 +605,10 @@ DEMO_HOURS = {
 }
 # (name, conditions, first response, next response, resolution) in business minutes.
 DEMO_POLICIES = [
-    ("Urgent", {"priority": ["urgent"]}, 30, 60, 8 * 60),
-    ("VIP customers", {"vip": True}, 60, 2 * 60, 16 * 60),
-    ("High priority", {"priority": ["high"]}, 2 * 60, 4 * 60, 24 * 60),
-    ("Standard", {}, 8 * 60, 8 * 60, 4 * 8 * 60),
+    ("Urgent", {"priority": ["urgent"]}, 60, 2 * 60, 8 * 60),
+    ("VIP customers", {"vip": True}, 2 * 60, 4 * 60, 16 * 60),
+    ("High priority", {"priority": ["high"]}, 4 * 60, 8 * 60, 3 * 8 * 60),
+    ("Standard", {}, 2 * 8 * 60, 2 * 8 * 60, 5 * 8 * 60),
 ]
 DEMO_MACROS = [
     (
