@@ -1,6 +1,7 @@
 """URL map: the API under /api/, the agent workspace under /agent/, the portal under /help/."""
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -9,6 +10,11 @@ from caredesk.api import api
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/help/", permanent=False)),
+    # Browsers ask for /favicon.ico on pages that name no icon (a raw JSON answer, a PDF).
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=static("caredesk/favicon.svg"), permanent=True),
+    ),
     path("api/", api.urls),
     path("agent/2fa/setup/", twofactor.setup_view, name="2fa-setup"),
     path("agent/2fa/verify/", twofactor.verify_view, name="2fa-verify"),

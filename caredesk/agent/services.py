@@ -504,7 +504,7 @@ def describe_events(events: list[Any]) -> None:
         team_ids.update(data[k] for k in _TEAM_KEYS if isinstance(data.get(k), int))
     agents = _names(agent_ids, User)
     teams = _names(team_ids, Team)
-    statuses = dict(Status.choices)
+    statuses: dict[Any, str] = dict(Status.choices)
 
     def agent(pk: Any) -> str:
         return "nobody" if pk is None else agents.get(pk, "a removed agent")
@@ -521,7 +521,7 @@ def describe_events(events: list[Any]) -> None:
         elif e.kind == EventKind.TEAM_CHANGED:
             detail = f"{team(old)} → {team(new)}"
         elif e.kind == EventKind.STATUS_CHANGED:
-            detail = f"{statuses.get(old, old or '—')} → {statuses.get(new, new or '—')}"
+            detail = f"{statuses.get(old, str(old or '—'))} → {statuses.get(new, str(new or '—'))}"
         elif e.kind == EventKind.TAGS_CHANGED:
             parts = []
             if data.get("added"):

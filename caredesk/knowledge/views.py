@@ -24,7 +24,7 @@ from caredesk.knowledge.models import (
     Section,
     Visibility,
 )
-from caredesk.knowledge.rendering import render_markdown
+from caredesk.knowledge.rendering import markdown_to_text, render_markdown
 from caredesk.portal.services import RateLimited, hit_rate_limit
 from caredesk.portal.views import client_ip, current_customer
 from caredesk.search.services import MAX_QUERY, search
@@ -345,11 +345,15 @@ def kb_suggest(request: HttpRequest, ticket_id: int) -> HttpResponse:
         ticket = access_ticket(request.user, ticket_id)  # type: ignore[arg-type]
     except NotFound as exc:
         raise Http404(exc.message) from exc
+    articles = services.suggest_articles(ticket)
+    for article in articles:
+        # Replies are plain text: the article as read, not its Markdown source.
+        article.insert_text = markdown_to_text(article.body)  # type: ignore[attr-defined]
     return render(
         request,
         "knowledge/_suggest.html",
         {
-            "articles": services.suggest_articles(ticket),
+            "articles": articles,
             "ticket": ticket,
             "base_url": request.build_absolute_uri("/")[:-1],
         },

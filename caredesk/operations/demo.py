@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -81,8 +82,8 @@ BUILTIN_SUBFLOWS = {
 
 OPENERS = {
     "Product Defect": [
-        "I need to return an item I bought, {detail}.",
-        "Where is my refund? {detail}.",
+        "I need to return the {product} I bought, they don't fit.",
+        "Where is my refund? I sent the {product} back two weeks ago.",
         "The {product} I received is faulty and I want my money back.",
     ],
     "Purchase Dispute": [
@@ -135,10 +136,64 @@ FOLLOW_UPS = [
     "Thanks, that helps.",
     "Any update on this?",
     "I still have the problem.",
-    "Here is my order number.",
+    "Here is my order number: {order}.",
     "Great, thank you so much!",
-    "Can you check again please?",
+    "Can you check again please? The order number is {order}.",
 ]
+# What agents answer first, per ABCD flow (the guidelines' advice is for agents: it goes into
+# internal notes, not to customers).
+AGENT_REPLIES = {
+    "Product Defect": [
+        "Sorry about that! I've started a return for you: you'll get a prepaid label by email."
+        " Once the parcel is scanned, the refund goes back to your card within 5-7 days.",
+        "I can see the refund was issued yesterday; it usually shows on a statement within"
+        " 5 business days.",
+    ],
+    "Purchase Dispute": [
+        "I've checked your account and see the charge. Could you confirm the last four digits of"
+        " the card it was charged to? Then I can open a dispute with our payments team.",
+        "We match our own price within 14 days of purchase, so I've refunded the difference.",
+    ],
+    "Subscription Inquiry": [
+        "Your membership renews on the 1st; the amount due is shown under Account > Billing."
+        " I've also emailed you the last invoice.",
+        "I've looked at your last bill and you're right: you were charged twice. The duplicate"
+        " is refunded.",
+    ],
+    "Account Access": [
+        "I've sent a new password reset link to the email address on your account; it is valid"
+        " for one hour.",
+        "I've reset two-factor authentication on your account. You can sign in with your password"
+        " and set it up again.",
+    ],
+    "Troubleshoot Site": [
+        "Sorry for the trouble. Could you try clearing your browser's cache, or use a private"
+        " window? If the problem stays, tell me which browser you use.",
+        "We had a slowdown on the site this morning; it's fixed now. Could you try again?",
+    ],
+    "Manage Account": [
+        "Done: your account is updated. Orders that have already shipped keep the old details.",
+        "I can change that for you. For your security, could you confirm your postcode?",
+    ],
+    "Order Issue": [
+        "Your order has shipped and should arrive within 2 business days; the tracking link is"
+        " in your confirmation email.",
+        "I've cancelled the order before it shipped; the refund is on its way.",
+    ],
+    "Shipping Issue": [
+        "I'm sorry your parcel hasn't arrived. I've opened a trace with the carrier; if it doesn't"
+        " turn up within 48 hours we'll send a replacement.",
+        "Shipping costs depend on the weight and the region; orders over $50 ship free.",
+    ],
+    "Single-Item Query": [
+        "They run true to size; if you're between sizes, most customers go one up.",
+        "It's waterproof to 10,000 mm, so fine for heavy rain but not for swimming.",
+    ],
+    "Storewide Query": [
+        "Gold members get free express shipping and early access to sales.",
+        "Sale items can be returned within 14 days for store credit.",
+    ],
+}
 CLOSINGS = [
     "Is there anything else I can help you with?",
     "I've taken care of it; you'll get a confirmation email shortly.",
@@ -356,11 +411,26 @@ def _weighted(rng: random.Random, pairs: list[tuple[Any, int]]) -> Any:
 
 
 def _agent_reply(rng: random.Random, topic: Topic) -> str:
-    if topic.advice:
-        hint = rng.choice(topic.advice)
-        hint = hint.replace("[", "").replace("]", "")
-        return f"Thanks for reaching out about this. {hint}"
+    replies = AGENT_REPLIES.get(topic.flow)
+    if replies:
+        return rng.choice(replies)
     return f"Thanks for reaching out. I'm looking into your {topic.subflow.lower()} question now."
+
+
+GREETING = re.compile(r"^(hi|hello|hey|good (morning|afternoon|evening))\b[\s!,.]*", re.IGNORECASE)
+
+
+def subject_from(text: str) -> str:
+    """A subject the way customers write one: the first real sentence of their message."""
+    text = GREETING.sub("", text.strip())
+    sentence = re.split(r"(?<=[.?!])\s", text, maxsplit=1)[0].strip().rstrip(".")
+    if len(sentence) > 70:
+        sentence = sentence[:70].rsplit(" ", 1)[0] + "…"
+    return (sentence[:1].upper() + sentence[1:]) or "Question about my order"
+
+
+def _order_number(rng: random.Random) -> str:
+    return f"CD-{rng.randint(10000, 99999)}"
 
 
 def is_loaded() -> bool:
@@ -459,10 +529,11 @@ def load_demo(
             dialogue = dialogues[index] if index < len(dialogues) else None
             if dialogue is not None:
                 lines = [text for speaker, text in dialogue["original"] if speaker == "customer"]
-                opener = " ".join(lines[:3]) or opener
+                # The first line that says something (not a bare greeting, name or user name).
+                opener = next((line for line in lines if len(line.split()) >= 4), opener)
             ticket = create_ticket(
                 Actor.of_customer(requester),
-                subject=topic.subflow,
+                subject=subject_from(opener),
                 requester=requester,
                 body_text=opener,
                 channel=channel,
@@ -484,13 +555,21 @@ def load_demo(
                     post_message(agent, ticket, body_text=_agent_reply(rng, topic))
                     if rng.random() < 0.6:
                         post_message(
-                            Actor.of_customer(requester), ticket, body_text=rng.choice(FOLLOW_UPS)
+                            Actor.of_customer(requester),
+                            ticket,
+                            body_text=rng.choice(FOLLOW_UPS).format(order=_order_number(rng)),
                         )
                     if rng.random() < 0.25:
                         post_message(
                             agent,
                             ticket,
-                            body_text=f"Checked the account: {topic.subflow} case.",
+                            body_text=(
+                                f"Guideline: {rng.choice(topic.advice)}"
+                                if topic.advice
+                                else f"Checked the account and the order history ({topic.subflow})."
+                            )
+                            .replace("[", "")
+                            .replace("]", ""),
                             internal=True,
                         )
                 if status in (Status.SOLVED, Status.CLOSED):
@@ -545,10 +624,10 @@ DEMO_HOURS = {
 }
 # (name, conditions, first response, next response, resolution) in business minutes.
 DEMO_POLICIES = [
-    ("Urgent", {"priority": ["urgent"]}, 30, 60, 8 * 60),
-    ("VIP customers", {"vip": True}, 60, 2 * 60, 16 * 60),
-    ("High priority", {"priority": ["high"]}, 2 * 60, 4 * 60, 24 * 60),
-    ("Standard", {}, 8 * 60, 8 * 60, 4 * 8 * 60),
+    ("Urgent", {"priority": ["urgent"]}, 60, 2 * 60, 8 * 60),
+    ("VIP customers", {"vip": True}, 2 * 60, 4 * 60, 16 * 60),
+    ("High priority", {"priority": ["high"]}, 4 * 60, 8 * 60, 3 * 8 * 60),
+    ("Standard", {}, 2 * 8 * 60, 2 * 8 * 60, 5 * 8 * 60),
 ]
 DEMO_MACROS = [
     (
@@ -621,7 +700,10 @@ def _configure_workflow(teams: dict[str, Team], now: Any) -> None:
         )
         validate_policy(policy)
         policy.save()
-    apply_policies(now)
+    # After the commit, and after the tickets' own after-commit handlers (registered earlier, so
+    # run earlier), which start clocks from the moment of the commit: the open tickets are then
+    # clocked from when they were opened, as a policy added to a running desk does.
+    transaction.on_commit(lambda: apply_policies(now))
     for name, reply, changes in DEMO_MACROS:
         save_macro(Macro(name=name, reply=reply, changes=changes))
     for shortcut, title, body in DEMO_SNIPPETS:

@@ -834,11 +834,14 @@ def add_tickets(documents: Sequence[tuple[int, str, str, str]]) -> None:
 
 
 def index_article(article: Any) -> None:
+    from caredesk.knowledge.rendering import markdown_to_text
+
     index_document(
         "article",
         article.pk,
         title=article.title,
-        body=article.body,
+        # The text readers see, not the Markdown source: snippets quote it.
+        body=markdown_to_text(article.body),
         language=article.language,
         public=article.visibility == "public" and article.status == "published",
     )

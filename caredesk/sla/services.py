@@ -166,21 +166,15 @@ def start(
         else None
     )
     # Answered once, and the customer wrote since the last answer: a reply is owed.
+    asked = ticket.last_customer_message_at
     waiting = (
         ticket.first_response_at is not None
-        and ticket.last_customer_message_at is not None
-        and (
-            ticket.last_agent_message_at is None
-            or ticket.last_customer_message_at > ticket.last_agent_message_at
-        )
+        and asked is not None
+        and (ticket.last_agent_message_at is None or asked > ticket.last_agent_message_at)
     )
     sla.next_response_due = (
-        add_business_minutes(
-            max(since, ticket.last_customer_message_at),  # type: ignore[type-var]
-            policy.next_response_minutes,
-            hours,
-        )
-        if policy.next_response_minutes and waiting and not done
+        add_business_minutes(max(since, asked), policy.next_response_minutes, hours)
+        if policy.next_response_minutes and waiting and asked is not None and not done
         else None
     )
     sla.paused_since = now if ticket.status in (policy.pause_statuses or []) else None

@@ -1,12 +1,23 @@
 """Browser tests: Playwright driving Debian's Chromium against a live server."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def screenshot_dir() -> Path:
+    """Where the browser tests save their screenshots: a temporary folder, so a test run never
+    rewrites the tracked docs/screenshots; scripts/screenshots.sh points CAREDESK_SCREENSHOTS_DIR
+    at docs/screenshots to refresh them on purpose."""
+    chosen = os.environ.get("CAREDESK_SCREENSHOTS_DIR")
+    if chosen:
+        return Path(chosen)
+    return Path(tempfile.gettempdir()) / "caredesk-screenshots"
+
 
 # Playwright's sync API runs an event loop in this thread; the tests' own ORM calls are still sync.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -62,5 +73,6 @@ def sign_in(page, base_url: str, email: str, password: str) -> None:
 
 
 def screenshot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=False)
+    folder = screenshot_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / name), full_page=False)

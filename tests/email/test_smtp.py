@@ -1,5 +1,6 @@
 """A real SMTP conversation with the listener (smtplib against aiosmtpd on a free port)."""
 
+import os  # noqa: F401  (read by the skipif condition)
 import smtplib
 
 import pytest
@@ -92,3 +93,52 @@ def test_twenty_mb_attachment_lands(listener, settings):
     message = Message.objects.get(external_id="<big20@example.test>")
     attachment = message.attachments.get()
     assert attachment.size == len(payload)
+
+
+@pytest.mark.skipif(
+    "os.environ.get('CAREDESK_TEST_DB') != 'postgres'",
+    reason="the leak is of pooled PostgreSQL connections; SQLite's test database is one shared"
+    " in-memory connection that close() keeps",
+)
+def test_the_listener_gives_its_database_connections_back(listener, mailbox):
+    """The recipient check runs in the event loop's executor threads, which live on: each kept
+    its connection checked out of the pool (PostgreSQL), until the pool ran dry (451s) and the
+    test database could not be dropped."""
+    import gc
+    import threading
+
+    from django.db import connection
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    from caredesk.channels.email.listener import _known
+    from caredesk.channels.email.services import forget_mailboxes
+
+    left_open = []
+
+    def check() -> None:
+        assert _known(SUPPORT)
+        left_open.append(connection.connection is not None)
+
+    thread = threading.Thread(target=check)
+    thread.start()
+    thread.join()
+    assert left_open == [False]
+
+    for n in range(3):
+        forget_mailboxes()  # every RCPT reads the mailboxes in an executor thread
+        with smtp(listener) as client:
+            client.sendmail(
+                "jo@example.test", [SUPPORT], make(message_id=f"<back{n}@example.test>")
+            )
+    assert Message.objects.filter(external_id__startswith="<back").count() == 3
+    # No thread but this one holds a connection now: not the executor's, not the writer's.
+    alive = {t.ident: t.name for t in threading.enumerate()}
+    holders = [
+        alive[wrapper._thread_ident]
+        for wrapper in gc.get_objects()
+        if isinstance(wrapper, BaseDatabaseWrapper)
+        and wrapper.connection is not None
+        and wrapper._thread_ident in alive
+        and wrapper._thread_ident != threading.main_thread().ident
+    ]
+    assert holders == []

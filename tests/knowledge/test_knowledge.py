@@ -267,3 +267,33 @@ def test_kb_api_crud_versions_translations(client, personas):
         content_type="application/json",
     )
     assert dup.status_code == 409
+
+
+def test_snippets_and_inserted_text_show_the_article_as_read_not_its_markdown(
+    client, personas, django_capture_on_commit_callbacks
+):
+    from tests import factories
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.create_article(
+            personas.lead,
+            title="Zebra gift cards",
+            body="## Redeeming\n\n1. Open **Account** → _Gift cards_.\n"
+            "2. Type the zebra code; see [the terms](https://shop.test/terms).",
+            status="published",
+            slug="zebra-gift-cards",
+        )
+        ticket = factories.ticket(
+            team=personas.billing, subject="Gift card", body="How do I redeem a zebra gift card?"
+        )
+    page = client.get("/help/search?q=zebra").content.decode()
+    hits = page[page.index('<ol class="hits">') :]
+    assert "zebra" in hits.lower()
+    for markup in ("**", "##", "](", "_Gift"):
+        assert markup not in hits
+    client.force_login(personas.alice)
+    suggest = client.get(f"/agent/kb/suggest/{ticket.pk}/").content.decode()
+    inserted = suggest[suggest.index('data-insert-text="') :].split('"')[1]
+    assert "Open Account → Gift cards." in inserted and "Redeeming" in inserted
+    for markup in ("**", "##", "](", "_Gift"):
+        assert markup not in inserted

@@ -30,6 +30,28 @@ CLOSE_UNAUTHENTICATED = 4401
 PRESENCE_HEARTBEAT_SECONDS = 30
 
 
+def _client_gone_errors() -> tuple[type[BaseException], ...]:
+    """What sending to a browser that has just left raises (a tab closed, a page navigated away
+    while its last frame was being answered): an ordinary event, not a server error."""
+    errors: list[type[BaseException]] = []
+    try:
+        from uvicorn.protocols.utils import ClientDisconnected
+
+        errors.append(ClientDisconnected)
+    except ImportError:  # another ASGI server
+        pass
+    try:
+        from websockets.exceptions import ConnectionClosed
+
+        errors.append(ConnectionClosed)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+CLIENT_GONE = _client_gone_errors()
+
+
 class JsonConsumer(AsyncWebsocketConsumer):
     """Shared frame handling: size limit, JSON parsing, dispatch to `do_<type>`, clear errors."""
 
@@ -67,16 +89,21 @@ class JsonConsumer(AsyncWebsocketConsumer):
             await self.error(f"Unknown frame type {frame['type'][:40]!r}.", "unknown_type")
             return
         try:
-            await handler(frame)
-        except DomainError as exc:
-            await self.error(exc.message, exc.code, client_id=frame.get("client_id"))
-        except Exception:
-            logger.exception("chat frame %s failed", frame.get("type"))
-            await self.error(
-                "Something went wrong; please try again.",
-                "internal",
-                client_id=frame.get("client_id"),
-            )
+            try:
+                await handler(frame)
+            except DomainError as exc:
+                await self.error(exc.message, exc.code, client_id=frame.get("client_id"))
+            except CLIENT_GONE:
+                raise
+            except Exception:
+                logger.exception("chat frame %s failed", frame.get("type"))
+                await self.error(
+                    "Something went wrong; please try again.",
+                    "internal",
+                    client_id=frame.get("client_id"),
+                )
+        except CLIENT_GONE:
+            logger.debug("chat frame %s: the client left before the answer", frame.get("type"))
 
     async def send_json(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(payload, default=str))
