@@ -73,3 +73,22 @@ def test_a_sent_sign_in_link_is_not_kept_in_the_outbox(client, django_capture_on
     delivery = Delivery.objects.get(kind="sign_in_link")
     assert delivery.state == "sent"
     assert "/help/auth/" not in str(delivery.payload)
+
+
+def test_sign_in_does_the_same_database_work_for_known_and_unknown_addresses(client):
+    """No timing oracle either: the request writes one job row whichever the address; the job
+    looks the address up later."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    factories.customer(email="sam@example.test")
+
+    def statements(email: str) -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            client.post("/help/signin/", {"email": email})
+        # The same statements, whatever the values bound into them.
+        return [re.sub(r"'[^']*'|\w*\d\w*", "?", q["sql"]) for q in queries.captured_queries]
+
+    known, unknown = statements("sam@example.test"), statements("nobody@example.test")
+    assert known == unknown
+    assert not MagicLink.objects.exists()  # nothing is issued before the job runs
