@@ -85,7 +85,7 @@ def test_open_tickets_have_sla_clocks_and_the_team_has_its_tools(demo):
 
 
 def test_subjects_come_from_what_the_customer_wrote(demo):
-    from caredesk.core.demo import BUILTIN_SUBFLOWS, load_topics
+    from caredesk.operations.demo import BUILTIN_SUBFLOWS, load_topics
 
     subflows = {t.subflow for t in load_topics()} | {
         s for subs in BUILTIN_SUBFLOWS.values() for s in subs

@@ -15,7 +15,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import httpx
 import pytest
 
-from caredesk.core.demo import DEMO_DOMAIN, DEMO_PASSWORD
+from caredesk.operations.demo import DEMO_DOMAIN, DEMO_PASSWORD
 from tests.e2e import conftest as e2e
 from tests.e2e.test_live_chat import Server
 
