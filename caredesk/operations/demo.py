@@ -587,13 +587,15 @@ def load_demo(
     # The tickets' changes are announced when that transaction commits; the SLA policies come
     # after, in a transaction of their own, and start the open tickets' clocks in one pass
     # (announced before them, every change would have moved a clock, one ticket at a time).
+    # The channels' and the knowledge base's demo content first: the policies' after-commit
+    # pass then clocks their tickets too, from when each was opened.
     with transaction.atomic():
-        _configure_workflow(teams, now)
-        progress("SLA policies, business hours, macros and snippets")
         from caredesk.channels.base import demo_loaders
 
         for loader in [*demo_loaders(), *EXTRA_LOADERS]:
             loader()
+        _configure_workflow(teams, now)
+        progress("SLA policies, business hours, macros and snippets")
     return {
         "teams": len(teams),
         "agents": len(AGENTS),

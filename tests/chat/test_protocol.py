@@ -273,7 +273,7 @@ async def test_ending_the_chat_solves_the_ticket_and_emails_the_transcript(widge
 
 
 @asynctest
-async def test_nobody_online_means_offline_mode_and_the_message_becomes_an_email_ticket(
+async def test_nobody_online_means_offline_mode_and_the_message_becomes_a_chat_ticket(
     widget, personas
 ):
     comm, _, _ = await visitor()
@@ -284,5 +284,6 @@ async def test_nobody_online_means_offline_mode_and_the_message_becomes_an_email
     await send(comm, type="offline", client_id="o1", text="Call me back", email="eve@example.test")
     received = await receive_until(comm, "offline_received")
     ticket = await db(Ticket.objects.get)(pk=received["ticket"])
-    assert ticket.channel == Channel.EMAIL and ticket.team_id == personas.billing.pk
+    # A chat ticket (reported and routed as chat), answered by e-mail since no chat is open.
+    assert ticket.channel == Channel.CHAT and ticket.team_id == personas.billing.pk
     await comm.disconnect()

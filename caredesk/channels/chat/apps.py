@@ -9,16 +9,19 @@ class ChatChannelConfig(AppConfig):
         from caredesk.channels.base import ChannelAdapter, register_channel
         from caredesk.channels.chat import realtime_inbox, services
         from caredesk.channels.chat.demo import create_demo_widget
+
+        # Agent replies on chat tickets are shown live in the open widget; a chat ticket with no
+        # open chat (an offline message, an ended chat) is answered by e-mail (the transport).
+        from caredesk.channels.chat.transport import ChatTransport
         from caredesk.tickets import changes
         from caredesk.tickets.models import Channel
 
-        # Agent replies on chat tickets are delivered live, to the widget (no outbox): a chat
-        # line is worth nothing minutes later, and the widget resumes by message id.
         register_channel(
             ChannelAdapter(
                 name=Channel.CHAT,
                 label="Live chat",
                 delivers_live=True,
+                transport=ChatTransport(),
                 settings_section="widgets",
                 demo=create_demo_widget,
             )

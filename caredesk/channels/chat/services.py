@@ -625,14 +625,15 @@ def visitor_upload(
 def offline_request(
     ctx: VisitorContext, *, text: Any, email: Any, name: Any = "", client_id: Any = ""
 ) -> Ticket:
-    """No agent is available: the visitor's message becomes an email ticket answered by mail."""
+    """No agent is available: the visitor's message becomes a chat ticket (tagged chat-offline),
+    answered by e-mail since no chat is open (`transport.ChatTransport`)."""
     text = _clean_text(text)
     client_id = _clean_client_id(client_id)
     email = normalize_identity(IdentityKind.EMAIL, str(email or ""))
     _flood_check(ctx)
     result = tickets.ingest(
         tickets.InboundMessage(
-            channel=Channel.EMAIL,
+            channel=Channel.CHAT,
             sender=tickets.SenderIdentity(
                 IdentityKind.EMAIL, email, redact_cut(str(name or ""), MAX_NAME_CHARS)
             ),
