@@ -146,7 +146,7 @@ def _finished_payload(delivery: Delivery) -> dict[str, Any]:
 
 def _mark_sent(delivery: Delivery) -> None:
     from caredesk.tickets import services as tickets
-    from caredesk.tickets.models import DeliveryStatus
+    from caredesk.tickets.models import DeliveryStatus, Message
 
     with transaction.atomic():
         Delivery.objects.filter(pk=delivery.pk).update(
@@ -156,7 +156,12 @@ def _mark_sent(delivery: Delivery) -> None:
             last_error="",
             payload=_finished_payload(delivery),
         )
-        if delivery.message is not None:
+        # A provider's receipt ("delivered", "read") can arrive before the send is marked: the
+        # status never moves backwards.
+        if delivery.message is not None and not Message.objects.filter(
+            pk=delivery.message_id,
+            delivery_status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.READ],
+        ).exists():
             tickets.set_delivery_status(delivery.message, DeliveryStatus.SENT)
 
 

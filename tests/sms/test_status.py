@@ -54,3 +54,15 @@ def test_an_unknown_sid_is_ignored_and_a_bad_status_refused(client, account, sen
     assert response.status_code == 400 and "MessageStatus" in response.content.decode()
     sent.refresh_from_db()
     assert sent.delivery_status == "sent"
+
+
+def test_a_receipt_before_the_send_is_marked_is_not_overwritten(sent):
+    """Twilio's "delivered" can reach caredesk before the outbox marks the send: the message's
+    status never moves back to "sent"."""
+    from caredesk.core import outbox
+    from caredesk.core.models import Delivery
+
+    tickets.set_delivery_status(sent, "delivered")
+    outbox._mark_sent(Delivery.objects.get(message=sent))
+    sent.refresh_from_db()
+    assert sent.delivery_status == "delivered"
