@@ -158,10 +158,13 @@ def _mark_sent(delivery: Delivery) -> None:
         )
         # A provider's receipt ("delivered", "read") can arrive before the send is marked: the
         # status never moves backwards.
-        if delivery.message is not None and not Message.objects.filter(
-            pk=delivery.message_id,
-            delivery_status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.READ],
-        ).exists():
+        if (
+            delivery.message is not None
+            and not Message.objects.filter(
+                pk=delivery.message_id,
+                delivery_status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.READ],
+            ).exists()
+        ):
             tickets.set_delivery_status(delivery.message, DeliveryStatus.SENT)
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
-from caredesk.core.errors import DomainError, NotFound
+from caredesk.core.errors import DomainError, NotFound, ValidationFailed
 from caredesk.knowledge import services
 from caredesk.knowledge.models import (
     Article,
@@ -209,7 +209,12 @@ def kb_edit(request: HttpRequest, article_id: int | None = None) -> HttpResponse
         section = Section.objects.filter(pk=post.get("section") or 0).first()
         try:
             if article is None:
-                translation_of = Article.objects.filter(pk=post.get("translation_of") or 0).first()
+                picked = post.get("translation_of") or ""
+                translation_of = (
+                    Article.objects.filter(pk=int(picked)).first() if picked.isdigit() else None
+                )
+                if picked and translation_of is None:
+                    raise ValidationFailed("Pick the article this one translates from the list.")
                 article = services.create_article(
                     request.user,
                     title=post.get("title", ""),
@@ -261,6 +266,10 @@ def _edit_page(request: HttpRequest, article: Article | None, status: int = 200)
             "max_upload_mb": settings.CAREDESK_MAX_ATTACHMENT_BYTES // (1024 * 1024),
             "accept": ",".join(sorted(services.ARTICLE_FILE_TYPES)),
             "sections": Section.objects.select_related("category"),
+            # The articles a new one may translate (by title, never an id to type).
+            "originals": Article.objects.order_by("title").only("pk", "title", "language")[:500]
+            if article is None
+            else [],
             "statuses": ArticleStatus.choices,
             "visibilities": Visibility.choices,
         },

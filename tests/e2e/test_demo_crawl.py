@@ -27,11 +27,7 @@ ROLES = {"agent": "sara", "lead": "bea", "admin": "admin"}
 # path, with why. (None at present.)
 KNOWN_BROKEN: dict[str, str] = {}
 # Server log errors another part of the work is fixing, by a phrase of the record.
-KNOWN_LOG_ERRORS = {
-    # The in-process worker can start before the task modules are imported and drop the jobs
-    # queued meanwhile; the worker-start fix (imports every task module first) is separate work.
-    "caredesk.core.tasks.run_job not found in TaskRegistry": "worker start",
-}
+KNOWN_LOG_ERRORS: dict[str, str] = {}  # (None at present.)
 # Never followed: leaving the app, raw downloads and exports (not pages), the Django admin.
 NOT_PAGES = re.compile(r"^/(api/|django-admin/|static/|media/)|/export|/download|/attachments?/")
 

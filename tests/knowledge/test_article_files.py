@@ -192,3 +192,21 @@ def test_related_articles_are_capped(personas, article):
             services.create_article(personas.lead, title="One more", body="x"),
         )
     assert Article.objects.get(pk=article.pk).related.count() == services.MAX_RELATED
+
+
+def test_a_translation_is_picked_by_title_and_an_unknown_pick_is_refused(agent_client, article):
+    page = agent_client.get("/agent/kb/new/").content.decode()
+    # A list of articles by title, not a box for an id.
+    assert f'<option value="{article.pk}">{article.title} (en)</option>' in page
+    assert 'inputmode="numeric"' not in page
+    refused = agent_client.post(
+        "/agent/kb/new/",
+        {"title": "Retour", "body": "x", "language": "fr", "translation_of": "999999"},
+    )
+    assert "Pick the article this one translates" in refused.content.decode()
+    assert not Article.objects.filter(title="Retour").exists()
+    agent_client.post(
+        "/agent/kb/new/",
+        {"title": "Retour", "body": "x", "language": "fr", "translation_of": str(article.pk)},
+    )
+    assert Article.objects.get(title="Retour").group == article.group
