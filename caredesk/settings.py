@@ -287,7 +287,7 @@ if CAREDESK_EMAIL_SINK == "auto" and (
 ):
     CAREDESK_EMAIL_SINK = "off"
 CAREDESK_EMAIL_SINK_DIR = Path(env_str("CAREDESK_EMAIL_SINK_DIR", str(DATA_DIR / "sent-mail")))
-# The outbox (docs/decisions/0015): tries per delivery before it is shown as failed, and how
+# The outbox (docs/decisions/0016): tries per delivery before it is shown as failed, and how
 # long a delivery may wait past its time before the sweep hands it out again.
 CAREDESK_OUTBOX_MAX_ATTEMPTS = env_int("CAREDESK_OUTBOX_MAX_ATTEMPTS", 8)
 CAREDESK_OUTBOX_GRACE_SECONDS = env_int("CAREDESK_OUTBOX_GRACE_SECONDS", 60)

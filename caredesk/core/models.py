@@ -59,7 +59,7 @@ class JobAttempt(models.Model):
 
 
 class Delivery(models.Model):
-    """One outbound message in the transactional outbox (docs/decisions/0015).
+    """One outbound message in the transactional outbox (docs/decisions/0016).
 
     Written in the transaction that makes the reply or notification, so a rolled-back change
     sends nothing and a committed one is never lost; sent by `core.outbox.deliver` through the

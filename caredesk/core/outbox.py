@@ -13,7 +13,7 @@
 
 A worker killed after the transport handed the message over but before the row was marked sent
 sends it again when the lease expires: email keeps the same Message-ID on every try, so the
-receiving side sees one message (docs/decisions/0015-transactional-outbox.md).
+receiving side sees one message (docs/decisions/0016-transactional-outbox.md).
 """
 
 from __future__ import annotations
