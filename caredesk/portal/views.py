@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from caredesk.core.errors import DomainError, NotFound
+from caredesk.core.html import inline_image_urls, link_inline_images
 from caredesk.customers.models import Customer
 from caredesk.knowledge.services import move_search_session
 from caredesk.portal import services
@@ -189,12 +190,17 @@ def request_detail(request: HttpRequest, number: int) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, exc.message)
         return redirect("portal:request", number=ticket.pk)
-    public = (
+    public = list(
         ticket.messages.filter(internal=False)
         .select_related("author_agent", "author_customer")
         .prefetch_related("attachments")
         .order_by("created_at", "id")
     )
+    for message in public:
+        if "cid:" in message.body_html:
+            # Inline images from the customer's own access-checked download of each one.
+            urls = inline_image_urls(list(message.attachments.all()), "portal:attachment")
+            message.body_html = link_inline_images(message.body_html, urls)
     return render(
         request,
         "portal/request.html",
