@@ -1084,7 +1084,7 @@ def attach_composer_images(agent: User, ticket: Ticket, message: Any) -> int:
         attachment__content_id__in=cids,
         attachment__message__isnull=True,
     )
-    ids = list(pending.values_list("attachment_id", flat=True))
-    Attachment.objects.filter(pk__in=ids).update(message=message, inline=True)
-    pending.delete()
-    return len(ids)
+    rows = list(pending.values_list("pk", "attachment_id"))
+    Attachment.objects.filter(pk__in=[a for _, a in rows]).update(message=message, inline=True)
+    ComposerImage.objects.filter(pk__in=[p for p, _ in rows]).delete()
+    return len(rows)
