@@ -51,6 +51,16 @@ def test_an_image_is_stored_for_the_draft_and_answered_with_its_markdown(persona
     assert f"cid:{pending.attachment.content_id}" in data["markdown"]
 
 
+def test_the_type_and_name_come_from_the_content_and_cannot_break_the_markdown(personas, ticket):
+    gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
+    response = _upload(_client(personas.alice), ticket, gif, name="a](javascript:x).png")
+    assert response.status_code == 201
+    assert re.fullmatch(
+        r"!\[ajavascript:x\.gif\]\(cid:[a-z]{24}@caredesk\)", response.json()["markdown"]
+    )
+    assert ComposerImage.objects.get().attachment.content_type == "image/gif"
+
+
 def test_a_pdf_named_png_is_refused_and_nothing_is_stored(personas, ticket):
     response = _upload(_client(personas.alice), ticket, PDF, name="invoice.png")
     assert response.status_code == 422
