@@ -1016,9 +1016,7 @@ def image_type(content: bytes) -> tuple[str, str] | None:
 
 def _image_name(filename: str, extension: str) -> str:
     """The file's name, ending as its content says, with nothing that would end the Markdown."""
-    stem = re.sub(
-        r"[\[\]()\\<>\r\n`*]", "", filename.rsplit(".", 1)[0] if filename else ""
-    ).strip()
+    stem = re.sub(r"[\[\]()\\<>\r\n`*]", "", filename.rsplit(".", 1)[0] if filename else "").strip()
     return (stem or "image")[:100] + extension
 
 
