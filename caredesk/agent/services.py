@@ -6,7 +6,7 @@ import functools
 import re
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
@@ -1086,3 +1086,31 @@ def attach_composer_images(agent: User, ticket: Ticket, message: Any) -> int:
     Attachment.objects.filter(pk__in=[a for _, a in rows]).update(message=message, inline=True)
     ComposerImage.objects.filter(pk__in=[p for p, _ in rows]).delete()
     return len(rows)
+
+
+UNSENT_IMAGE_DAYS = 7
+
+
+def delete_unsent_composer_images(now: datetime | None = None) -> int:
+    """Images inserted into drafts that were never sent, older than UNSENT_IMAGE_DAYS: their rows
+    and files go (a sent image belongs to its reply and is kept). Returns how many."""
+    from caredesk.tickets.models import Attachment
+
+    cutoff = (now or timezone.now()) - timedelta(days=UNSENT_IMAGE_DAYS)
+    with transaction.atomic():
+        stale = list(
+            Attachment.objects.filter(
+                message__isnull=True, composer_image__created_at__lt=cutoff
+            ).values_list("pk", "file")
+        )
+        # The ComposerImage rows go with their attachments (cascade); the files after the commit.
+        Attachment.objects.filter(pk__in=[pk for pk, _ in stale]).delete()
+        storage = Attachment._meta.get_field("file").storage  # type: ignore[attr-defined]
+        names = [name for _, name in stale if name]
+
+        def delete_files() -> None:
+            for name in names:
+                storage.delete(name)
+
+        transaction.on_commit(delete_files)
+    return len(stale)

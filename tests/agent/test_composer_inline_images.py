@@ -195,3 +195,33 @@ def test_the_sanitizer_drops_remote_image_sources(src):
 def test_the_sanitizer_keeps_cid_and_own_attachment_sources():
     assert 'src="cid:abc@caredesk"' in sanitize_html('<img src="cid:abc@caredesk">')
     assert 'src="/agent/attachments/7/"' in sanitize_html('<img src="/agent/attachments/7/">')
+
+
+def test_images_of_drafts_never_sent_are_deleted_after_a_week(
+    personas, ticket, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from caredesk.agent.services import delete_unsent_composer_images
+
+    alice = _client(personas.alice)
+    old = _upload(alice, ticket, png(), name="old.png").json()
+    recent = _upload(alice, ticket, png(), name="recent.png").json()
+    sent = _upload(alice, ticket, png(), name="sent.png").json()
+    _send(alice, ticket, sent["markdown"], django_capture_on_commit_callbacks)
+    ComposerImage.objects.filter(attachment__content_id=old["content_id"]).update(
+        created_at=timezone.now() - timedelta(days=8)
+    )
+    old_file = Attachment.objects.get(content_id=old["content_id"]).file
+    storage, old_name = old_file.storage, old_file.name
+    assert storage.exists(old_name)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert delete_unsent_composer_images(timezone.now() + timedelta(days=1)) == 1
+
+    left = set(Attachment.objects.values_list("content_id", flat=True))
+    assert left == {recent["content_id"], sent["content_id"]}
+    assert not storage.exists(old_name)
+    assert ComposerImage.objects.get().attachment.content_id == recent["content_id"]
