@@ -109,6 +109,23 @@ def link_inline_images(value: str, urls: dict[str, str]) -> str:
     return _CID_SRC.sub(replace, value)
 
 
+_AGENT_ATTACHMENT_SRC = re.compile(r'src="/agent/attachments/(\d+)/"')
+
+
+def relink_agent_attachment_images(value: str, urls: dict[int, str]) -> str:
+    """Inbound mail's inline images are stored pointing at the agent's download
+    (`/agent/attachments/<id>/`); point those of the given attachment ids at other URLs (the
+    customer's own download in the help centre). Other ids are left as they are."""
+    if "/agent/attachments/" not in value or not urls:
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        url = urls.get(int(match.group(1)))
+        return f'src="{html_lib.escape(url)}"' if url else match.group(0)
+
+    return _AGENT_ATTACHMENT_SRC.sub(replace, value)
+
+
 def inline_image_urls(attachments: Iterable[Any], url_name: str) -> dict[str, str]:
     """cid -> download URL of each inline attachment (`url_name`: the agent's or the customer's
     access-checked download view, which takes the attachment's id)."""
