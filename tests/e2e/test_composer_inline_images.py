@@ -49,3 +49,27 @@ def test_insert_image_shows_it_in_the_preview_and_the_sent_reply(page, live_serv
         "() => { const i = document.querySelector('.timeline .msg-body img');"
         " return i && i.complete && i.naturalWidth === 8; }"
     )
+
+
+def test_pasting_an_image_into_the_reply_box_inserts_it(page, live_server):
+    team = factories.team("Billing")
+    agent = factories.agent(email="sam@example.test", name="Sam Agent", teams=[team])
+    ticket = factories.ticket(team=team)
+    sign_in(page, live_server.url, agent.email, factories.PASSWORD)
+    page.goto(f"{live_server.url}/agent/tickets/{ticket.pk}/")
+
+    body = page.locator("#composer-body")
+    body.fill("Pasted: ")
+    body.evaluate("box => box.setSelectionRange(8, 8)")
+    # A paste event carrying an image file, as a screenshot copied to the clipboard gives.
+    body.evaluate(
+        """(box, bytes) => {
+          const data = new DataTransfer();
+          data.items.add(new File([new Uint8Array(bytes)], "image.png", { type: "image/png" }));
+          box.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+        }""",
+        list(png(4, 4)),
+    )
+    expect(body).to_have_value(re.compile(r"^Pasted: !\[image\.png\]\(cid:[a-z]{24}@caredesk\)$"))
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#composer-preview img")).to_have_attribute("alt", "image.png")
