@@ -64,3 +64,18 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class ComposerImage(models.Model):
+    """An image inserted or pasted into an agent's composer before the reply is sent: its
+    Attachment has no message yet and only the agent who uploaded it may fetch it. Sending a
+    reply that references it (`cid:`) moves the attachment onto the reply as an inline image."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="composer_images"
+    )
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
+    attachment = models.OneToOneField(
+        "tickets.Attachment", on_delete=models.CASCADE, related_name="composer_image"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)

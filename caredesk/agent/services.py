@@ -6,7 +6,7 @@ import functools
 import re
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
@@ -760,6 +760,7 @@ def send_from_composer(
         if extra:
             message.metadata = {**(message.metadata or {}), **extra}
             message.save(update_fields=["metadata"])
+        attach_composer_images(agent, locked, message)
         if internal:
             notify_mentions(agent, locked, message)
     elif status_after:
@@ -986,3 +987,130 @@ def image_toggle_url(shown: set[int], message_id: int) -> str:
     others as they are."""
     wanted = shown ^ {message_id}
     return "?images=" + ",".join(str(i) for i in sorted(wanted)) if wanted else "?"
+
+
+# --- inline images in the composer --------------------------------------------------------------
+
+# What an inserted image may be, recognised by its first bytes (the name and the browser's type
+# are the sender's word): the formats every mail client and browser shows inline.
+IMAGE_SIGNATURES: tuple[tuple[bytes, int, str, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png", ".png"),
+    (b"\xff\xd8\xff", 0, "image/jpeg", ".jpg"),
+    (b"GIF87a", 0, "image/gif", ".gif"),
+    (b"GIF89a", 0, "image/gif", ".gif"),
+    (b"WEBP", 8, "image/webp", ".webp"),
+)
+# `![name](cid:...)` in the composer's Markdown: the content ids a draft refers to.
+COMPOSER_CID = re.compile(r"\(cid:([a-z]{24}@caredesk)\)")
+
+
+def image_type(content: bytes) -> tuple[str, str] | None:
+    """The (content type, extension) of a PNG, JPEG, GIF or WebP image, or None."""
+    for signature, offset, content_type, extension in IMAGE_SIGNATURES:
+        if content[offset : offset + len(signature)] == signature:
+            if content_type == "image/webp" and not content.startswith(b"RIFF"):
+                continue
+            return content_type, extension
+    return None
+
+
+def _image_name(filename: str, extension: str) -> str:
+    """The file's name, ending as its content says, with nothing that would end the Markdown."""
+    stem = re.sub(r"[\[\]()\\<>\r\n`*]", "", filename.rsplit(".", 1)[0] if filename else "").strip()
+    return (stem or "image")[:100] + extension
+
+
+def upload_composer_image(agent: User, ticket: Ticket, filename: str, content: bytes) -> Any:
+    """Store an image for the agent's draft on this ticket; the reply that refers to it takes it
+    over when sent (`attach_composer_images`). Returns the ComposerImage."""
+    import secrets
+    import string
+
+    from caredesk.agent.models import ComposerImage
+
+    found = image_type(content)
+    if found is None:
+        raise ValidationFailed(
+            "Only PNG, JPEG, GIF and WebP images can be inserted (this file is not one).",
+            code="not_an_image",
+        )
+    content_type, extension = found
+    name = _image_name(filename, extension)
+    tickets.check_attachment(name, len(content))
+    # Letters only: a content id must survive the PII redaction the body goes through.
+    token = "".join(secrets.choice(string.ascii_lowercase) for _ in range(24))
+    with transaction.atomic():
+        attachment = tickets.store_attachment(
+            None,
+            tickets.InboundAttachment(
+                name, content_type, content, content_id=f"{token}@caredesk", inline=True
+            ),
+        )
+        return ComposerImage.objects.create(owner=agent, ticket=ticket, attachment=attachment)
+
+
+def composer_image_markdown(image: Any) -> str:
+    return f"![{image.attachment.filename}](cid:{image.attachment.content_id})"
+
+
+def composer_image_urls(agent: User, body_text: str) -> dict[str, str]:
+    """cid -> the agent's own download URL of each pending image the draft refers to (for the
+    preview)."""
+    from caredesk.agent.models import ComposerImage
+
+    cids = set(COMPOSER_CID.findall(body_text or ""))
+    if not cids:
+        return {}
+    pending = ComposerImage.objects.filter(
+        owner=agent, attachment__content_id__in=cids, attachment__message__isnull=True
+    ).values_list("attachment__content_id", "attachment_id")
+    return {cid: reverse("agent:composer-image", args=[pk]) for cid, pk in pending}
+
+
+def attach_composer_images(agent: User, ticket: Ticket, message: Any) -> int:
+    """Move the pending images the message's text refers to onto it as inline attachments (the
+    ones of this agent, on this ticket). Returns how many."""
+    from caredesk.agent.models import ComposerImage
+    from caredesk.tickets.models import Attachment
+
+    cids = set(COMPOSER_CID.findall(message.body_text or ""))
+    if not cids:
+        return 0
+    pending = ComposerImage.objects.filter(
+        owner=agent,
+        ticket=ticket,
+        attachment__content_id__in=cids,
+        attachment__message__isnull=True,
+    )
+    rows = list(pending.values_list("pk", "attachment_id"))
+    Attachment.objects.filter(pk__in=[a for _, a in rows]).update(message=message, inline=True)
+    ComposerImage.objects.filter(pk__in=[p for p, _ in rows]).delete()
+    return len(rows)
+
+
+UNSENT_IMAGE_DAYS = 7
+
+
+def delete_unsent_composer_images(now: datetime | None = None) -> int:
+    """Images inserted into drafts that were never sent, older than UNSENT_IMAGE_DAYS: their rows
+    and files go (a sent image belongs to its reply and is kept). Returns how many."""
+    from caredesk.tickets.models import Attachment
+
+    cutoff = (now or timezone.now()) - timedelta(days=UNSENT_IMAGE_DAYS)
+    with transaction.atomic():
+        stale = list(
+            Attachment.objects.filter(
+                message__isnull=True, composer_image__created_at__lt=cutoff
+            ).values_list("pk", "file")
+        )
+        # The ComposerImage rows go with their attachments (cascade); the files after the commit.
+        Attachment.objects.filter(pk__in=[pk for pk, _ in stale]).delete()
+        storage = Attachment._meta.get_field("file").storage  # type: ignore[attr-defined]
+        names = [name for _, name in stale if name]
+
+        def delete_files() -> None:
+            for name in names:
+                storage.delete(name)
+
+        transaction.on_commit(delete_files)
+    return len(stale)

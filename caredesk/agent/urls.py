@@ -17,6 +17,7 @@ urlpatterns = [
     path("bulk/", views.bulk, name="bulk"),
     path("next/", views.next_ticket, name="next"),
     path("composer/preview/", views.composer_preview, name="composer-preview"),
+    path("composer/images/<int:attachment_id>/", views.pending_image, name="composer-image"),
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/count/", views.notification_count, name="notification-count"),
     path(
@@ -35,6 +36,7 @@ urlpatterns = [
     path("tickets/<int:number>/escalate/", views.escalate, name="escalate"),
     path("tickets/<int:number>/macro/", views.apply_macro, name="macro"),
     path("tickets/<int:number>/snippet/", views.expand_snippet, name="snippet"),
+    path("tickets/<int:number>/images/", views.composer_image, name="composer-images"),
     path("tickets/<int:number>/presence/", views.presence, name="presence"),
     path("tickets/<int:number>/workflow/", views.ticket_workflow, name="ticket-workflow"),
     path(

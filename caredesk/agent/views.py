@@ -8,6 +8,7 @@ import uuid
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -31,6 +32,7 @@ from caredesk.agent import services as workspace
 from caredesk.agent.models import SavedView
 from caredesk.automation.services import macros_for, snippets_for
 from caredesk.core.errors import Conflict, DomainError, NotFound
+from caredesk.core.html import inline_image_urls, link_inline_images
 from caredesk.customers import services as crm
 from caredesk.customers.models import Customer, Organization
 from caredesk.search.services import search as run_search
@@ -251,6 +253,10 @@ def _timeline(ticket: Ticket) -> list[dict[str, Any]]:
             files[attachment.message_id].append(attachment)  # type: ignore[index]
     for m in messages:
         m.files = files[m.pk]  # type: ignore[attr-defined]
+        if m.files and "cid:" in m.body_html:  # type: ignore[attr-defined]
+            # Inline images shown from the agent's access-checked download of each one.
+            urls = inline_image_urls(m.files, "agent:attachment")  # type: ignore[attr-defined]
+            m.body_html = link_inline_images(m.body_html, urls)
         # Set for every message (ticket_page fills them in for those with remote images): the
         # template looking up a missing attribute costs a dir() of the model instance.
         m.images_toggle = m.images_html = ""  # type: ignore[attr-defined]
@@ -458,7 +464,55 @@ def composer_preview(request: HttpRequest) -> HttpResponse:
     text = request.POST.get("body", "")
     if len(text) > 100_000:
         return HttpResponse("The text is too long to preview.", status=413)
-    return render(request, "agent/_composer_preview.html", {"html": workspace.composer_html(text)})
+    html = link_inline_images(
+        workspace.composer_html(text),
+        workspace.composer_image_urls(request.user, text),  # type: ignore[arg-type]
+    )
+    return render(request, "agent/_composer_preview.html", {"html": html})
+
+
+@agent_view
+@require_POST
+def composer_image(request: HttpRequest, number: int) -> HttpResponse:
+    """An image inserted or pasted into the composer: stored for the draft, answered with the
+    Markdown that shows it (`![name](cid:...)`)."""
+    ticket = tickets.access_ticket(request.user, number)  # type: ignore[arg-type]
+    upload = request.FILES.get("image")
+    if upload is None:
+        return JsonResponse({"error": "Choose an image to insert."}, status=400)
+    try:
+        if (upload.size or 0) > settings.CAREDESK_MAX_ATTACHMENT_BYTES:
+            tickets.check_attachment(upload.name or "image", upload.size or 0)
+        image = workspace.upload_composer_image(
+            request.user,  # type: ignore[arg-type]
+            ticket,
+            upload.name or "image",
+            upload.read(),
+        )
+    except DomainError as exc:
+        return JsonResponse({"error": exc.message, "code": exc.code}, status=exc.status)
+    return JsonResponse(
+        {
+            "markdown": workspace.composer_image_markdown(image),
+            "content_id": image.attachment.content_id,
+            "url": reverse("agent:composer-image", args=[image.attachment_id]),
+        },
+        status=201,
+    )
+
+
+@agent_view
+def pending_image(request: HttpRequest, attachment_id: int) -> HttpResponse:
+    """A composer image not sent yet: only the agent who inserted it may see it (the preview)."""
+    item = get_object_or_404(
+        Attachment,
+        pk=attachment_id,
+        message__isnull=True,
+        composer_image__owner=request.user,
+    )
+    response = FileResponse(item.file.open("rb"), content_type=item.content_type)
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @agent_view

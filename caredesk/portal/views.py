@@ -11,9 +11,15 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from caredesk.core.errors import DomainError, NotFound
+from caredesk.core.html import (
+    inline_image_urls,
+    link_inline_images,
+    relink_agent_attachment_images,
+)
 from caredesk.customers.models import Customer
 from caredesk.knowledge.services import move_search_session
 from caredesk.portal import services
@@ -189,12 +195,21 @@ def request_detail(request: HttpRequest, number: int) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, exc.message)
         return redirect("portal:request", number=ticket.pk)
-    public = (
+    public = list(
         ticket.messages.filter(internal=False)
         .select_related("author_agent", "author_customer")
         .prefetch_related("attachments")
         .order_by("created_at", "id")
     )
+    for message in public:
+        if "cid:" in message.body_html or "/agent/attachments/" in message.body_html:
+            # Inline images from the customer's own access-checked download of each one.
+            files = list(message.attachments.all())
+            urls = inline_image_urls(files, "portal:attachment")
+            message.body_html = relink_agent_attachment_images(
+                link_inline_images(message.body_html, urls),
+                {a.pk: reverse("portal:attachment", args=[a.pk]) for a in files},
+            )
     return render(
         request,
         "portal/request.html",

@@ -14,12 +14,15 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from email import encoders
+from email.mime.base import MIMEBase
 from email.utils import formataddr, make_msgid
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import SafeMIMEMultipart
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db.models.signals import post_delete, post_save
 from email_reply_parser import EmailReplyParser
@@ -690,7 +693,7 @@ def _thread_ids(ticket: Ticket, exclude: int = 0) -> list[str]:
 
 def build_email(
     message: Message, *, auto: bool = False, subject: str | None = None, body: str | None = None
-) -> EmailMultiAlternatives:
+) -> ReplyEmail:
     ticket = message.ticket
     mailbox = mailbox_for_ticket(ticket)
     address = mailbox.address if mailbox else settings.DEFAULT_FROM_EMAIL
@@ -720,7 +723,7 @@ def build_email(
         headers["References"] = " ".join(references)
     if auto:
         headers["Auto-Submitted"] = "auto-replied"
-    email = EmailMultiAlternatives(
+    email = ReplyEmail(
         subject=subject or f"Re: {ticket.subject} [#{ticket.pk}]",
         body=text,
         from_email=formataddr((from_name, address)),
@@ -735,8 +738,60 @@ def build_email(
         )
     for attachment in message.attachments.all():
         with attachment.file.open("rb") as handle:
-            email.attach(attachment.filename, handle.read(), attachment.content_type)
+            content = handle.read()
+        # An inline image the HTML shows travels beside the HTML; any other file is attached.
+        if (
+            email.alternatives
+            and attachment.inline
+            and attachment.content_id
+            and f"cid:{attachment.content_id}" in message.body_html
+        ):
+            email.related.append(_inline_image(attachment, content))
+        else:
+            email.attach(attachment.filename, content, attachment.content_type)
     return email
+
+
+class ReplyEmail(EmailMultiAlternatives):
+    """A reply whose HTML shows inline images: the HTML and its images go in one
+    multipart/related part (RFC 2387) inside the multipart/alternative, so mail clients resolve
+    the `cid:` references and do not list the images as attachments."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.related: list[MIMEBase] = []
+
+    # Django builds the alternative part here (a private method the stubs do not list); only
+    # the HTML alternative changes.
+    def _create_alternatives(self, msg: Any) -> Any:  # type: ignore[misc]
+        if not self.related:
+            return super()._create_alternatives(msg)  # type: ignore[misc]
+        encoding = self.encoding or settings.DEFAULT_CHARSET
+        body = msg
+        msg = SafeMIMEMultipart(_subtype="alternative", encoding=encoding)
+        if self.body:
+            msg.attach(body)
+        for content, mimetype in self.alternatives:
+            part = self._create_mime_attachment(content, mimetype)  # type: ignore[attr-defined]
+            if mimetype == "text/html":
+                related = SafeMIMEMultipart(_subtype="related", encoding=encoding)
+                related.attach(part)
+                for image in self.related:
+                    related.attach(image)
+                part = related
+            msg.attach(part)
+        return msg
+
+
+def _inline_image(attachment: Any, content: bytes) -> MIMEBase:
+    """An image part the HTML refers to as `cid:<content id>`."""
+    maintype, _, subtype = (attachment.content_type or "image/png").partition("/")
+    part = MIMEBase(maintype, subtype or "octet-stream")
+    part.set_payload(content)
+    encoders.encode_base64(part)
+    part["Content-ID"] = f"<{attachment.content_id}>"
+    part.add_header("Content-Disposition", "inline", filename=attachment.filename)
+    return part
 
 
 # Jobs queued before the outbox (an upgraded installation) become deliveries.

@@ -218,6 +218,49 @@
     box.dispatchEvent(new Event("input", { bubbles: true }));
   });
 
+  // Inline images: "Insert image" (or pasting an image into the reply box) uploads it for this
+  // draft and puts "![name](cid:...)" at the cursor; sending the reply takes the image along.
+  var imageInput = document.getElementById("composer-image-file");
+  function insertImage(file) {
+    var box = document.getElementById("composer-body");
+    var hint = document.getElementById("composer-hint");
+    var data = new FormData();
+    data.append("image", file, file.name || "pasted-image");
+    hint.textContent = "Uploading " + (file.name || "the image") + "…";
+    fetch(imageInput.getAttribute("data-image-url"), {
+      method: "POST", body: data, credentials: "same-origin",
+      headers: { "X-CSRFToken": document.body.getAttribute("data-csrf"), Accept: "application/json" }
+    })
+      .then(function (response) {
+        return response.json().then(function (result) { return { ok: response.ok, data: result }; });
+      })
+      .then(function (result) {
+        if (!result.ok) { hint.textContent = result.data.error || "The image could not be inserted."; return; }
+        var start = box.selectionStart, end = box.selectionEnd;
+        box.setRangeText(result.data.markdown, start, end, "end");
+        box.focus();
+        hint.textContent = "Image inserted; it is sent inside the reply.";
+        box.dispatchEvent(new Event("input", { bubbles: true }));
+      })
+      .catch(function () { hint.textContent = "The image could not be uploaded; try again."; });
+  }
+  if (imageInput) {
+    document.addEventListener("click", function (event) {
+      if (event.target.closest("[data-insert-image]")) imageInput.click();
+    });
+    imageInput.addEventListener("change", function () {
+      Array.prototype.forEach.call(imageInput.files, insertImage);
+      imageInput.value = "";
+    });
+    document.getElementById("composer-body").addEventListener("paste", function (event) {
+      var items = (event.clipboardData && event.clipboardData.files) || [];
+      var images = Array.prototype.filter.call(items, function (f) { return /^image\//.test(f.type); });
+      if (!images.length) return;
+      event.preventDefault();
+      images.forEach(insertImage);
+    });
+  }
+
   // Inbox: select all the rows shown (for the bulk actions), a count of the selection, and the
   // "Showing 1–N of total" line kept right as "Load more" appends rows.
   function ticketBoxes() { return Array.prototype.slice.call(document.querySelectorAll('input[name="ticket"][form="bulk"]')); }
