@@ -62,7 +62,7 @@ def authenticate_token_from(address: str, token: str) -> ApiToken | None:
     """`authenticate_token`, throttled per client address: past the allowed failures in the
     window, even a right token is refused with 429 until the window ends, so guessing is slow
     everywhere (the counters are in the shared cache: Redis across processes when configured)."""
-    from caredesk.portal.services import RateLimited, count_attempts
+    from caredesk.core.ratelimit import RateLimited, count_attempts
 
     limit = settings.CAREDESK_API_TOKEN_FAILURE_LIMIT
     window = settings.CAREDESK_API_TOKEN_FAILURE_WINDOW

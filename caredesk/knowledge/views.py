@@ -15,6 +15,7 @@ from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
 from caredesk.core.errors import DomainError, NotFound, ValidationFailed
+from caredesk.core.ratelimit import RateLimited, hit_rate_limit
 from caredesk.knowledge import services
 from caredesk.knowledge.models import (
     Article,
@@ -25,7 +26,6 @@ from caredesk.knowledge.models import (
     Visibility,
 )
 from caredesk.knowledge.rendering import markdown_to_text, render_markdown
-from caredesk.portal.services import RateLimited, hit_rate_limit
 from caredesk.portal.views import client_ip, current_customer
 from caredesk.search.services import MAX_QUERY, search
 from caredesk.tickets.services import check_attachment

@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from caredesk.core.errors import DomainError
-from caredesk.portal.services import hit_rate_limit
+from caredesk.core.ratelimit import hit_rate_limit
 from caredesk.portal.views import client_ip
 from caredesk.surveys import services
 from caredesk.surveys.forms import AnswerForm, SurveySettingsForm

@@ -37,10 +37,10 @@ from caredesk.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from caredesk.core.ratelimit import RateLimited, count_attempts, hit_rate_limit
 from caredesk.core.realtime import push, send_batch
 from caredesk.customers.models import IdentityKind
 from caredesk.customers.services import add_identity, find_by_identity, normalize_identity
-from caredesk.portal.services import RateLimited, count_attempts, hit_rate_limit
 from caredesk.tickets import services as tickets
 from caredesk.tickets.access import Viewer, may_see, ticket_audience
 from caredesk.tickets.changes import TicketChange
