@@ -48,7 +48,7 @@ class LoggingServer(Server):
             stdout=open(self.log, "w"),  # noqa: SIM115 (closed with the process)
             stderr=subprocess.STDOUT,
         )
-        deadline = time.time() + 90
+        deadline = time.time() + 180  # a busy two-core machine starts it slowly
         while time.time() < deadline:
             try:
                 if httpx.get(self.url + "/api/v1/health", timeout=2).status_code == 200:
