@@ -20,7 +20,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import DATA_SIZE_DEFAULT, SMTP, Envelope, Session
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 
 from caredesk.core.group_commit import GroupCommitWriter
 
@@ -97,10 +97,15 @@ class SupportMailHandler:
 
 
 def _known(address: str) -> bool:
+    """Run in a thread of the event loop's executor, which outlives this call but never closes a
+    connection by itself: the connection goes back (to the pool, on PostgreSQL) before the thread
+    does, else every such thread keeps one checked out until the pool runs dry."""
     from caredesk.channels.email.services import active_mailboxes
 
-    close_old_connections()
-    return address.lower() in active_mailboxes()
+    try:
+        return address.lower() in active_mailboxes()
+    finally:
+        connection.close()
 
 
 def _store_batch(
@@ -114,9 +119,14 @@ def _store_batch(
         return [f"250 2.0.0 OK queued as {result.raw_id}" for result in results]
 
     close_old_connections()
-    results = receive_batch(
-        envelopes, source="smtp", committed=lambda results: answer(accepted(results))
-    )
+    try:
+        results = receive_batch(
+            envelopes, source="smtp", committed=lambda results: answer(accepted(results))
+        )
+    finally:
+        # Between batches the writer holds no pooled connection (kept only where connections
+        # persist, as on SQLite).
+        close_old_connections()
     return accepted(results)
 
 
