@@ -199,7 +199,9 @@ def main() -> None:
     root = tickets.Message.objects.get(pk=first.message_id).external_id
 
     def reply(i: int) -> None:
-        raw = message(10**7 + i + 1).replace(
+        # From the first message's sender (the same address every 300): a participant, whose
+        # reply threads (anyone else's opens a new, linked ticket).
+        raw = message(10**7 + 300 * (i + 1)).replace(
             b"Subject:", f"In-Reply-To: {root}\r\nReferences: {root}\r\nSubject:".encode(), 1
         )
         email.receive(raw, recipients=[SUPPORT])
