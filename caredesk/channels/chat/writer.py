@@ -36,7 +36,12 @@ def _store(
     lines: list[chat.VisitorLine], answer: Callable[[list[chat.LineResult]], None]
 ) -> list[chat.LineResult]:
     close_old_connections()
-    return chat.store_visitor_lines(lines, committed=answer)
+    try:
+        return chat.store_visitor_lines(lines, committed=answer)
+    finally:
+        # Between batches the writer holds no pooled connection (PostgreSQL): an idle writer
+        # thread kept one checked out, and the test database could not be dropped after it.
+        close_old_connections()
 
 
 def _failed(lines: list[chat.VisitorLine], error: Exception) -> list[chat.LineResult]:
