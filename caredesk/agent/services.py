@@ -838,16 +838,22 @@ def notify_mentions(author: User, ticket: Ticket, message: Any) -> list[int]:
     return notified
 
 
-def unread_notifications(agent: User) -> int:
+def _own_notifications(agent: User) -> QuerySet[Any]:
+    """The agent's notifications about tickets they may still see (the one visibility rule: a
+    ticket moved to another team or restricted since takes its notifications with it)."""
     from caredesk.agent.models import Notification
 
-    return Notification.objects.filter(recipient=agent, read_at__isnull=True).count()
+    return Notification.objects.filter(recipient=agent).filter(
+        Q(ticket__isnull=True) | Q(ticket__in=tickets.visible_tickets(agent).values("pk"))
+    )
+
+
+def unread_notifications(agent: User) -> int:
+    return _own_notifications(agent).filter(read_at__isnull=True).count()
 
 
 def recent_notifications(agent: User) -> list[Any]:
-    from caredesk.agent.models import Notification
-
-    return list(Notification.objects.filter(recipient=agent)[:NOTIFICATIONS_SHOWN])
+    return list(_own_notifications(agent)[:NOTIFICATIONS_SHOWN])
 
 
 def mark_notifications_read(agent: User, ids: list[int] | None = None) -> int:

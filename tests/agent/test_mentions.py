@@ -120,3 +120,15 @@ def test_a_mention_reaches_the_open_workspace_live(personas):
         return frames
 
     run()
+
+
+def test_a_ticket_moved_out_of_scope_takes_its_notifications_with_it(personas):
+    ticket = factories.ticket(team=personas.billing, subject="Refund for a secret order")
+    _note(_client(personas.alice), ticket, "@bob please check")
+    assert workspace.unread_notifications(personas.bob) == 1
+    update_ticket(personas.lead, ticket, {"team": personas.technical})
+    # Bob (Billing only) may no longer see the ticket: neither its subject nor the count remains.
+    assert workspace.unread_notifications(personas.bob) == 0
+    assert workspace.recent_notifications(personas.bob) == []
+    page = _client(personas.bob).get("/agent/notifications/").content.decode()
+    assert "secret order" not in page
