@@ -745,6 +745,10 @@ def send_from_composer(
     changes.pop("status", None)
     message = None
     if (body_text or "").strip() or attachments or not changes and not status_after:
+        extra: dict[str, Any] = {"draft_key": draft_key} if draft_key else {}
+        if recipients is not None and not internal and locked.channel == Channel.EMAIL:
+            extra.update(_email_recipients(locked, recipients))
+        # Written with the message, by the one service that writes replies.
         message = tickets.post_message(
             agent,
             locked,
@@ -753,13 +757,8 @@ def send_from_composer(
             internal=internal,
             attachments=attachments or [],
             status_after=status_after,
+            metadata=extra,
         )
-        extra: dict[str, Any] = {"draft_key": draft_key} if draft_key else {}
-        if recipients is not None and not internal and locked.channel == Channel.EMAIL:
-            extra.update(_email_recipients(locked, recipients))
-        if extra:
-            message.metadata = {**(message.metadata or {}), **extra}
-            message.save(update_fields=["metadata"])
         attach_composer_images(agent, locked, message)
         if internal:
             notify_mentions(agent, locked, message)

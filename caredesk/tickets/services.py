@@ -1604,8 +1604,10 @@ def post_message(
     internal: bool = False,
     attachments: Iterable[InboundAttachment] = (),
     status_after: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Message:
-    """An agent's public reply or internal note (or a bot/system message).
+    """An agent's public reply or internal note (or a bot/system message); `metadata` is kept on
+    the message (the composer's draft key, an e-mail reply's CC and BCC).
 
     A public reply on a closed ticket is refused (the customer is answered on a follow-up);
     a reply to a solved ticket reopens it unless status_after says otherwise.
@@ -1638,6 +1640,7 @@ def post_message(
         body_text=text,
         body_html=html,
         channel=ticket.channel,
+        metadata=metadata or {},
         delivery_status=DeliveryStatus.QUEUED
         if not internal and author_kind != AuthorKind.CUSTOMER and delivers_replies(ticket.channel)
         else DeliveryStatus.NONE,
